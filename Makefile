@@ -1,0 +1,84 @@
+# Ground Truth streaming labeling — developer entry points.
+# `make help` lists the targets. Every target bootstraps what it needs (.venv) on a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 4566
+export GTLOCAL_PORT := $(PORT)
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	@echo ">> creating $(VENV) and installing the project with its dev tools"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install the project, the local cloud, the CLI and dev tools
+
+.PHONY: lint
+lint: install ## ruff, mypy, cfn-lint, terraform fmt
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint cloudformation/*.yaml
+	@if command -v terraform >/dev/null; then terraform fmt -check -recursive terraform; \
+	  else echo "SKIP terraform fmt: no terraform binary on PATH"; fi
+
+.PHONY: test
+test: install ## Fast unit tests only (no local cloud, no terraform)
+	$(BIN)/pytest tests/unit
+
+.PHONY: test-local
+test-local: install lint package ## THE test command: lint + unit + integration (local cloud, terraform apply) + checkov
+	$(BIN)/pytest tests
+	$(MAKE) checkov
+
+.PHONY: package
+package: install ## Build the Lambda deployment package build/lambda.zip (Linux x86_64 wheels)
+	$(BIN)/python scripts/package_lambda.py --output build/lambda.zip
+
+.PHONY: emulator
+emulator: install ## Run the local cloud in the foreground on 127.0.0.1:$(PORT)
+	$(BIN)/gtlocal serve --port $(PORT)
+
+.PHONY: emulator-up
+emulator-up: install ## Start the local cloud in the background and wait until it answers
+	$(BIN)/gtlocal up --port $(PORT)
+
+.PHONY: emulator-down
+emulator-down: ## Stop the background local cloud started by emulator-up (only that process)
+	@if [ -x $(BIN)/gtlocal ]; then $(BIN)/gtlocal down --port $(PORT); else echo "nothing to stop"; fi
+
+.PHONY: demo
+demo: install package ## The whole story on the local cloud: apply, drop, label, expire, chain, summary
+	$(BIN)/python scripts/demo.py
+
+.PHONY: bench
+bench: install ## Benchmarks (import time, manifest merge memory, local apply time), honest figures
+	$(BIN)/python -m bench
+
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed-stamp:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.2,<4'
+	@touch $@
+
+.PHONY: checkov
+checkov: $(CHECKOV_VENV)/.installed-stamp ## checkov on terraform/ (its own environment)
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework terraform -d terraform
+
+.PHONY: clean
+clean: ## Remove build output and caches (keeps .venv)
+	rm -rf build .pytest_cache .mypy_cache .ruff_cache .localcloud
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
