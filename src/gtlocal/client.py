@@ -1,0 +1,85 @@
+"""``GroundTruthControl``: a small Python client for the control API (see README.md here)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+
+class ControlApiError(RuntimeError):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class GroundTruthControl:
+    """Drive the simulated workforce and the emulated clock of a running local cloud."""
+
+    def __init__(self, endpoint: str, timeout: float = 30.0) -> None:
+        if not endpoint.startswith(("http://", "https://")):
+            raise ValueError(f"endpoint must be an http(s) URL, got {endpoint!r}")
+        self.endpoint = endpoint.rstrip("/")
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
+            f"{self.endpoint}/_groundtruth/{path.lstrip('/')}",
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as err:
+            raw = err.read()
+            try:
+                message = json.loads(raw).get("error", raw.decode())
+            except (ValueError, AttributeError):
+                message = raw.decode(errors="replace")
+            raise ControlApiError(err.code, message) from None
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "health")
+        return result
+
+    def job(self, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", f"jobs/{name}")
+        return result
+
+    def jobs(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self.request("GET", "jobs")["jobs"]
+        return result
+
+    def workforce(self, job_name: str, label: int = 0, decline: int = 0, fail: int = 0) -> dict[str, int]:
+        body = {"job_name": job_name, "label": label, "decline": decline, "fail": fail}
+        result: dict[str, int] = self.request("POST", "workforce", body)
+        return result
+
+    def advance_clock(self, seconds: float) -> float:
+        return float(self.request("POST", "clock", {"advance_seconds": seconds})["now"])
+
+    def now(self) -> float:
+        return float(self.request("GET", "clock")["now"])
+
+    def tick(self) -> None:
+        self.request("POST", "tick")
+
+    def settings(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "settings")
+        return result
+
+    def update_settings(self, **changes: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", "settings", changes)
+        return result
+
+    def reset(self) -> None:
+        self.request("POST", "reset")
+
+    def fail_job(self, name: str, reason: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("POST", f"jobs/{name}/fail", {"reason": reason})
+        return result

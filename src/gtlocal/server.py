@@ -1,0 +1,132 @@
+"""One threaded WSGI server: control API, Ground Truth emulator, and moto for everything else.
+
+Dispatch, in this order:
+- path ``/_groundtruth/...``                     -> control API (``gtlocal.control``)
+- header ``X-Amz-Target: SageMaker.<emulated op>`` -> Ground Truth emulator
+- anything else                                   -> moto in server mode (incl. ``/moto-api/reset``)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.wrappers import Request, Response
+
+from gtlocal.control import ControlApi
+from gtlocal.emulator import EMULATED_OPERATIONS, GroundTruthEmulator
+from gtlocal.errors import ApiError
+
+LOG = logging.getLogger("gtlocal")
+
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+DEFAULT_REGION = "us-east-1"
+
+StartResponse = Any
+WSGIApp = Any
+
+
+def region_of(request: Request) -> str:
+    """Region from the SigV4 credential scope of the request (default us-east-1)."""
+    match = _SCOPE.search(request.headers.get("Authorization", ""))
+    return match.group(1) if match else DEFAULT_REGION
+
+
+class LocalCloudApp:
+    """The WSGI application of the local cloud."""
+
+    def __init__(self, emulator: GroundTruthEmulator, moto_app: WSGIApp) -> None:
+        self.emulator = emulator
+        self.control = ControlApi(emulator)
+        self.moto_app = moto_app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_groundtruth/") or path == "/_groundtruth":
+            response = self.control.handle(Request(environ))
+            return response(environ, start_response)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        service, _, operation = target.partition(".")
+        if service == "SageMaker" and operation in EMULATED_OPERATIONS:
+            return self._sagemaker(Request(environ))(environ, start_response)
+        result: Iterable[bytes] = self.moto_app(environ, start_response)
+        return result
+
+    def _sagemaker(self, request: Request) -> Response:
+        operation = request.headers["X-Amz-Target"].partition(".")[2]
+        request_id = str(uuid.uuid4())
+        headers = {"x-amzn-RequestId": request_id}
+        try:
+            raw = request.get_data(as_text=True) or "{}"
+            try:
+                body = json.loads(raw)
+            except json.JSONDecodeError as exc:
+                raise ApiError("SerializationException", f"Request body is not valid JSON: {exc}") from exc
+            if not isinstance(body, dict):
+                raise ApiError("SerializationException", "Request body must be a JSON object")
+            result = self.emulator.call(operation, body, region_of(request))
+            return Response(
+                json.dumps(result), status=200, headers=headers, content_type="application/x-amz-json-1.1"
+            )
+        except ApiError as err:
+            headers["x-amzn-ErrorType"] = err.code
+            payload = {"__type": err.code, "message": err.message}
+            return Response(
+                json.dumps(payload),
+                status=err.status,
+                headers=headers,
+                content_type="application/x-amz-json-1.1",
+            )
+        except Exception:  # a bug must still answer in the AWS error shape
+            LOG.exception("emulator error in %s", operation)
+            headers["x-amzn-ErrorType"] = "InternalFailure"
+            payload = {"__type": "InternalFailure", "message": "internal error in the Ground Truth emulator"}
+            return Response(
+                json.dumps(payload), status=500, headers=headers, content_type="application/x-amz-json-1.1"
+            )
+
+
+class LocalCloud:
+    """A bound, not yet serving, local cloud (``serve_forever`` runs it)."""
+
+    def __init__(self, host: str, port: int, aws_endpoint: str | None = None) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+
+        moto_app = DomainDispatcherApplication(create_backend_app)
+        self.emulator = GroundTruthEmulator()
+        self.server: BaseWSGIServer = make_server(
+            host,
+            port,
+            LocalCloudApp(self.emulator, moto_app),
+            threaded=True,
+            request_handler=MotoRequestHandler,
+        )
+        self.port = self.server.server_port
+        self.url = f"http://{host}:{self.port}"
+        self.emulator.configure(aws_endpoint or self.url)
+
+    def serve_forever(self) -> None:
+        self.emulator.start_ticker()
+        try:
+            self.server.serve_forever()
+        finally:
+            self.emulator.stop_ticker()
+
+    def start_in_thread(self) -> threading.Thread:
+        thread = threading.Thread(target=self.serve_forever, name="gtlocal-server", daemon=True)
+        thread.start()
+        return thread
+
+    def shutdown(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
