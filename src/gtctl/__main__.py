@@ -1,0 +1,256 @@
+"""gtctl: where a Ground Truth streaming labeling project stands, for real and local projects.
+
+The project is found from ``--deployment FILE``, ``--terraform-dir DIR`` or ``--prefix P``
+(see ``gtctl.deployment``). AWS access uses the standard credential chain and honours
+``AWS_ENDPOINT_URL`` (``--endpoint-url``), which is how it talks to the local cloud.
+Every failure is one line on stderr and a non-zero exit; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from gtctl import deployment as deployments
+from gtctl.aws import Aws, discover, set_endpoint
+from gtctl.deployment import Deployment
+from gtctl.errors import GtctlError
+
+
+class CliError(click.ClickException):
+    """Printed as ``gtctl: error: <one line>``."""
+
+    def format_message(self) -> str:
+        return " ".join(self.message.split())
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"gtctl: error: {self.format_message()}", err=True)
+
+
+@dataclass
+class State:
+    deployment_file: Path | None = None
+    terraform_dir: Path | None = None
+    prefix: str | None = None
+    region: str | None = None
+    debug: bool = False
+    _deployment: Deployment | None = field(default=None, repr=False)
+    _aws: Aws | None = field(default=None, repr=False)
+
+    def deployment(self) -> Deployment:
+        if self._deployment is None:
+            if self.deployment_file is not None:
+                self._deployment = deployments.load_file(self.deployment_file)
+            elif self.terraform_dir is not None:
+                self._deployment = deployments.load_terraform(self.terraform_dir)
+            elif self.prefix is not None:
+                self._deployment = discover(Aws(self.region), self.prefix)
+            else:
+                raise GtctlError(
+                    "no project given: pass --deployment FILE, --terraform-dir DIR or --prefix P "
+                    "(or set GTCTL_DEPLOYMENT / GTCTL_TERRAFORM_DIR / GTCTL_PREFIX)"
+                )
+        return self._deployment
+
+    def aws(self) -> Aws:
+        if self._aws is None:
+            self._aws = Aws(self.region or self.deployment().region)
+        return self._aws
+
+
+class Cli(click.Group):
+    """Turns every error into one line on stderr (tracebacks only with --debug)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except GtctlError as exc:
+            if _debug(ctx):
+                raise
+            raise CliError(str(exc)) from None
+        except KeyboardInterrupt:
+            raise click.exceptions.Abort() from None
+        except Exception as exc:
+            if _debug(ctx):
+                raise
+            raise CliError(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)") from None
+
+
+def _debug(ctx: click.Context) -> bool:
+    state = ctx.find_object(State)
+    return bool(state and state.debug)
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--deployment",
+    "deployment_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="GTCTL_DEPLOYMENT",
+    help="Deployment document (JSON from `gtlocal deploy` or `terraform output -json deployment`).",
+)
+@click.option(
+    "--terraform-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    envvar="GTCTL_TERRAFORM_DIR",
+    help="Terraform root module whose output `deployment` describes the project.",
+)
+@click.option(
+    "--prefix",
+    envvar="GTCTL_PREFIX",
+    help="Project prefix; the project is discovered from its Lambda functions (PROJECT_PREFIX).",
+)
+@click.option("--region", envvar="AWS_REGION", help="AWS region (default: the deployment's, else the SDK's).")
+@click.option(
+    "--endpoint-url",
+    envvar="AWS_ENDPOINT_URL",
+    help="AWS endpoint for every service, e.g. the local cloud http://127.0.0.1:4566.",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(package_name="gt-streaming-labeling", prog_name="gtctl")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    deployment_file: Path | None,
+    terraform_dir: Path | None,
+    prefix: str | None,
+    region: str | None,
+    endpoint_url: str | None,
+    debug: bool,
+) -> None:
+    """Operate a Ground Truth streaming labeling project: status, drop, chain, report."""
+    set_endpoint(endpoint_url)
+    ctx.obj = State(deployment_file, terraform_dir, prefix, region, debug)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@click.option(
+    "--audit",
+    is_flag=True,
+    help="Also account for every dropped file (lists the drop bucket and reads the whole ledger).",
+)
+@pass_state
+def status(state: State, as_json: bool, audit: bool) -> None:
+    """Show the chain of jobs (status, counters, parent, why it was created), ledger totals, last decision."""
+    from gtctl import audit as audits
+    from gtctl import status as statuses
+
+    dep = state.deployment()
+    result = statuses.collect(state.aws(), dep)
+    checked = audits.run(state.aws(), dep) if audit else None
+    if as_json:
+        doc = result.to_json()
+        if checked is not None:
+            doc["audit"] = checked.to_json()
+        click.echo(json.dumps(doc, indent=2, default=str))
+    else:
+        console = Console()
+        statuses.render(result, console)
+        if checked is not None:
+            render_audit(checked, console)
+    if checked is not None and checked.lost:
+        raise CliError(f"{checked.lost} dropped file(s) lost: {', '.join(sorted(checked.lost_keys)[:10])}")
+
+
+def render_audit(result: Any, console: Console) -> None:
+    console.print(
+        f"[bold]dropped[/] {result.dropped}  [green]labeled[/] {result.labeled}  "
+        f"[yellow]quarantined[/] {result.quarantined}  [cyan]pending[/] {result.pending}  "
+        f"[red]failed[/] {result.failed}  [bold]lost[/] {result.lost}"
+    )
+    for reason, count in sorted(result.quarantine_reasons.items()):
+        console.print(f"  quarantined x{count}: {reason}")
+    for key, why in sorted(result.lost_keys.items()):
+        console.print(f"  [red]lost[/] {key}: {why}")
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--include-all", is_flag=True, help="Drop non-image files too (intake quarantines them).")
+@click.option("--key-prefix", default="", help="Prefix for the S3 keys (e.g. 'batch-7/').")
+@click.option("--dry-run", is_flag=True, help="Only say what would be uploaded.")
+@click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64), help="Parallel uploads.")
+@pass_state
+def drop(state: State, folder: Path, include_all: bool, key_prefix: str, dry_run: bool, workers: int) -> None:
+    """Upload FOLDER to the drop bucket (recursively), skipping files already there."""
+    from gtctl import drop as drops
+
+    dep = state.deployment()
+    plan = drops.plan(state.aws(), dep, folder, key_prefix=key_prefix, include_all=include_all)
+    if plan.non_images:
+        raise CliError(drops.non_image_message(folder, plan.non_images))
+    if not plan.upload and not plan.skipped:
+        raise CliError(f"no files to drop in {folder}")
+    if not dry_run and plan.upload:
+        with drop_progress() as progress:
+            task = progress.add_task(f"dropping into s3://{dep.drop_bucket}", total=plan.upload_bytes)
+            drops.upload(state.aws(), dep, plan.upload, lambda n: progress.advance(task, n), workers=workers)
+    verb = "would upload" if dry_run else "uploaded"
+    extra = f", ignored {len(plan.hidden)} hidden file(s)" if plan.hidden else ""
+    click.echo(f"{verb} {len(plan.upload)} file(s), skipped {len(plan.skipped)} already there{extra}")
+
+
+def drop_progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    )
+
+
+@cli.command()
+@click.option("--reason", default="forced by gtctl chain", show_default=True, help="Recorded on the new job.")
+@pass_state
+def chain(state: State, reason: str) -> None:
+    """Create the next job of the chain now (exactly once, through the Lambdas' chaining code)."""
+    from gtctl.chain import force
+
+    outcome = force(state.deployment(), reason)
+    click.echo(outcome)
+
+
+@cli.command()
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("gtctl-report"),
+    show_default=True,
+    help="Where the PNG and CSV go.",
+)
+@pass_state
+def report(state: State, output_dir: Path) -> None:
+    """Write a PNG chart and a CSV of labeled / remaining objects over time across the chain."""
+    from gtctl import report as reports
+
+    png, csv_path, timeline = reports.generate(state.aws(), state.deployment(), output_dir)
+    click.echo(f"wrote {png} and {csv_path} ({len(timeline.rows)} points, {len(timeline.jobs)} jobs)")
+
+
+def main(argv: list[str] | None = None) -> None:
+    cli.main(args=argv, prog_name="gtctl")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,157 @@
+"""``gtctl status``: the chain of labeling jobs, the ledger totals and the last decision."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from gtctl.aws import Aws, translate_errors
+from gtctl.deployment import Deployment
+from gtctl.ledger import ACTIVE_JOB_STATUSES, JobRow, LedgerReader
+
+OBJECT_STATES = ("PENDING", "SENT", "LABELED", "QUARANTINED", "FAILED")
+
+
+@dataclass
+class Status:
+    project_prefix: str
+    region: str
+    ledger_table: str
+    active_job: str | None
+    chain_index: int | None
+    last_decision: str | None
+    last_reason: str | None
+    jobs: list[JobRow] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def job_names_for(prefix: str, chain_index: int | None) -> list[str]:
+    if chain_index is None:
+        return []
+    return [f"{prefix}-{i:04d}" for i in range(0, chain_index + 1)]
+
+
+def list_sagemaker_jobs(aws: Aws, prefix: str) -> dict[str, dict[str, Any]]:
+    """The project's jobs as Ground Truth lists them (name ``<prefix>-<digits>``)."""
+    pattern = re.compile(rf"^{re.escape(prefix)}-\d{{4,}}$", re.IGNORECASE)
+    found: dict[str, dict[str, Any]] = {}
+    client = aws.client("sagemaker")
+    with translate_errors():
+        for page in client.get_paginator("list_labeling_jobs").paginate(NameContains=prefix):
+            for summary in page.get("LabelingJobSummaryList", []):
+                if pattern.match(summary["LabelingJobName"]):
+                    found[summary["LabelingJobName"]] = summary
+    return found
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def collect(aws: Aws, dep: Deployment) -> Status:
+    ledger = LedgerReader(aws, dep)
+    project = ledger.project()
+    chain_index = project.get("chain_index")
+    chain_index = int(chain_index) if chain_index is not None else None
+    sm_jobs = list_sagemaker_jobs(aws, dep.project_prefix)
+    names = sorted(set(job_names_for(dep.project_prefix, chain_index)) | set(sm_jobs))
+    items = ledger.job_items(names)
+    rows: list[JobRow] = []
+    for name in names:
+        item = items.get(name)
+        summary = sm_jobs.get(name)
+        if item is None and summary is None:
+            continue
+        row = JobRow(name=name)
+        if item is not None:
+            row.in_ledger = True
+            row.chain_index = int(item["chain_index"]) if item.get("chain_index") is not None else None
+            row.status = str(item.get("status") or "?")
+            row.parent = item.get("parent") or None
+            row.created_reason = item.get("created_reason")
+            row.created_at = item.get("created_at")
+            row.ended_at = item.get("ended_at")
+            row.counters = {k: int(v) for k, v in (item.get("counters") or {}).items()}
+        if summary is not None:  # Ground Truth is the truth for status and counters
+            row.in_sagemaker = True
+            row.status = summary["LabelingJobStatus"]
+            row.counters = {k: int(v) for k, v in (summary.get("LabelCounters") or {}).items()}
+            row.failure_reason = summary.get("FailureReason")
+            row.created_at = row.created_at or _iso(summary.get("CreationTime"))
+        if row.chain_index is None:
+            digits = name.rsplit("-", 1)[-1]
+            row.chain_index = int(digits) if digits.isdigit() else None
+        rows.append(row)
+    rows.sort(key=lambda r: (r.chain_index if r.chain_index is not None else -1, r.name))
+
+    totals = {state: ledger.count_state(state) for state in ("PENDING", "LABELED", "QUARANTINED", "FAILED")}
+    totals["SENT"] = sum(ledger.count_state(f"SENT#{row.name}") for row in rows)
+    totals = {state: totals[state] for state in OBJECT_STATES}
+    totals["TOTAL"] = sum(totals.values())
+    return Status(
+        project_prefix=dep.project_prefix,
+        region=dep.region,
+        ledger_table=dep.ledger_table,
+        active_job=project.get("active_job") or None,
+        chain_index=chain_index,
+        last_decision=project.get("last_decision"),
+        last_reason=project.get("last_reason"),
+        jobs=rows,
+        totals=totals,
+    )
+
+
+STATUS_STYLE = {
+    "InProgress": "green",
+    "Initializing": "cyan",
+    "Stopping": "yellow",
+    "Completed": "blue",
+    "Stopped": "yellow",
+    "Failed": "red",
+}
+
+
+def render(status: Status, console: Console) -> None:
+    console.print(
+        f"[bold]project[/] {status.project_prefix}  [bold]region[/] {status.region}  "
+        f"[bold]ledger[/] {status.ledger_table}  [bold]active job[/] {status.active_job or '-'}"
+    )
+    table = Table(title="labeling jobs (the chain)", title_justify="left")
+    for column in ("job", "status", "labeled", "unlabeled", "failed", "parent", "created because"):
+        table.add_column(column, justify="right" if column in ("labeled", "unlabeled", "failed") else "left")
+    for row in status.jobs:
+        style = STATUS_STYLE.get(row.status, "")
+        mark = " *" if row.status in ACTIVE_JOB_STATUSES else ""
+        reason = row.created_reason or "-"
+        if row.failure_reason:
+            reason += f" (failed: {row.failure_reason})"
+        table.add_row(
+            row.name + mark,
+            f"[{style}]{row.status}[/]" if style else row.status,
+            str(row.counters.get("TotalLabeled", "-")),
+            str(row.counters.get("Unlabeled", "-")),
+            str(row.counters.get("FailedNonRetryableError", "-")),
+            row.parent or "-",
+            reason,
+        )
+    if not status.jobs:
+        table.add_row("(no job yet)", "-", "-", "-", "-", "-", "-")
+    console.print(table)
+    totals = Table(title="ledger (objects)", title_justify="left")
+    for state in status.totals:
+        totals.add_column(state.lower(), justify="right")
+    totals.add_row(*(str(v) for v in status.totals.values()))
+    console.print(totals)
+    decision = status.last_decision or "-"
+    console.print(
+        f"[bold]last decision[/] {decision}" + (f": {status.last_reason}" if status.last_reason else "")
+    )
