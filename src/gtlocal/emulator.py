@@ -488,6 +488,7 @@ class GroundTruthEmulator:
 
     def advance(self, seconds: float) -> float:
         with self.lock:
+            self.tick()  # what arrived before the jump arrived at the old time
             self.offset += seconds
             self.tick()
             return self.now()

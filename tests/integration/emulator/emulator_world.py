@@ -1,0 +1,130 @@
+"""Given-steps shared by the emulator tests: buckets, topics, a job request, an event sink."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from gtlocal.testing import LocalCloud
+
+ACCOUNT = "123456789012"
+ROLE = f"arn:aws:iam::{ACCOUNT}:role/GroundTruthRole"
+WORKTEAM = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:workteam/private-crowd/team"
+PRE_CLASS = "arn:aws:lambda:us-east-1:432418664414:function:PRE-ImageMultiClass"
+ACS_CLASS = "arn:aws:lambda:us-east-1:432418664414:function:ACS-ImageMultiClass"
+
+
+@dataclass
+class World:
+    cloud: LocalCloud
+    sm: Any
+    s3: Any
+    sns: Any
+    sqs: Any
+    events: Any
+    input_topic: str
+    output_topic: str
+    events_queue: str
+
+    def request(
+        self, name: str, *, streaming: bool = True, manifest: str | None = None, **human: Any
+    ) -> dict[str, Any]:
+        source: dict[str, Any] = {}
+        if streaming:
+            source["SnsDataSource"] = {"SnsTopicArn": self.input_topic}
+        if manifest is not None:
+            source["S3DataSource"] = {"ManifestS3Uri": manifest}
+        human_config: dict[str, Any] = {
+            "WorkteamArn": WORKTEAM,
+            "UiConfig": {"UiTemplateS3Uri": "s3://gt-config/template.liquid.html"},
+            "PreHumanTaskLambdaArn": PRE_CLASS,
+            "TaskTitle": "Classify",
+            "TaskDescription": "Pick the animal",
+            "NumberOfHumanWorkersPerDataObject": 1,
+            "TaskTimeLimitInSeconds": 300,
+            "TaskAvailabilityLifetimeInSeconds": 3600,
+            "MaxConcurrentTaskCount": 100,
+            "AnnotationConsolidationConfig": {"AnnotationConsolidationLambdaArn": ACS_CLASS},
+        }
+        human_config.update(human)
+        output: dict[str, Any] = {"S3OutputPath": "s3://gt-output/jobs/"}
+        if streaming:
+            output["SnsTopicArn"] = self.output_topic
+        return {
+            "LabelingJobName": name,
+            "LabelAttributeName": "category",
+            "InputConfig": {"DataSource": source},
+            "OutputConfig": output,
+            "RoleArn": ROLE,
+            "LabelCategoryConfigS3Uri": "s3://gt-config/categories.json",
+            "HumanTaskConfig": human_config,
+        }
+
+    def create(self, name: str, **kwargs: Any) -> str:
+        arn: str = self.sm.create_labeling_job(**self.request(name, **kwargs))["LabelingJobArn"]
+        return arn
+
+    def start(self, name: str, **kwargs: Any) -> str:
+        """Create a job and move the emulated clock past Initializing."""
+        arn = self.create(name, **kwargs)
+        self.cloud.control.advance_clock(1)
+        assert self.status(name) == "InProgress"
+        return arn
+
+    def status(self, name: str) -> str:
+        status: str = self.sm.describe_labeling_job(LabelingJobName=name)["LabelingJobStatus"]
+        return status
+
+    def publish(self, *lines: dict[str, Any]) -> None:
+        for line in lines:
+            self.sns.publish(TopicArn=self.input_topic, Message=json.dumps(line))
+
+    def output_manifest(self, name: str) -> list[dict[str, Any]]:
+        uri = self.sm.describe_labeling_job(LabelingJobName=name)["LabelingJobOutput"]["OutputDatasetS3Uri"]
+        bucket, _, key = uri[5:].partition("/")
+        text = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+    def drain(self, queue_url: str) -> list[dict[str, Any]]:
+        bodies: list[dict[str, Any]] = []
+        while True:
+            messages = self.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not messages:
+                return bodies
+            for message in messages:
+                bodies.append(json.loads(message["Body"]))
+                self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+    def state_events(self) -> list[tuple[str, str]]:
+        found = []
+        for event in self.drain(self.events_queue):
+            if event["detail-type"] == "SageMaker Ground Truth Labeling Job State Change":
+                found.append((event["resources"][0], event["detail"]["LabelingJobStatus"]))
+        return found
+
+
+def make_world(cloud: LocalCloud) -> World:
+    """Given buckets, categories, input/output topics and an EventBridge rule -> SQS for aws.sagemaker."""
+    s3, sns, sqs, events = (boto3.client(n) for n in ("s3", "sns", "sqs", "events"))
+    for bucket in ("gt-config", "gt-input", "gt-output"):
+        s3.create_bucket(Bucket=bucket)
+    categories = {
+        "document-version": "2018-11-28",
+        "labels": [{"label": "cat"}, {"label": "dog"}, {"label": "bird"}],
+    }
+    s3.put_object(Bucket="gt-config", Key="categories.json", Body=json.dumps(categories).encode())
+    s3.put_object(Bucket="gt-config", Key="template.liquid.html", Body=b"<crowd-form></crowd-form>")
+    input_topic = sns.create_topic(Name="gt-input")["TopicArn"]
+    output_topic = sns.create_topic(Name="gt-output")["TopicArn"]
+    queue = sqs.create_queue(QueueName="sagemaker-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(Name="sagemaker", EventPattern=json.dumps({"source": ["aws.sagemaker"]}))
+    events.put_targets(Rule="sagemaker", Targets=[{"Id": "q", "Arn": queue_arn}])
+    return World(cloud, boto3.client("sagemaker"), s3, sns, sqs, events, input_topic, output_topic, queue)
