@@ -1,0 +1,86 @@
+"""A minimal project for the CLI tests: the drop/input/output buckets and the ledger table of
+docs/interfaces.md section 4, described by a deployment document written to a file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from gtlocal.testing import LocalCloud
+
+
+@dataclass(frozen=True)
+class Project:
+    prefix: str
+    document: dict[str, Any]
+    deployment_file: Path
+    cloud: LocalCloud
+
+    @property
+    def table(self) -> Any:
+        return boto3.resource("dynamodb").Table(self.document["ledger_table"])
+
+    @property
+    def drop_bucket(self) -> str:
+        return str(self.document["buckets"]["drop"])
+
+    def put(self, **item: Any) -> None:
+        self.table.put_item(Item=item)
+
+
+def make_document(prefix: str, region: str) -> dict[str, Any]:
+    buckets = {kind: f"{prefix}-{kind}" for kind in ("drop", "input", "output", "instructions", "artifacts")}
+    env = {
+        "PROJECT_PREFIX": prefix,
+        "LEDGER_TABLE": f"{prefix}-ledger",
+        "DROP_BUCKET": buckets["drop"],
+        "INPUT_BUCKET": buckets["input"],
+        "OUTPUT_BUCKET": buckets["output"],
+        "QUARANTINE_PREFIX": "quarantine/",
+    }
+    return {
+        "project_prefix": prefix,
+        "region": region,
+        "account_id": "123456789012",
+        "ledger_table": f"{prefix}-ledger",
+        "buckets": buckets,
+        "lambda_environment": env,
+    }
+
+
+def create_ledger_table(name: str) -> None:
+    boto3.client("dynamodb").create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "state_key", "updated_at")
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-state",
+                "KeySchema": [
+                    {"AttributeName": "state_key", "KeyType": "HASH"},
+                    {"AttributeName": "updated_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+
+
+@pytest.fixture
+def project(cloud: LocalCloud, tmp_path: Path) -> Project:
+    doc = make_document("clitest", cloud.region)
+    s3 = boto3.client("s3")
+    for bucket in ("drop", "input", "output"):
+        s3.create_bucket(Bucket=doc["buckets"][bucket])
+    create_ledger_table(doc["ledger_table"])
+    path = tmp_path / "deployment.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    return Project(prefix="clitest", document=doc, deployment_file=path, cloud=cloud)
