@@ -1,0 +1,307 @@
+"""Small typed gateways to AWS. The only place (with ledger.py) that talks to boto3.
+
+Clients are created lazily (boto3 is imported on first use, so handler modules import fast) and
+honour ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` through boto3's own configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
+ACTIVE_STATUSES = frozenset({"Initializing", "InProgress", "Stopping"})
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError ('' for anything else)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ValueError(f"not an s3://bucket/key URI: {uri!r}")
+    bucket, key = uri[5:].split("/", 1)
+    return bucket, key
+
+
+class Clients:
+    """Lazily created, shared boto3 clients (thread-safe creation)."""
+
+    def __init__(self, region: str | None = None) -> None:
+        self._region = region
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._session: Any = None
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                import boto3
+                from botocore.config import Config
+
+                if self._session is None:
+                    self._session = boto3.session.Session(region_name=self._region)
+                config = Config(retries={"mode": "standard", "max_attempts": 5})
+                self._clients[service] = self._session.client(service, config=config)
+            return self._clients[service]
+
+    def resource(self, service: str) -> Any:
+        with self._lock:
+            key = f"resource:{service}"
+            if key not in self._clients:
+                import boto3
+
+                if self._session is None:
+                    self._session = boto3.session.Session(region_name=self._region)
+                self._clients[key] = self._session.resource(service)
+            return self._clients[key]
+
+
+class ObjectStore:
+    """S3."""
+
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+
+    @property
+    def _s3(self) -> Any:
+        return self._clients.client("s3")
+
+    def get_bytes(self, bucket: str, key: str, max_bytes: int | None = None) -> bytes | None:
+        """The object's bytes, or None when it does not exist. Reads at most max_bytes + 1 bytes."""
+        try:
+            response = self._s3.get_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+        body = response["Body"]
+        try:
+            data: bytes = body.read() if max_bytes is None else body.read(max_bytes + 1)
+        finally:
+            body.close()
+        return data
+
+    def size(self, bucket: str, key: str) -> int | None:
+        try:
+            return int(self._s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
+        except Exception as exc:
+            if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+
+    def put_bytes(
+        self, bucket: str, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None
+    ) -> None:
+        self._s3.put_object(
+            Bucket=bucket, Key=key, Body=data, ContentType=content_type, Metadata=metadata or {}
+        )
+
+    def copy(self, bucket: str, key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str]) -> None:
+        self._s3.copy_object(
+            Bucket=dst_bucket,
+            Key=dst_key,
+            CopySource={"Bucket": bucket, "Key": key},
+            Metadata=metadata,
+            MetadataDirective="REPLACE",
+        )
+
+    def delete(self, bucket: str, key: str) -> None:
+        self._s3.delete_object(Bucket=bucket, Key=key)
+
+    def iter_lines(self, uri: str) -> Iterator[bytes] | None:
+        """Stream an object line by line (never loaded whole); None when it does not exist."""
+        bucket, key = split_s3_uri(uri)
+        try:
+            response = self._s3.get_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+                return None
+            raise
+        body = response["Body"]
+
+        def lines() -> Iterator[bytes]:
+            try:
+                for line in body.iter_lines(chunk_size=64 * 1024):
+                    if line.strip():
+                        yield line
+            finally:
+                body.close()
+
+        return lines()
+
+    def get_json(self, uri: str) -> Any | None:
+        bucket, key = split_s3_uri(uri)
+        data = self.get_bytes(bucket, key)
+        return None if data is None else json.loads(data)
+
+    def put_lines(self, uri: str, lines: Iterable[str]) -> int:
+        """Write lines through a temporary file (bounded memory), return how many were written."""
+        bucket, key = split_s3_uri(uri)
+        count = 0
+        with tempfile.TemporaryFile() as spool:
+            for line in lines:
+                spool.write(line.encode("utf-8") + b"\n")
+                count += 1
+            spool.seek(0)
+            self._s3.upload_fileobj(spool, bucket, key)
+        return count
+
+    def list_keys(self, bucket: str, prefix: str = "") -> Iterator[str]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield str(item["Key"])
+
+
+class Topics:
+    """SNS."""
+
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+
+    def publish_batch(self, topic_arn: str, messages: Sequence[str]) -> list[int]:
+        """Publish in batches of 10 (PublishBatch); return the indexes that failed."""
+        sns = self._clients.client("sns")
+        failed: list[int] = []
+        for start in range(0, len(messages), 10):
+            chunk = messages[start : start + 10]
+            entries = [{"Id": str(start + i), "Message": m} for i, m in enumerate(chunk)]
+            try:
+                response = sns.publish_batch(TopicArn=topic_arn, PublishBatchRequestEntries=entries)
+            except Exception:
+                failed.extend(range(start, start + len(chunk)))
+                continue
+            failed.extend(int(f["Id"]) for f in response.get("Failed", []))
+        return failed
+
+    def publish(self, topic_arn: str, subject: str, message: str) -> None:
+        self._clients.client("sns").publish(TopicArn=topic_arn, Subject=subject[:100], Message=message)
+
+
+@dataclass(frozen=True)
+class JobDescription:
+    name: str
+    status: str
+    label_attribute_name: str
+    output_manifest_uri: str | None
+    output_s3_path: str
+    failure_reason: str | None
+    counters: dict[str, int]
+    creation_time: datetime | None
+    arn: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def expected_output_manifest_uri(self) -> str:
+        """Where Ground Truth writes the output manifest, even before it says so."""
+        if self.output_manifest_uri:
+            return self.output_manifest_uri
+        base = self.output_s3_path if self.output_s3_path.endswith("/") else self.output_s3_path + "/"
+        return f"{base}{self.name}/manifests/output/output.manifest"
+
+
+class LabelingJobs:
+    """SageMaker labeling-job operations."""
+
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+
+    def describe(self, name: str) -> JobDescription | None:
+        try:
+            raw = self._clients.client("sagemaker").describe_labeling_job(LabelingJobName=name)
+        except Exception as exc:
+            if error_code(exc) in ("ResourceNotFound", "ValidationException"):
+                return None
+            raise
+        output = raw.get("LabelingJobOutput") or {}
+        return JobDescription(
+            name=raw["LabelingJobName"],
+            status=raw["LabelingJobStatus"],
+            label_attribute_name=raw.get("LabelAttributeName", ""),
+            output_manifest_uri=output.get("OutputDatasetS3Uri"),
+            output_s3_path=raw.get("OutputConfig", {}).get("S3OutputPath", ""),
+            failure_reason=raw.get("FailureReason"),
+            counters={k: int(v) for k, v in (raw.get("LabelCounters") or {}).items()},
+            creation_time=raw.get("CreationTime"),
+            arn=raw.get("LabelingJobArn", ""),
+            raw=raw,
+        )
+
+    def create(self, request: dict[str, Any]) -> bool:
+        """Create the job; False when a job of that name already exists (ResourceInUse)."""
+        try:
+            self._clients.client("sagemaker").create_labeling_job(**request)
+        except Exception as exc:
+            if error_code(exc) == "ResourceInUse":
+                return False
+            raise
+        return True
+
+    def stop(self, name: str) -> None:
+        self._clients.client("sagemaker").stop_labeling_job(LabelingJobName=name)
+
+
+class Queues:
+    """SQS (only for cleaning up Ground Truth's per-job queues)."""
+
+    def __init__(self, clients: Clients) -> None:
+        self._clients = clients
+
+    def list_queue_urls(self, name_prefix: str) -> list[str]:
+        sqs = self._clients.client("sqs")
+        urls: list[str] = []
+        kwargs: dict[str, Any] = {"QueueNamePrefix": name_prefix, "MaxResults": 1000}
+        while True:
+            response = sqs.list_queues(**kwargs)
+            urls.extend(response.get("QueueUrls", []))
+            token = response.get("NextToken")
+            if not token:
+                return urls
+            kwargs["NextToken"] = token
+
+    def delete_queue(self, url: str) -> None:
+        self._clients.client("sqs").delete_queue(QueueUrl=url)
+
+
+class Notifier:
+    """Human notifications (SNS topic, e.g. e-mail). Each message is JSON with a stable `event` field."""
+
+    def __init__(self, topics: Topics, topic_arn: str, project: str) -> None:
+        self._topics = topics
+        self._topic_arn = topic_arn
+        self._project = project
+
+    def notify(self, event: str, summary: str, **details: Any) -> None:
+        message = json.dumps(
+            {"project": self._project, "event": event, "summary": summary, **details}, default=str
+        )
+        self._topics.publish(self._topic_arn, f"[{self._project}] {summary}", message)
+
+
+class MetricsSink(Protocol):
+    def add_metric(self, name: str, unit: str, value: float) -> None: ...
+
+
+class NullMetrics:
+    def __init__(self) -> None:
+        self.values: dict[str, float] = {}
+
+    def add_metric(self, name: str, unit: str, value: float) -> None:
+        self.values[name] = self.values.get(name, 0) + value

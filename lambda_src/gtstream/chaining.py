@@ -1,0 +1,306 @@
+"""Job ends and chain creation: exactly once under duplicate, late, out-of-order and concurrent events.
+
+How "exactly once" holds:
+- one project lock (conditional write with a lease) serialises decisions;
+- the child's name is derived from the chain index (``P-NNNN``), so a retry after a crash
+  computes the same name and ``ResourceInUse`` means "already created" (the job is adopted);
+- the chain index only moves forward by one, under the lock;
+- a job's end is merged once per object (conditional writes) and recorded once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from gtstream.aws import JobDescription
+from gtstream.config import Settings
+from gtstream.deps import Deps
+from gtstream.ledger import FAILED, LABELED, PENDING
+from gtstream.manifest import MergeStats, merge_lines
+from gtstream.project_config import ProjectConfig, ProjectConfigError
+
+log = logging.getLogger("gtstream.chaining")
+LOCK_LEASE_SECONDS = 300
+
+
+def job_name(prefix: str, index: int) -> str:
+    """``P-NNNN``: zero-padded to 4 digits, more digits past 9999, never truncated."""
+    return f"{prefix}-{index:04d}"
+
+
+def job_index(prefix: str, name: str) -> int | None:
+    """The chain index of one of this project's job names (any case, as in ARNs); None if not ours."""
+    match = re.fullmatch(re.escape(prefix.lower()) + r"-(\d{4,})", name.lower())
+    return int(match.group(1)) if match else None
+
+
+def job_name_from_arn(prefix: str, arn: str) -> str | None:
+    """Our job name for a labeling-job ARN (whose name part is lower-case), or None if not ours."""
+    if ":labeling-job/" not in arn:
+        return None
+    index = job_index(prefix, arn.rsplit("/", 1)[-1])
+    return None if index is None else job_name(prefix, index)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # created | active | busy | idle | stopped | waiting
+    reason: str
+    job: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.action}: {self.reason}"
+
+
+class _LedgerSink:
+    def __init__(self, deps: Deps, job: str) -> None:
+        self._deps = deps
+        self._job = job
+
+    def labeled(self, object_id: str, uri: str, label: str) -> None:
+        self._deps.ledger.mark_labeled(object_id, self._job, uri, label)
+
+    def failed(self, object_id: str, reason: str) -> str | None:
+        return self._deps.ledger.record_failure(
+            object_id, self._job, reason, self._deps.settings.max_object_failures
+        )
+
+
+def handle_job_end(deps: Deps, desc: JobDescription) -> MergeStats | None:
+    """Merge a terminal job's output manifest into the ledger and record the end (idempotent).
+
+    Returns the merge statistics, or None when the end had already been recorded."""
+    ledger = deps.ledger
+    known = ledger.get_job(desc.name)
+    if known is not None and known.get("ended_at"):
+        ledger.clear_active_job(desc.name)
+        return None
+    stats = MergeStats()
+    lines = deps.store.iter_lines(desc.expected_output_manifest_uri())
+    if lines is not None:
+        stats = merge_lines(lines, desc.label_attribute_name, desc.name, _LedgerSink(deps, desc.name))
+    # Objects sent to the job but never worked on (it ended first) go back to PENDING, uncounted.
+    returned = sum(
+        ledger.return_to_pending(item["object_id"], desc.name)
+        for item in list(ledger.iter_state(f"SENT#{desc.name}"))
+    )
+    first = ledger.mark_job_ended(desc.name, desc.status, desc.counters, desc.failure_reason)
+    ledger.clear_active_job(desc.name)
+    if first:
+        deps.metrics.add_metric("ObjectsLabeled", "Count", stats.labeled)
+        deps.metrics.add_metric("ObjectAttemptsFailed", "Count", stats.failed_attempts)
+        deps.notifier.notify(
+            "job-ended",
+            f"{desc.name} ended {desc.status}: {stats.labeled} labeled, "
+            f"{stats.failed_attempts} expired/failed, "
+            f"{stats.permanently_failed} past the failure limit, {returned} not worked on",
+            job=desc.name,
+            status=desc.status,
+            failure_reason=desc.failure_reason,
+            merge=stats.__dict__,
+            returned_to_pending=returned,
+        )
+    return stats
+
+
+def _decide(
+    deps: Deps, action: str, reason: str, job: str | None = None, parent: str | None = None
+) -> Decision:
+    """Record a decision on the project (and the ended job); notify when it is new."""
+    changed = deps.ledger.record_decision(action, reason)
+    if parent:
+        deps.ledger.set_job_decision(parent, action, reason)
+    if changed and action in ("stopped", "waiting"):
+        deps.notifier.notify(f"chain-{action}", reason, job=job, parent=parent)
+    log.info("decision %s: %s", action, reason)
+    return Decision(action, reason, job)
+
+
+def ensure_job(deps: Deps, reason: str) -> Decision:
+    """Make sure a job runs when there is work: process an unrecorded end, then chain exactly once."""
+    owner = uuid.uuid4().hex
+    if not deps.ledger.acquire_lock(owner, LOCK_LEASE_SECONDS):
+        return Decision("busy", "another invocation holds the project lock")
+    try:
+        return _ensure_job_locked(deps, reason, owner)
+    finally:
+        deps.ledger.release_lock(owner)
+
+
+def _ensure_job_locked(deps: Deps, reason: str, owner: str) -> Decision:
+    settings, ledger = deps.settings, deps.ledger
+    for _ in range(settings.max_chain_depth + 2):
+        project = ledger.get_project()
+        active = project.get("active_job")
+        if active:
+            desc = deps.jobs.describe(active)
+            if desc is not None and desc.active:
+                return Decision("active", f"{active} is {desc.status}", active)
+            if desc is not None:
+                handle_job_end(deps, desc)
+            else:
+                log.warning("active job %s does not exist; clearing it", active)
+                ledger.clear_active_job(active)
+            project = ledger.get_project()
+        index = int(project.get("chain_index", 0)) + 1
+        name = job_name(settings.project_prefix, index)
+        parent = job_name(settings.project_prefix, index - 1) if index > 1 else None
+        existing = deps.jobs.describe(name)
+        if existing is not None:
+            # Created by an invocation that crashed before recording it: adopt it.
+            ledger.add_job(name, index, parent, "adopted after an interrupted chain", None)
+            ledger.set_active_job(owner, name, index, existing.label_attribute_name)
+            log.warning("adopted %s (%s)", name, existing.status)
+            if existing.active:
+                return Decision("active", f"adopted {name} ({existing.status})", name)
+            continue  # it already ended too: process its end, then decide again
+        if not ledger.has_state(PENDING):
+            failed = sum(1 for _ in ledger.iter_state(FAILED))
+            if failed:
+                return _decide(
+                    deps,
+                    "stopped",
+                    f"no chained job: {failed} object(s) reached the per-object failure limit "
+                    f"({settings.max_object_failures}) and nothing else is unlabeled",
+                    parent=parent,
+                )
+            return _decide(
+                deps, "idle", "every object is labeled, quarantined or failed; no job needed", parent=parent
+            )
+        if index > settings.max_chain_depth:
+            return _decide(
+                deps,
+                "stopped",
+                f"max chain depth {settings.max_chain_depth} reached; unlabeled objects stay PENDING "
+                "(raise MAX_CHAIN_DEPTH to continue)",
+                parent=parent,
+            )
+        try:
+            config = deps.project_config(fresh=True)
+        except (ProjectConfigError, ValueError) as exc:
+            return _decide(
+                deps,
+                "waiting",
+                f"project config {settings.project_config_uri} is invalid: {exc}",
+                parent=parent,
+            )
+        if config is None:
+            return _decide(
+                deps, "waiting", f"waiting for project config at {settings.project_config_uri}", parent=parent
+            )
+        return _create(
+            deps, owner, config, index, name, parent, reason, str(project.get("label_attribute_name") or "")
+        )
+    return _decide(deps, "stopped", "too many adopted jobs in one decision; will retry")
+
+
+def _labeled_and_pending_lines(deps: Deps, attr: str, spool: Any) -> Iterator[str]:
+    """Every earlier label (kept) then every PENDING object; pending ids are spooled to a file."""
+    for item in deps.ledger.iter_state(LABELED):
+        label = json.loads(item.get("label") or "{}")
+        if item.get("input_uri") and attr in label:
+            yield json.dumps({"source-ref": item["input_uri"], **label})
+    for item in deps.ledger.iter_state(PENDING):
+        if item.get("input_uri"):
+            spool.write(item["object_id"] + "\n")
+            yield json.dumps({"source-ref": item["input_uri"]})
+
+
+def _create(
+    deps: Deps,
+    owner: str,
+    config: ProjectConfig,
+    index: int,
+    name: str,
+    parent: str | None,
+    reason: str,
+    chain_attr: str,
+) -> Decision:
+    settings, ledger = deps.settings, deps.ledger
+    attr = chain_attr or config.label_attribute_name
+    if chain_attr and chain_attr != config.label_attribute_name:
+        log.warning(
+            "config label_attribute_name %s ignored: the chain keeps %s", config.label_attribute_name, attr
+        )
+    manifest_uri = f"s3://{settings.input_bucket}/manifests/{name}/input.manifest" if parent else None
+    with tempfile.TemporaryFile("w+") as spool:
+        if manifest_uri:
+            lines = deps.store.put_lines(manifest_uri, _labeled_and_pending_lines(deps, attr, spool))
+            log.info("wrote %s (%d lines)", manifest_uri, lines)
+        ledger.add_job(name, index, parent, reason, manifest_uri)
+        try:
+            created = deps.jobs.create(build_request(deps, config, name, attr, manifest_uri))
+        except Exception as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code != "ValidationException":
+                raise
+            return _decide(deps, "waiting", f"CreateLabelingJob {name} rejected: {exc}", name, parent)
+        spool.seek(0)
+        for object_id in spool:
+            ledger.mark_sent(object_id.strip(), name)
+    ledger.set_active_job(owner, name, index, attr)
+    ledger.set_job_status(name, "Initializing")
+    why = f"{name} {'created' if created else 'already existed (adopted)'}: {reason}"
+    ledger.record_decision("created", why)
+    if parent:
+        ledger.set_job_decision(parent, "chained", why)
+    deps.notifier.notify("job-created", why, job=name, parent=parent, config_version=config.version)
+    deps.metrics.add_metric("JobsCreated", "Count", 1)
+    return Decision("created", why, name)
+
+
+def force_chain(settings: Settings, reason: str) -> Decision:
+    """Run the chaining decision now (operator CLI `gtctl chain`): same rules, same lock."""
+    return ensure_job(Deps.build(settings), f"forced: {reason}")
+
+
+def build_request(
+    deps: Deps, config: ProjectConfig, name: str, attr: str, manifest_uri: str | None
+) -> dict[str, Any]:
+    settings = deps.settings
+    pre, acs = config.lambda_arns(settings.region)
+    data_source: dict[str, Any] = {"SnsDataSource": {"SnsTopicArn": settings.input_topic_arn}}
+    if manifest_uri:
+        data_source["S3DataSource"] = {"ManifestS3Uri": manifest_uri}
+    output: dict[str, Any] = {
+        "S3OutputPath": settings.output_s3_path,
+        "SnsTopicArn": settings.output_topic_arn,
+    }
+    if settings.output_kms_key_id:
+        output["KmsKeyId"] = settings.output_kms_key_id
+    keywords = [k[:30] for k in config.keywords if k][:5] or ["image"]
+    return {
+        "LabelingJobName": name,
+        "LabelAttributeName": attr,
+        "InputConfig": {
+            "DataSource": data_source,
+            "DataAttributes": {"ContentClassifiers": ["FreeOfPersonallyIdentifiableInformation"]},
+        },
+        "OutputConfig": output,
+        "RoleArn": settings.groundtruth_role_arn,
+        "LabelCategoryConfigS3Uri": config.label_category_config_uri,
+        "HumanTaskConfig": {
+            "WorkteamArn": config.workteam_arn,
+            "UiConfig": {"UiTemplateS3Uri": config.template_uri},
+            "PreHumanTaskLambdaArn": pre,
+            "TaskKeywords": keywords,
+            "TaskTitle": config.title[:128] or "Label the image",
+            "TaskDescription": config.description[:255] or "Label the image",
+            "NumberOfHumanWorkersPerDataObject": config.workers_per_object,
+            "TaskTimeLimitInSeconds": config.task_time_limit_seconds,
+            "TaskAvailabilityLifetimeInSeconds": config.task_availability_lifetime_seconds,
+            "MaxConcurrentTaskCount": config.max_concurrent_task_count,
+            "AnnotationConsolidationConfig": {"AnnotationConsolidationLambdaArn": acs},
+        },
+        "Tags": [
+            {"Key": "gtstream:project", "Value": settings.project_prefix},
+            {"Key": "gtstream:config-version", "Value": config.version[:256] or "unknown"},
+        ],
+    }

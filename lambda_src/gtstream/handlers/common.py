@@ -1,0 +1,58 @@
+"""What every handler shares: Powertools logger/metrics, settings parsed once per environment, SQS batches."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from gtstream.config import ENV_VARIABLES, Settings
+from gtstream.deps import Deps
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "gtstream")
+logger = Logger(service=SERVICE)
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "GroundTruthStreaming"), service=SERVICE
+)
+
+_lock = threading.Lock()
+_deps: dict[tuple[str, ...], Deps] = {}
+
+
+class PowertoolsMetrics:
+    """The logic's MetricsSink, written as CloudWatch EMF by Powertools."""
+
+    def add_metric(self, name: str, unit: str, value: float) -> None:
+        metrics.add_metric(name=name, unit=MetricUnit(unit), value=value)
+
+
+def deps() -> Deps:
+    """Settings are parsed once per environment (cold start); a bad environment fails loudly here."""
+    key = tuple(os.environ.get(name, "") for name in ENV_VARIABLES)
+    with _lock:
+        if key not in _deps:
+            built = Deps.build(Settings.from_env(os.environ))
+            built.metrics = PowertoolsMetrics()
+            _deps[key] = built
+        return _deps[key]
+
+
+def process_sqs_batch(
+    event: dict[str, Any], context: Any, record_handler: Callable[[SQSRecord], Any]
+) -> dict[str, Any]:
+    """SQS partial batch response: only failed records are retried (and reach the DLQ eventually).
+
+    A fresh BatchProcessor per call keeps concurrent calls (threads in tests) independent."""
+    response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
+        event=event,
+        record_handler=record_handler,
+        processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
+        context=context,
+    )
+    return response

@@ -1,0 +1,38 @@
+"""Intake Lambda: SQS batch of S3 ObjectCreated notifications from the drop bucket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from gtstream.handlers.common import deps, logger, metrics, process_sqs_batch
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from gtstream import intake
+
+    runtime = deps()
+    outcomes: list[intake.Outcome] = []
+
+    def record_handler(record: SQSRecord) -> None:
+        for drop in intake.parse_s3_event(record.json_body):
+            outcome = intake.process_drop(runtime, drop)
+            logger.info(
+                "intake", extra={"key": outcome.key, "action": outcome.action, "reason": outcome.reason}
+            )
+            outcomes.append(outcome)
+
+    response = process_sqs_batch(event, context, record_handler)
+    result = intake.dispatch(runtime, outcomes)
+    logger.info(
+        "dispatched",
+        extra={
+            "sent": result.sent,
+            "pending": len(result.pending),
+            "decision": getattr(result.decision, "action", None),
+        },
+    )
+    return response

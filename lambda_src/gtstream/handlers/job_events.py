@@ -1,0 +1,33 @@
+"""Job-events Lambda: SQS batch of EventBridge "Labeling Job State Change" events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from gtstream.handlers.common import deps, logger, metrics, process_sqs_batch
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from gtstream.job_events import handle_state_change
+
+    runtime = deps()
+
+    def record_handler(record: SQSRecord) -> None:
+        result = handle_state_change(runtime, record.json_body)
+        logger.info(
+            "state change",
+            extra={
+                "job": result.job,
+                "status": result.status,
+                "action": result.action,
+                "sent": result.sent,
+                "decision": getattr(result.decision, "action", None),
+                "reason": getattr(result.decision, "reason", None),
+            },
+        )
+
+    return process_sqs_batch(event, context, record_handler)

@@ -1,0 +1,153 @@
+"""Intake: a dropped image -> validated, pre-processed, content-addressed, recorded, sent or PENDING."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, unquote_plus
+
+from gtstream import transforms
+from gtstream.chaining import Decision, ensure_job
+from gtstream.deps import Deps
+from gtstream.dispatch import send_objects
+from gtstream.ledger import PENDING
+from gtstream.project_config import DEFAULT_PREPROCESSING
+
+log = logging.getLogger("gtstream.intake")
+
+
+@dataclass(frozen=True)
+class Drop:
+    bucket: str
+    key: str
+    size: int | None = None
+
+
+@dataclass
+class Outcome:
+    key: str
+    action: str  # accepted | duplicate | quarantined | skipped
+    object_id: str | None = None
+    input_uri: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class DispatchResult:
+    sent: int = 0
+    decision: Decision | None = None
+    pending: list[str] = field(default_factory=list)
+
+
+def parse_s3_event(body: Any) -> list[Drop]:
+    """The S3 notification in an SQS body (as S3 sends it); [] for s3:TestEvent. Keys are URL-decoded."""
+    if not isinstance(body, dict):
+        raise ValueError("S3 event body must be a JSON object")
+    if body.get("Event") == "s3:TestEvent":
+        return []
+    if "Records" not in body or not isinstance(body["Records"], list):
+        raise ValueError("not an S3 event notification: no Records list")
+    drops = []
+    for record in body["Records"]:
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        s3 = record["s3"]
+        drops.append(Drop(s3["bucket"]["name"], unquote_plus(s3["object"]["key"]), s3["object"].get("size")))
+    return drops
+
+
+def _ascii(text: str) -> str:
+    return quote(text, safe=" :/.,-_()=<>'")[:1024]
+
+
+def process_drop(deps: Deps, drop: Drop) -> Outcome:
+    """Validate, transform and record one dropped object. Idempotent: safe to retry."""
+    settings, ledger = deps.settings, deps.ledger
+    if drop.bucket != settings.drop_bucket:
+        return Outcome(drop.key, "skipped", reason=f"not the drop bucket: {drop.bucket}")
+    if drop.key.startswith(settings.quarantine_prefix):
+        return Outcome(drop.key, "skipped", reason="under the quarantine prefix")
+    data = deps.store.get_bytes(drop.bucket, drop.key, max_bytes=settings.max_image_bytes)
+    if data is None:
+        known = ledger.get_drop(drop.key)
+        reason = "already processed" if known else "object vanished before intake"
+        log.warning("%s: %s", drop.key, reason)
+        return Outcome(drop.key, "skipped", reason=reason)
+    object_id = hashlib.sha256(data).hexdigest()
+    try:
+        transforms.validate(data, settings.max_image_bytes, settings.max_image_pixels)
+    except transforms.Rejected as rejected:
+        return quarantine(deps, drop, object_id, rejected.reason)
+    config = deps.project_config_or_none()
+    preprocessing = config.preprocessing if config else DEFAULT_PREPROCESSING
+    out = transforms.load(preprocessing.transform)(data, preprocessing.options)
+    key = f"images/{object_id}.{out.extension}"
+    uri = f"s3://{settings.input_bucket}/{key}"
+    existing = ledger.get_object(object_id)
+    if existing is None or not existing.get("input_uri"):
+        deps.store.put_bytes(
+            settings.input_bucket, key, out.data, out.content_type, {"drop-key": _ascii(drop.key)}
+        )
+    created = ledger.add_object(object_id, uri, drop.key)
+    ledger.record_drop(drop.key, object_id, "ACCEPTED")
+    if not created and existing is not None:
+        uri = str(existing.get("input_uri") or uri)
+    deps.metrics.add_metric("ObjectsAccepted", "Count", 1)
+    return Outcome(drop.key, "accepted" if created else "duplicate", object_id, uri)
+
+
+def quarantine(deps: Deps, drop: Drop, object_id: str, reason: str) -> Outcome:
+    """Copy to the quarantine prefix with the reason, record it, then remove the original drop."""
+    settings = deps.settings
+    target = f"{settings.quarantine_prefix}{drop.key}"
+    deps.store.copy(
+        drop.bucket, drop.key, drop.bucket, target, {"reason": _ascii(reason), "object-id": object_id}
+    )
+    deps.ledger.add_quarantined_object(object_id, drop.key, reason)
+    deps.ledger.record_drop(drop.key, object_id, "QUARANTINED", reason, target)
+    deps.store.delete(drop.bucket, drop.key)
+    deps.metrics.add_metric("ObjectsQuarantined", "Count", 1)
+    deps.notifier.notify(
+        "object-quarantined",
+        f"{drop.key} quarantined: {reason}",
+        drop_key=drop.key,
+        quarantine_key=target,
+        reason=reason,
+    )
+    log.warning("quarantined %s: %s", drop.key, reason)
+    return Outcome(drop.key, "quarantined", object_id, reason=reason)
+
+
+def dispatch(deps: Deps, outcomes: Iterable[Outcome]) -> DispatchResult:
+    """After a batch: send what is PENDING to an InProgress job, else make sure a job is starting.
+
+    Nothing here can lose an object: it is already PENDING in the ledger, and a failure is retried
+    by the next flush (InProgress event) or by reconcile."""
+    candidates = {o.object_id: o.input_uri for o in outcomes if o.object_id and o.input_uri}
+    result = DispatchResult()
+    if not candidates:
+        return result
+    pending = []
+    for object_id, uri in candidates.items():
+        item = deps.ledger.get_object(object_id)
+        if item is not None and item.get("state") == PENDING and uri:
+            pending.append((object_id, uri))
+    result.pending = [object_id for object_id, _ in pending]
+    if not pending:
+        return result
+    job = deps.ledger.get_project().get("active_job")
+    desc = deps.jobs.describe(job) if job else None
+    if desc is not None and desc.status == "InProgress":
+        result.sent = send_objects(deps, desc.name, pending)
+    elif desc is None or desc.terminal:
+        result.decision = ensure_job(deps, f"{len(pending)} new object(s) while no job is active")
+        if result.decision.action == "active" and result.decision.job:
+            # A job became active meanwhile; if it is already InProgress its flush may be over.
+            now = deps.jobs.describe(result.decision.job)
+            if now is not None and now.status == "InProgress":
+                result.sent = send_objects(deps, now.name, pending)
+    # Initializing / Stopping: leave PENDING; the InProgress flush or the chain picks them up.
+    return result
