@@ -218,7 +218,8 @@ class GroundTruthEmulator:
         self.aws_endpoint = aws_endpoint
 
     def now(self) -> float:
-        return time.time() + self.offset
+        """Emulated time, to the millisecond like the timestamps of the real API."""
+        return round(time.time() + self.offset, 3)
 
     def client(self, service: str, region: str) -> Any:
         key = (service, region)
