@@ -11,6 +11,8 @@ import sys
 
 SUBCOMMAND_MODULES: list[str] = [
     "gtlocal.localcloud_cli",  # serve, up, down, status
+    "gtlocal.deploy",  # deploy (one project's resources through boto3)
+    "gtlocal.runner",  # run-events (the local SQS event-source runner)
 ]
 
 

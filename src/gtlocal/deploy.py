@@ -10,6 +10,7 @@ module, created against whatever ``AWS_ENDPOINT_URL`` points at.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import sys
@@ -18,6 +19,13 @@ from typing import Any
 
 STATE_CHANGE = "SageMaker Ground Truth Labeling Job State Change"
 TASK_CHANGE = "SageMaker Ground Truth Labeling Job Task Status Change"
+TEST_TEMPLATE = (
+    '<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>\n<crowd-form>'
+    '<crowd-image-classifier name="crowd-image-classifier" '
+    'src="{{ task.input.taskObject | grant_read_access }}" '
+    'categories="{{ task.input.labels | to_json | escape }}" header="Classify the image">'
+    "</crowd-image-classifier></crowd-form>\n"
+)
 BUCKET_KINDS = ("drop", "input", "output", "instructions", "artifacts")
 QUEUES = {  # name -> (batch size, max receive count)
     "intake": (10, 3),
@@ -66,10 +74,8 @@ def deploy_project(
         kwargs: dict[str, Any] = {"Bucket": name}
         if region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
-        try:
+        with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
             s3.create_bucket(**kwargs)
-        except s3.exceptions.BucketAlreadyOwnedByYou:
-            pass
         s3.put_public_access_block(
             Bucket=name,
             PublicAccessBlockConfiguration={
@@ -157,7 +163,7 @@ def deploy_project(
     )
 
     table = f"{prefix}-ledger"
-    try:
+    with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
         dynamodb.create_table(
             TableName=table,
             BillingMode="PAY_PER_REQUEST",
@@ -180,8 +186,6 @@ def deploy_project(
                 }
             ],
         )
-    except dynamodb.exceptions.ResourceInUseException:
-        pass
 
     job_arn_prefix = f"arn:aws:sagemaker:{region}:{account}:labeling-job/{low}-"
     rules = {
@@ -275,9 +279,7 @@ def publish_project_config(deployment: dict[str, Any], **overrides: Any) -> dict
     s3.put_object(
         Bucket=bucket,
         Key=f"config/{version}/template.liquid.html",
-        Body=b'<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>'
-        b'<crowd-form><crowd-image-classifier name="crowd-image-classifier" src="{{ task.input.taskObject | grant_read_access }}"'
-        b' categories="{{ task.input.labels | to_json | escape }}" header="Classify"></crowd-image-classifier></crowd-form>',
+        Body=TEST_TEMPLATE.encode(),
     )
     config: dict[str, Any] = {
         "schema_version": 1,
