@@ -222,13 +222,42 @@ def drop_progress() -> Progress:
 
 @cli.command()
 @click.option("--reason", default="forced by gtctl chain", show_default=True, help="Recorded on the new job.")
+@click.option(
+    "--stop-active",
+    is_flag=True,
+    help="Stop the running job first (its labels carry over to the new job's input manifest).",
+)
+@click.option(
+    "--wait-timeout",
+    default=900.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds to wait for the stopped job to end.",
+)
 @pass_state
-def chain(state: State, reason: str) -> None:
-    """Create the next job of the chain now (exactly once, through the Lambdas' chaining code)."""
+def chain(state: State, reason: str, stop_active: bool, wait_timeout: float) -> None:
+    """Create the next job of the chain now: exactly once, through the Lambdas' chaining code.
+
+    Nothing is created while a job is active unless --stop-active; nothing is created when every
+    object is labeled, quarantined or failed."""
     from gtctl.chain import force
 
-    outcome = force(state.deployment(), reason)
-    click.echo(outcome)
+    console = Console(stderr=True)
+    with console.status("deciding (project lock, chain index)...") as spinner:
+        outcome = force(
+            state.deployment(),
+            reason,
+            stop_active=stop_active,
+            wait_timeout=wait_timeout,
+            on_wait=lambda status: spinner.update(f"waiting for the stopped job to end ({status})..."),
+        )
+    if outcome.stopped:
+        click.echo(f"stopped {outcome.stopped}")
+    if outcome.action == "active":
+        raise CliError(f"not chained: {outcome.reason} (pass --stop-active to stop it and chain now)")
+    if not outcome.ok:
+        raise CliError(f"not chained ({outcome.action}): {outcome.reason}")
+    click.echo(f"{outcome.action}: {outcome.reason}")
 
 
 @cli.command()

@@ -1,24 +1,42 @@
-"""``gtctl chain``: force the next job of the chain now, through the Lambdas' own chaining code.
+"""``gtctl chain``: create the next job of the chain now, through the Lambdas' own chaining code.
 
-The chaining code takes the project lock, derives the child name from the chain index and treats
-``ResourceInUse`` as "already created", so running this twice, or beside a Lambda that chains at
-the same moment, still creates exactly one job. Nothing is created while a job is active.
+``gtstream.chaining.ensure_job`` takes the project lock, derives the child name from the chain
+index and treats ``ResourceInUse`` as "already created", so running this twice, or beside a
+Lambda that chains at the same moment, still creates exactly one job. While a job is active
+nothing is created, unless ``stop_active``: the active job is stopped first (its labels carry
+over into the child's input manifest), then the chain moves on.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from gtctl.aws import Aws, translate_errors
 from gtctl.deployment import Deployment
 from gtctl.errors import GtctlError
 
+ACTIVE = ("Initializing", "InProgress", "Stopping")
+
+
+@dataclass(frozen=True)
+class ChainOutcome:
+    action: str  # created | idle | active | busy | stopped | waiting (gtstream.chaining.Decision)
+    reason: str
+    job: str | None
+    stopped: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.action in ("created", "idle")
+
 
 @contextmanager
 def lambda_environment(dep: Deployment) -> Iterator[dict[str, str]]:
-    """The Lambda environment of the deployment, applied to os.environ for the duration."""
+    """The deployment's Lambda environment applied to os.environ for the duration."""
     saved = {k: os.environ.get(k) for k in dep.lambda_environment}
     os.environ.update(dep.lambda_environment)
     try:
@@ -31,18 +49,58 @@ def lambda_environment(dep: Deployment) -> Iterator[dict[str, str]]:
                 os.environ[key] = value
 
 
-def force(dep: Deployment, reason: str) -> str:
-    """Run the chaining decision with force; returns a one-line outcome."""
-    Aws(dep.region).session  # noqa: B018 - one-line errors for missing credentials / endpoint
-    try:
-        from gtstream import chaining
-        from gtstream.config import ConfigError, Settings
-    except ImportError as exc:  # pragma: no cover - the package ships both
-        raise GtctlError(f"the gtstream chaining code is not installed ({exc})") from None
+def _stop_and_wait(aws: Aws, job: str, timeout: float, on_wait: Callable[[str], None] | None) -> None:
+    from botocore.exceptions import ClientError
+
+    sm = aws.client("sagemaker")
+    with translate_errors():
+        status = sm.describe_labeling_job(LabelingJobName=job)["LabelingJobStatus"]
+        if status in ("Initializing", "InProgress"):
+            try:
+                sm.stop_labeling_job(LabelingJobName=job)
+            except ClientError as exc:  # someone else stopped it first: fine, wait for the end
+                if exc.response.get("Error", {}).get("Code") != "ValidationException":
+                    raise
+        deadline = time.monotonic() + timeout
+        while True:
+            status = sm.describe_labeling_job(LabelingJobName=job)["LabelingJobStatus"]
+            if status not in ACTIVE:
+                return
+            if time.monotonic() > deadline:
+                raise GtctlError(
+                    f"{job} is still {status} after {timeout:.0f} s; run gtctl chain again later"
+                )
+            if on_wait is not None:
+                on_wait(status)
+            time.sleep(2.0)
+
+
+def force(
+    dep: Deployment,
+    reason: str,
+    *,
+    stop_active: bool = False,
+    wait_timeout: float = 900.0,
+    on_wait: Callable[[str], None] | None = None,
+) -> ChainOutcome:
+    """Run the chaining decision now; with ``stop_active`` the running job is stopped first."""
+    aws = Aws(dep.region)
+    aws.session  # noqa: B018 - one-line errors for missing credentials / endpoint first
+    from gtstream import chaining
+    from gtstream.config import ConfigError, Settings
+    from gtstream.deps import Deps
+
     with lambda_environment(dep) as env, translate_errors():
         try:
             settings = Settings.from_env(env)
         except ConfigError as exc:
             raise GtctlError(f"the deployment's Lambda environment is invalid: {exc}") from None
-        outcome = chaining.force_chain(settings, reason=reason)
-    return str(outcome)
+        deps = Deps.build(settings)
+        stopped = None
+        if stop_active:
+            active = deps.ledger.get_project().get("active_job")
+            if active:
+                _stop_and_wait(aws, str(active), wait_timeout, on_wait)
+                stopped = str(active)
+        decision = chaining.ensure_job(deps, reason)
+    return ChainOutcome(decision.action, decision.reason, decision.job, stopped)
