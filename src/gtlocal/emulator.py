@@ -284,7 +284,8 @@ class GroundTruthEmulator:
         existing = self.jobs.get(name)
         if existing is not None and existing.region == region:
             raise in_use(
-                f"Job name must be unique within an AWS account and region, and a job with this name already exists ({existing.arn})"
+                "Job name must be unique within an AWS account and region, "
+                f"and a job with this name already exists ({existing.arn})"
             )
         account = account_of_role(str(body["RoleArn"]))
         now = self.now()
@@ -414,7 +415,8 @@ class GroundTruthEmulator:
         if status is not None:
             if status not in STATUSES:
                 raise validation(
-                    f"1 validation error detected: Value '{status}' at 'statusEquals' failed to satisfy constraint: "
+                    f"1 validation error detected: Value '{status}' at 'statusEquals' "
+                    "failed to satisfy constraint: "
                     f"Member must satisfy enum value set: [{', '.join(STATUSES)}]"
                 )
             jobs = [j for j in jobs if j.status == status]
@@ -439,7 +441,8 @@ class GroundTruthEmulator:
         max_results = body.get("MaxResults", 10)
         if isinstance(max_results, bool) or not isinstance(max_results, int) or not 1 <= max_results <= 100:
             raise validation(
-                f"1 validation error detected: Value '{max_results}' at 'maxResults' failed to satisfy constraint: "
+                f"1 validation error detected: Value '{max_results}' at 'maxResults' "
+                "failed to satisfy constraint: "
                 "Member must have value between 1 and 100"
             )
         start = 0
@@ -570,7 +573,8 @@ class GroundTruthEmulator:
                 ):
                     self._fail(
                         job,
-                        f"ClientError: Line {number} of the input manifest {job.manifest_uri} is not a JSON object "
+                        f"ClientError: Line {number} of the input manifest {job.manifest_uri} "
+                        "is not a JSON object "
                         "with a 'source-ref' or 'source' key.",
                     )
                     return
@@ -655,7 +659,7 @@ class GroundTruthEmulator:
                     {
                         "message_id": message_id,
                         "body": payload,
-                        "reason": f"dataset-objectid-attribute-name {key_name!r} does not name a value in the line",
+                        "reason": f"dataset-objectid-attribute-name {key_name!r} names no value in the line",
                     }
                 )
                 return

@@ -60,7 +60,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _terminate)
     print(
-        f"gtlocal: local cloud on {cloud.url} (AWS calls of the emulator go to {cloud.emulator.aws_endpoint})",
+        f"gtlocal: local cloud on {cloud.url} (emulator AWS calls go to {cloud.emulator.aws_endpoint})",
         flush=True,
     )
     try:

@@ -32,7 +32,8 @@ def _string(body: dict[str, Any], key: str, member: str, *, required: bool = Tru
     if value is None:
         if required:
             raise validation(
-                f"1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+                f"1 validation error detected: Value null at '{member}' "
+                "failed to satisfy constraint: Member must not be null"
             )
         return None
     if not isinstance(value, str):
@@ -56,7 +57,8 @@ def _int(
     if value is None:
         if required:
             raise validation(
-                f"1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+                f"1 validation error detected: Value null at '{member}' "
+                "failed to satisfy constraint: Member must not be null"
             )
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -73,7 +75,8 @@ def _struct(body: dict[str, Any], key: str, member: str, *, required: bool = Tru
     if value is None:
         if required:
             raise validation(
-                f"1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+                f"1 validation error detected: Value null at '{member}' "
+                "failed to satisfy constraint: Member must not be null"
             )
         return {}
     if not isinstance(value, dict):
@@ -233,7 +236,8 @@ def validate_create(body: dict[str, Any]) -> None:
         )
     if task_type != "semantic-segmentation" and attr.endswith("-ref"):
         raise validation(
-            f"LabelAttributeName '{attr}' must not end with '-ref': that suffix is reserved for semantic segmentation."
+            f"LabelAttributeName '{attr}' must not end with '-ref': "
+            "that suffix is reserved for semantic segmentation."
         )
 
 

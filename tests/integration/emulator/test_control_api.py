@@ -45,7 +45,9 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize("method,path,body,status,fragment", BAD, ids=[f"{m} {p} {b!r}" for m, p, b, _, _ in BAD])
+@pytest.mark.parametrize(
+    "method,path,body,status,fragment", BAD, ids=[f"{m} {p} {b!r}" for m, p, b, _, _ in BAD]
+)
 def test_bad_input_is_a_4xx_with_a_message(
     cloud: LocalCloud, method: str, path: str, body: bytes | None, status: int, fragment: str
 ) -> None:
@@ -84,7 +86,10 @@ def test_emulator_api_bad_json_is_an_aws_error(cloud: LocalCloud) -> None:
         cloud.endpoint,
         data=b"{oops",
         method="POST",
-        headers={"X-Amz-Target": "SageMaker.DescribeLabelingJob", "Content-Type": "application/x-amz-json-1.1"},
+        headers={
+            "X-Amz-Target": "SageMaker.DescribeLabelingJob",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
     )
     with pytest.raises(urllib.error.HTTPError) as err:
         urllib.request.urlopen(req, timeout=10)  # noqa: S310

@@ -38,7 +38,14 @@ def test_make_emulator_up_then_down(tmp_path: Path) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
     started = time.monotonic()
-    up = subprocess.run(["make", "-s", "emulator-up", f"PORT={port}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    up = subprocess.run(
+        ["make", "-s", "emulator-up", f"PORT={port}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert up.returncode == 0, up.stderr
     assert f"http://127.0.0.1:{port}" in up.stdout
     pid = int((ROOT / ".localcloud" / f"gtlocal-{port}.pid").read_text())
@@ -46,9 +53,23 @@ def test_make_emulator_up_then_down(tmp_path: Path) -> None:
         assert GroundTruthControl(f"http://127.0.0.1:{port}").health()["status"] == "ok"
         print(f"emulator-up took {time.monotonic() - started:.2f} s")
     finally:
-        down = subprocess.run(["make", "-s", "emulator-down", f"PORT={port}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        down = subprocess.run(
+            ["make", "-s", "emulator-down", f"PORT={port}"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert down.returncode == 0, down.stderr
     assert _gone(pid), f"process {pid} still runs after emulator-down"
     assert not (ROOT / ".localcloud" / f"gtlocal-{port}.pid").exists()
-    again = subprocess.run(["make", "-s", "emulator-down", f"PORT={port}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        ["make", "-s", "emulator-down", f"PORT={port}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 0 and "nothing to stop" in again.stdout

@@ -7,7 +7,6 @@ import json
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-
 from emulator_world import ACCOUNT, World
 
 
