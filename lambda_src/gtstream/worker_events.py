@@ -11,7 +11,7 @@ from gtstream.deps import Deps
 
 log = logging.getLogger("gtstream.worker_events")
 TASK_STATUS_CHANGE = "SageMaker Ground Truth Labeling Job Task Status Change"
-STATES = ("accepted", "declined", "submitted", "returned")
+STATES = ("accepted", "declined", "submitted", "returned", "expired", "failed")
 WINDOW_MINUTES = 60
 SPIKE_MIN_DECLINES = 5
 SPIKE_RATIO = 0.5
