@@ -21,6 +21,7 @@ Run `python scripts/demo.py --help` for the options (image count, port, --no-ter
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -143,6 +144,21 @@ def local_cloud(port: int, keep: bool) -> Iterator[str]:
             say(f"local cloud on port {port} stopped (gtlocal down)")
 
 
+@contextmanager
+def aws_environment(endpoint: str) -> Iterator[None]:
+    """Point boto3 at the local cloud (dummy credentials) for the story; restore the env after."""
+    from gtlocal.testing import aws_environment as local_env
+
+    saved = dict(os.environ)
+    os.environ.update(local_env(endpoint, REGION))
+    os.environ.pop("AWS_PROFILE", None)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 # ---- 2. infrastructure -------------------------------------------------------------------------
 
 
@@ -227,24 +243,32 @@ def deploy_sdk(endpoint: str) -> dict[str, Any]:
 
 
 def publish_config(deployment: dict[str, Any]) -> str:
-    bucket = deployment["buckets"]["instructions"]
+    """The starter config from `instructions/` through the publisher CodeBuild runs; where that
+    content is not there, the test config of `gtlocal.deploy` (said in one line)."""
+    script = ROOT / "scripts" / "publish_instructions.py"
+    source = ROOT / "instructions"
+    if script.stat().st_size == 0 or not any(source.glob("project.*")):
+        from gtlocal.deploy import publish_project_config
+
+        say("instructions/ has no project file yet; publishing gtlocal.deploy's test config instead")
+        with spinner("publishing the project config (gtlocal.deploy.publish_project_config)"):
+            publish_project_config(deployment)
+        return str(deployment["project_config_uri"])
     with spinner("publishing the starter project config (scripts/publish_instructions.py)"):
-        out = run(
+        run(
             [
                 sys.executable,
-                "scripts/publish_instructions.py",
+                str(script),
                 "--source",
-                "instructions",
+                str(source),
                 "--bucket",
-                bucket,
+                deployment["buckets"]["instructions"],
                 "--region",
                 deployment["region"],
-                "--workteam-arn",
-                f"arn:aws:sagemaker:{deployment['region']}:{deployment['account_id']}:workteam/private-crowd/demo",
             ],
             what="publish_instructions",
         )
-    return out.strip().splitlines()[-1] if out.strip() else deployment["project_config_uri"]
+    return str(deployment["project_config_uri"])
 
 
 # ---- 4. images ---------------------------------------------------------------------------------
@@ -322,6 +346,7 @@ def drop_images(deployment: dict[str, Any], folder: Path) -> int:
 class Story:
     deployment: dict[str, Any]
     endpoint: str
+    lambda_log: Any  # an open text file: the handlers' structured logs and EMF metrics go there
 
     @property
     def control(self) -> Any:
@@ -329,12 +354,17 @@ class Story:
 
         return GroundTruthControl(self.endpoint)
 
-    def run_lambdas(self, what: str, reconcile: bool = False) -> dict[str, Any]:
+    def run_lambdas(self, what: str, reconcile: bool = False) -> str:
         from gtlocal.runner import run_until_idle
 
-        with spinner(f"event-source runner: {what}"):
-            stats = run_until_idle(self.deployment, reconcile=reconcile)
-        return stats if isinstance(stats, dict) else getattr(stats, "__dict__", {"stats": str(stats)})
+        with (
+            spinner(f"event-source runner: {what}") as update,
+            contextlib.redirect_stdout(self.lambda_log),
+            contextlib.redirect_stderr(self.lambda_log),
+        ):
+            stats = run_until_idle(self.deployment, reconcile=reconcile, echo=update)
+        self.lambda_log.flush()
+        return str(stats.summary())
 
     def project(self) -> dict[str, Any]:
         import boto3
@@ -461,6 +491,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global console
+    console = Console(file=sys.stdout)  # bound now: the Lambdas' output is redirected to a log later
     args = parse_args(argv)
     started = time.monotonic()
     workdir: Path = args.workdir.resolve()
@@ -473,11 +505,7 @@ def main(argv: list[str] | None = None) -> int:
         Panel.fit("Ground Truth streaming labeling: the whole story on the local cloud", style="bold")
     )
     try:
-        with local_cloud(port, args.keep_running) as endpoint:
-            from gtlocal.testing import aws_environment
-
-            os.environ.update(aws_environment(endpoint, REGION))
-            os.environ.pop("AWS_PROFILE", None)
+        with local_cloud(port, args.keep_running) as endpoint, aws_environment(endpoint):
             lost = story(args, endpoint, workdir)
     except DemoError as exc:
         console.print(f"[bold red]demo failed:[/] {exc}")
@@ -510,7 +538,15 @@ def story(args: argparse.Namespace, endpoint: str, workdir: Path) -> int:
     dropped = drop_images(deployment, workdir / "images")
     say(f"dropped {dropped} files ({args.images} images, 1 duplicate, {len(BROKEN)} broken)")
 
-    world = Story(deployment, endpoint)
+    log_path = workdir / "lambda.log"
+    with log_path.open("w", encoding="utf-8") as lambda_log:
+        lost = the_rest(args, Story(deployment, endpoint, lambda_log), kinds, workdir)
+    say(f"the Lambdas' logs and metrics: {log_path}")
+    return lost
+
+
+def the_rest(args: argparse.Namespace, world: Story, kinds: dict[str, str], workdir: Path) -> int:
+    deployment = world.deployment
     # 5. intake: validate, pre-process, ledger; the first job is created
     world.run_lambdas("intake (validate, pre-process, record; first job)")
     first = world.active_job()

@@ -125,15 +125,21 @@ def render(status: Status, console: Console) -> None:
         f"[bold]project[/] {status.project_prefix}  [bold]region[/] {status.region}  "
         f"[bold]ledger[/] {status.ledger_table}  [bold]active job[/] {status.active_job or '-'}"
     )
-    table = Table(title="labeling jobs (the chain)", title_justify="left")
-    for column in ("job", "status", "labeled", "unlabeled", "failed", "parent", "created because"):
-        table.add_column(column, justify="right" if column in ("labeled", "unlabeled", "failed") else "left")
+    table = Table(
+        title="labeling jobs (the chain)",
+        title_justify="left",
+        box=None,
+        pad_edge=False,
+        padding=(0, 1),
+        header_style="bold underline",
+    )
+    for column in ("job", "status", "labeled", "left", "failed", "parent"):
+        numeric = column in ("labeled", "left", "failed")
+        table.add_column(column, justify="right" if numeric else "left", no_wrap=column != "parent")
+    table.add_column("created because", min_width=16)
     for row in status.jobs:
         style = STATUS_STYLE.get(row.status, "")
         mark = " *" if row.status in ACTIVE_JOB_STATUSES else ""
-        reason = row.created_reason or "-"
-        if row.failure_reason:
-            reason += f" (failed: {row.failure_reason})"
         table.add_row(
             row.name + mark,
             f"[{style}]{row.status}[/]" if style else row.status,
@@ -141,12 +147,21 @@ def render(status: Status, console: Console) -> None:
             str(row.counters.get("Unlabeled", "-")),
             str(row.counters.get("FailedNonRetryableError", "-")),
             row.parent or "-",
-            reason,
+            row.created_reason or "-",
         )
     if not status.jobs:
         table.add_row("(no job yet)", "-", "-", "-", "-", "-", "-")
     console.print(table)
-    totals = Table(title="ledger (objects)", title_justify="left")
+    for row in status.jobs:
+        if row.failure_reason:
+            console.print(f"  {row.name} failure reason: {row.failure_reason}")
+    totals = Table(
+        title="ledger (objects)",
+        title_justify="left",
+        box=None,
+        pad_edge=False,
+        header_style="bold underline",
+    )
     for state in status.totals:
         totals.add_column(state.lower(), justify="right")
     totals.add_row(*(str(v) for v in status.totals.values()))
