@@ -1,0 +1,472 @@
+"""Static checks of the CloudFormation stacks: security bar, contract coverage, event scoping.
+
+The templates are parsed with cfn-lint's decoder (it understands the short-form tags such as
+``!Sub``), and the expectations that belong to the contract are read from docs/interfaces.md,
+so a change on either side that breaks the contract fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode
+
+ROOT = Path(__file__).resolve().parents[3]
+CFN = ROOT / "cloudformation"
+TEMPLATES = sorted(p.name for p in CFN.glob("*.yaml"))
+INTERFACES = (ROOT / "docs" / "interfaces.md").read_text(encoding="utf-8")
+
+POLICY_RESOURCE_TYPES = {"AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy"}
+JOB_ARN_PREFIX = (
+    "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:labeling-job/${ProjectPrefix}-"
+)
+
+
+def load(name: str) -> dict[str, Any]:
+    template, errors = decode(str(CFN / name))
+    assert not errors, errors
+    assert isinstance(template, dict)
+    return template
+
+
+def resources(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+
+
+def branches(value: Any) -> Iterator[Any]:
+    """Every concrete value a (possibly Fn::If-wrapped) value can take; AWS::NoValue yields nothing."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        _, when_true, when_false = value["Fn::If"]
+        yield from branches(when_true)
+        yield from branches(when_false)
+    elif isinstance(value, dict) and value == {"Ref": "AWS::NoValue"}:
+        return
+    else:
+        yield value
+
+
+def as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def policy_documents(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(resource name, kind, document) for every IAM policy document of a template."""
+    for name, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::IAM::Role":
+            yield name, "trust", props["AssumeRolePolicyDocument"]
+            for policy in props.get("Policies", []):
+                yield name, "identity", policy["PolicyDocument"]
+        elif resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            yield name, "identity", props["PolicyDocument"]
+        elif resource["Type"] in POLICY_RESOURCE_TYPES:
+            yield name, "resource", props["PolicyDocument"]
+
+
+def statements(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for statement in as_list(document["Statement"]):
+        yield from branches(statement)
+
+
+def all_statements(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for name, kind, document in policy_documents(template):
+        for statement in statements(document):
+            yield name, kind, statement
+
+
+def is_tls_deny(statement: dict[str, Any]) -> bool:
+    return (
+        statement["Effect"] == "Deny"
+        and statement.get("Principal") == "*"
+        and statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
+    )
+
+
+def interface_lambda_variables() -> set[str]:
+    """The variable names of docs/interfaces.md section 3 (first column of its table)."""
+    section = re.search(r"## 3\..*?\n(.*?)\n## 4\.", INTERFACES, re.S)
+    assert section, "docs/interfaces.md has no section 3"
+    names: set[str] = set()
+    for line in section.group(1).splitlines():
+        if line.startswith("| `"):
+            names.update(re.findall(r"`([A-Z][A-Z0-9_]+)`", line.split("|")[1]))
+    return names
+
+
+def deployment_document_paths() -> set[str]:
+    """Dotted paths of every leaf of the deployment document of docs/interfaces.md section 2."""
+    block = re.search(r"## 2\..*?```json\n(.*?)```", INTERFACES, re.S)
+    assert block, "docs/interfaces.md has no deployment document"
+    paths: set[str] = set()
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and prefix != "lambda_environment":
+            for key, child in value.items():
+                walk(f"{prefix}.{key}" if prefix else key, child)
+        else:
+            paths.add(prefix)
+
+    walk("", json.loads(block.group(1)))
+    return paths
+
+
+# --- lint -------------------------------------------------------------------------------------
+
+
+def test_templates_are_cfn_lint_clean() -> None:
+    # The same command as `make lint` (errors and warnings; informational rules off by default).
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("cfn-lint")), *(str(CFN / n) for n in TEMPLATES)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_documented_stacks_exist() -> None:
+    assert set(TEMPLATES) >= {"repository.yaml", "buckets.yaml", "pipeline.yaml", "labeling.yaml"}
+
+
+# --- IAM ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_no_allow_statement_has_a_wildcard_action_or_resource(name: str) -> None:
+    template = load(name)
+    checked = 0
+    for resource, kind, statement in all_statements(template):
+        if statement["Effect"] != "Allow":
+            continue
+        checked += 1
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, f"{resource}: Allow {action}"
+        if kind == "identity":
+            for target in as_list(statement["Resource"]):
+                assert target != "*", f"{resource}: Allow on Resource *"
+    if template["Resources"] and name != "repository.yaml":
+        assert checked > 0
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_wildcard_actions_only_in_tls_denies(name: str) -> None:
+    for resource, _, statement in all_statements(load(name)):
+        if any("*" in a for a in as_list(statement["Action"])):
+            assert is_tls_deny(statement), f"{resource}: a wildcard outside a TLS-only deny"
+
+
+def test_lambda_roles_scope_sagemaker_to_the_project_jobs_and_pass_role_to_sagemaker_only() -> None:
+    template = load("labeling.yaml")
+    sagemaker_statements = 0
+    pass_role_statements = 0
+    for resource, kind, statement in all_statements(template):
+        if kind != "identity":
+            continue
+        actions = as_list(statement["Action"])
+        if any(a.startswith("sagemaker:") for a in actions):
+            sagemaker_statements += 1
+            assert as_list(statement["Resource"]) == [{"Fn::Sub": JOB_ARN_PREFIX + "*"}], resource
+        if "iam:PassRole" in actions:
+            pass_role_statements += 1
+            assert actions == ["iam:PassRole"]
+            assert statement["Resource"] == {"Fn::GetAtt": ["GroundTruthRole", "Arn"]}
+            assert statement["Condition"] == {
+                "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
+            }
+    # intake, job_events and reconcile create jobs; worker_events only describes them.
+    assert sagemaker_statements == 4 + 3
+    assert pass_role_statements == 3
+
+
+def test_groundtruth_role_is_assumed_by_sagemaker_of_this_account_only() -> None:
+    role = load("labeling.yaml")["Resources"]["GroundTruthRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    assert "ManagedPolicyArns" not in role
+
+
+def test_events_role_trusts_eventbridge() -> None:
+    role = load("pipeline.yaml")["Resources"]["SourceChangeRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    (policy,) = role["Policies"]
+    (allow,) = policy["PolicyDocument"]["Statement"]
+    assert allow["Action"] == "codepipeline:StartPipelineExecution"
+
+
+# --- buckets ------------------------------------------------------------------------------------
+
+
+def all_buckets() -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    for name in TEMPLATES:
+        template = load(name)
+        for logical, bucket in resources(template, "AWS::S3::Bucket").items():
+            yield name, logical, bucket["Properties"], template
+
+
+def test_there_are_five_project_buckets() -> None:
+    found = {(name, logical) for name, logical, _, _ in all_buckets()}
+    assert found == {
+        ("buckets.yaml", "ArtifactBucket"),
+        ("buckets.yaml", "InstructionBucket"),
+        ("labeling.yaml", "DropBucket"),
+        ("labeling.yaml", "InputBucket"),
+        ("labeling.yaml", "OutputBucket"),
+    }
+
+
+def test_block_public_access_everywhere_except_the_instruction_bucket_policy_switch() -> None:
+    for name, logical, props, _ in all_buckets():
+        assert "AccessControl" not in props, f"{logical}: no ACLs"
+        assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+        block = props["PublicAccessBlockConfiguration"]
+        assert block["BlockPublicAcls"] is True and block["IgnorePublicAcls"] is True, logical
+        if (name, logical) == ("buckets.yaml", "InstructionBucket"):
+            switch = {"Fn::If": ["IsPublic", False, True]}
+            assert block["BlockPublicPolicy"] == switch
+            assert block["RestrictPublicBuckets"] == switch
+        else:
+            assert block["BlockPublicPolicy"] is True and block["RestrictPublicBuckets"] is True, logical
+
+
+def test_the_only_public_grant_is_get_object_on_the_public_prefix() -> None:
+    public = []
+    for name in TEMPLATES:
+        for resource, _, statement in all_statements(load(name)):
+            if statement["Effect"] == "Allow" and statement.get("Principal") == "*":
+                public.append((name, resource, statement))
+    assert len(public) == 1
+    name, resource, statement = public[0]
+    assert (name, resource) == ("buckets.yaml", "InstructionBucketPolicy")
+    assert statement["Action"] == "s3:GetObject"
+    assert statement["Resource"] == {"Fn::Sub": "${InstructionBucket.Arn}/public/*"}
+    # ...and it exists only when PublicInstructions=true.
+    policy = load("buckets.yaml")["Resources"]["InstructionBucketPolicy"]["Properties"]["PolicyDocument"]
+    (switched,) = [s for s in policy["Statement"] if "Fn::If" in s]
+    assert switched["Fn::If"][0] == "IsPublic" and switched["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+
+
+def test_every_bucket_has_a_tls_only_policy_covering_bucket_and_objects() -> None:
+    for _, logical, _, template in all_buckets():
+        policies = [
+            p["Properties"]
+            for p in resources(template, "AWS::S3::BucketPolicy").values()
+            if p["Properties"]["Bucket"] == {"Ref": logical}
+        ]
+        assert len(policies) == 1, logical
+        denies = [s for s in statements(policies[0]["PolicyDocument"]) if is_tls_deny(s)]
+        assert len(denies) == 1, logical
+        assert denies[0]["Action"] == "s3:*"
+        assert as_list(denies[0]["Resource"]) == [
+            {"Fn::GetAtt": [logical, "Arn"]},
+            {"Fn::Sub": f"${{{logical}.Arn}}/*"},
+        ]
+
+
+def test_every_bucket_is_encrypted_and_versioned() -> None:
+    for _, logical, props, _ in all_buckets():
+        (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        algorithms = {b["SSEAlgorithm"] for b in branches(rule["ServerSideEncryptionByDefault"])}
+        assert algorithms <= {"AES256", "aws:kms"} and algorithms, logical
+        assert props["VersioningConfiguration"] == {"Status": "Enabled"}, logical
+
+
+def test_input_bucket_has_the_cors_ground_truth_needs() -> None:
+    props = load("labeling.yaml")["Resources"]["InputBucket"]["Properties"]
+    (rule,) = props["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["GET"]
+    assert rule["AllowedOrigins"] == ["*"]
+    assert "Access-Control-Allow-Origin" in rule["ExposedHeaders"]
+
+
+def test_drop_bucket_notifies_the_intake_queue_only_after_its_policy_exists() -> None:
+    template = load("labeling.yaml")
+    drop = template["Resources"]["DropBucket"]
+    (config,) = drop["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    assert config["Queue"] == {"Fn::GetAtt": ["IntakeQueue", "Arn"]}
+    assert config["Event"] == "s3:ObjectCreated:*"
+    assert drop["DependsOn"] == "IntakeQueuePolicy"
+    # The queue policy names the drop bucket by the same name the bucket gets.
+    (allow,) = [
+        s
+        for s in statements(template["Resources"]["IntakeQueuePolicy"]["Properties"]["PolicyDocument"])
+        if s["Effect"] == "Allow"
+    ]
+    assert allow["Principal"] == {"Service": "s3.amazonaws.com"}
+    source = allow["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
+    assert source == "arn:${AWS::Partition}:s3:::" + drop["Properties"]["BucketName"]["Fn::Sub"]
+
+
+# --- queues, topics -----------------------------------------------------------------------------
+
+
+def test_queues_have_dlqs_tls_only_policies_and_scoped_senders() -> None:
+    template = load("labeling.yaml")
+    queues = resources(template, "AWS::SQS::Queue")
+    sources = {k: v for k, v in queues.items() if "RedrivePolicy" in v["Properties"]}
+    assert set(sources) == {"IntakeQueue", "JobEventsQueue", "WorkerEventsQueue"}
+    policies = resources(template, "AWS::SQS::QueuePolicy")
+    for logical, queue in sources.items():
+        dlq = queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        assert dlq in queues and dlq != logical
+        (policy,) = [p for p in policies.values() if p["Properties"]["Queues"] == [{"Ref": logical}]]
+        doc = policy["Properties"]["PolicyDocument"]
+        assert any(is_tls_deny(s) for s in statements(doc)), logical
+        (allow,) = [s for s in statements(doc) if s["Effect"] == "Allow"]
+        assert allow["Action"] == "sqs:SendMessage"
+        assert set(allow["Condition"]) == {"ArnEquals", "StringEquals"}
+        assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    for queue in queues.values():
+        props = queue["Properties"]
+        assert "SqsManagedSseEnabled" in props and "KmsMasterKeyId" in props
+
+
+def test_topics_have_account_scoped_tls_only_policies() -> None:
+    template = load("labeling.yaml")
+    topics = set(resources(template, "AWS::SNS::Topic"))
+    assert topics == {"InputTopic", "OutputTopic", "NotificationTopic"}
+    covered: set[str] = set()
+    for policy in resources(template, "AWS::SNS::TopicPolicy").values():
+        doc = policy["Properties"]["PolicyDocument"]
+        assert any(is_tls_deny(s) for s in statements(doc))
+        for statement in statements(doc):
+            if statement["Effect"] == "Allow":
+                condition = statement["Condition"]
+                scoped = condition.get("StringEquals", {})
+                assert {"AWS:SourceOwner", "aws:SourceAccount"} & set(scoped), statement["Sid"]
+        covered.update(t["Ref"] for t in policy["Properties"]["Topics"])
+    assert covered == topics
+
+
+# --- Lambdas ------------------------------------------------------------------------------------
+
+
+def test_every_lambda_has_exactly_the_interface_environment_and_all_four_agree() -> None:
+    expected = interface_lambda_variables()
+    assert {"PROJECT_PREFIX", "LEDGER_TABLE", "GROUNDTRUTH_ROLE_ARN", "POWERTOOLS_LOG_LEVEL"} <= expected
+    functions = resources(load("labeling.yaml"), "AWS::Lambda::Function")
+    assert len(functions) == 4
+    environments = [f["Properties"]["Environment"]["Variables"] for f in functions.values()]
+    for env in environments:
+        assert set(env) == expected
+        assert env == environments[0]
+    # The only optional one without a default is set only with a customer managed key.
+    assert environments[0]["OUTPUT_KMS_KEY_ID"] == {
+        "Fn::If": ["HasKmsKey", {"Ref": "KmsKeyArn"}, {"Ref": "AWS::NoValue"}]
+    }
+
+
+def test_handlers_are_those_of_the_deployment_document() -> None:
+    block = re.search(r"## 2\..*?```json\n(.*?)```", INTERFACES, re.S)
+    assert block
+    handlers = json.loads(block.group(1))["handlers"]
+    functions = resources(load("labeling.yaml"), "AWS::Lambda::Function")
+    assert sorted(f["Properties"]["Handler"] for f in functions.values()) == sorted(handlers.values())
+
+
+def test_event_source_mappings_report_batch_item_failures() -> None:
+    template = load("labeling.yaml")
+    mappings = resources(template, "AWS::Lambda::EventSourceMapping")
+    assert len(mappings) == 3
+    fed = set()
+    for mapping in mappings.values():
+        props = mapping["Properties"]
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        fed.add(props["FunctionName"]["Ref"])
+        queue = props["EventSourceArn"]["Fn::GetAtt"][0]
+        assert "RedrivePolicy" in template["Resources"][queue]["Properties"]
+    assert fed == {"IntakeFunction", "JobEventsFunction", "WorkerEventsFunction"}
+
+
+def test_queue_visibility_is_six_times_every_allowed_lambda_timeout() -> None:
+    template = load("labeling.yaml")
+    allowed = template["Parameters"]["LambdaTimeout"]["AllowedValues"]
+    mapping = template["Mappings"]["QueueVisibility"]
+    assert {int(k): v["Seconds"] for k, v in mapping.items()} == {int(t): int(t) * 6 for t in allowed}
+
+
+# --- EventBridge --------------------------------------------------------------------------------
+
+
+def test_job_state_rule_matches_only_this_projects_jobs_and_the_needed_statuses() -> None:
+    rule = load("labeling.yaml")["Resources"]["JobStateRule"]["Properties"]
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.sagemaker"]
+    assert pattern["detail-type"] == ["SageMaker Ground Truth Labeling Job State Change"]
+    assert pattern["resources"] == [{"prefix": {"Fn::Sub": JOB_ARN_PREFIX}}]
+    assert sorted(pattern["detail"]["LabelingJobStatus"]) == ["Completed", "Failed", "InProgress", "Stopped"]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["JobEventsQueue", "Arn"]}
+
+
+def test_worker_task_rule_is_scoped_to_this_projects_jobs() -> None:
+    rule = load("labeling.yaml")["Resources"]["WorkerTaskRule"]["Properties"]
+    assert rule["EventPattern"]["detail"]["labeling-job-arn"] == [{"prefix": {"Fn::Sub": JOB_ARN_PREFIX}}]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["WorkerEventsQueue", "Arn"]}
+
+
+def test_schedule_invokes_reconcile_with_a_rule_scoped_permission() -> None:
+    template = load("labeling.yaml")
+    rule = template["Resources"]["ReconcileScheduleRule"]["Properties"]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["ReconcileFunction", "Arn"]}
+    (permission,) = resources(template, "AWS::Lambda::Permission").values()
+    assert permission["Properties"]["SourceArn"] == {"Fn::GetAtt": ["ReconcileScheduleRule", "Arn"]}
+    assert permission["Properties"]["Principal"] == "events.amazonaws.com"
+
+
+def test_alarms_notify_the_notification_topic() -> None:
+    alarms = resources(load("labeling.yaml"), "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 10  # 3 DLQs, 3 oldest-message ages, 4 Lambda error counts
+    for alarm in alarms.values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "NotificationTopic"}]
+
+
+# --- outputs and parameters ---------------------------------------------------------------------
+
+
+def test_outputs_cover_every_value_of_the_deployment_document() -> None:
+    outputs = load("labeling.yaml")["Outputs"]
+    described = {o["Description"].split(" ")[0] for o in outputs.values()}
+    missing = deployment_document_paths() - described - {"lambda_environment"}
+    assert not missing, f"no stack output for {sorted(missing)}"
+    # lambda_environment is read from the deployed function named by this output.
+    assert outputs["IntakeFunctionName"]["Value"] == {"Ref": "IntakeFunction"}
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_every_constrained_parameter_says_what_to_write_instead(name: str) -> None:
+    for key, parameter in load(name)["Parameters"].items():
+        constrained = {"AllowedPattern", "MinValue", "MaxValue", "MinLength", "MaxLength"} & set(parameter)
+        if constrained and "AllowedValues" not in parameter:
+            assert parameter.get("ConstraintDescription"), f"{name}: {key}"
+        if parameter["Type"] == "Number":
+            assert "AllowedValues" in parameter or {"MinValue", "MaxValue"} <= set(parameter), key
+
+
+@pytest.mark.parametrize("name", TEMPLATES)
+def test_project_prefix_is_lower_case_and_fits_bucket_and_job_names(name: str) -> None:
+    parameter = load(name)["Parameters"]["ProjectPrefix"]
+    pattern = re.compile(parameter["AllowedPattern"])
+    longest = "a" * parameter["MaxLength"]
+    for good in ("demo", "cats-and-dogs", "a", "a--b", longest):
+        assert pattern.fullmatch(good), good
+    for bad in ("Demo", "-demo", "demo-", "demo_1", "", longest + "a"):
+        assert not pattern.fullmatch(bad), bad
+    # The longest bucket name and the longest job name stay inside their limits.
+    assert len(f"{longest}-123456789012-instructions") <= 63
+    job_pattern = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    assert job_pattern.fullmatch(f"{longest}-9999") and len(f"{longest}-99999999") <= 63
+    # ...and every lower-case prefix allowed here is allowed by the contract.
+    contract = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,55}$")
+    assert contract.fullmatch(longest)
