@@ -1,0 +1,186 @@
+"""gtctl pieces that need no cloud: finding the deployment, the report timeline, image checks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from gtctl.__main__ import cli
+from gtctl.aws import check_endpoint
+from gtctl.deployment import Deployment, check_prefix, load_file
+from gtctl.drop import is_image, list_folder, non_image_message
+from gtctl.errors import GtctlError
+from gtctl.report import build_timeline, parse_time, write_csv, write_png
+from gtctl.status import job_names_for
+
+DOC = {
+    "project_prefix": "demo",
+    "region": "eu-west-1",
+    "ledger_table": "demo-ledger",
+    "buckets": {"drop": "d", "input": "i", "output": "o"},
+    "lambda_environment": {"PROJECT_PREFIX": "demo", "QUARANTINE_PREFIX": "bad/"},
+}
+
+
+def test_deployment_document_from_file_and_from_terraform_output_json(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.json"
+    plain.write_text(json.dumps(DOC))
+    wrapped = tmp_path / "all-outputs.json"
+    wrapped.write_text(json.dumps({"deployment": {"sensitive": False, "value": DOC}}))
+    for path in (plain, wrapped):
+        dep = load_file(path)
+        assert (dep.project_prefix, dep.region, dep.drop_bucket, dep.quarantine_prefix) == (
+            "demo",
+            "eu-west-1",
+            "d",
+            "bad/",
+        )
+
+
+def test_an_incomplete_document_names_every_missing_field() -> None:
+    with pytest.raises(GtctlError) as err:
+        Deployment.from_document({"project_prefix": "x", "buckets": {"drop": "d"}}, "f.json")
+    message = str(err.value)
+    for name in ("region", "ledger_table", "buckets.input", "buckets.output", "lambda_environment"):
+        assert name in message
+    with pytest.raises(GtctlError, match="must be a JSON object"):
+        Deployment.from_document([], "f.json")
+
+
+def test_rebuilt_from_a_lambda_environment() -> None:
+    env = {"PROJECT_PREFIX": "p", "LEDGER_TABLE": "p-ledger", "DROP_BUCKET": "a", "INPUT_BUCKET": "b"}
+    env["OUTPUT_BUCKET"] = "c"
+    dep = Deployment.from_lambda_environment(env, "us-west-2", "fn")
+    assert (dep.ledger_table, dep.output_bucket, dep.region, dep.quarantine_prefix) == (
+        "p-ledger",
+        "c",
+        "us-west-2",
+        "quarantine/",
+    )
+
+
+@pytest.mark.parametrize("prefix", ["demo", "a", "my-project-2", "a" * 56])
+def test_valid_prefixes(prefix: str) -> None:
+    assert check_prefix(prefix) == prefix
+
+
+@pytest.mark.parametrize("prefix", ["", "-x", "x-", "a_b", "a" * 57, "dé"])
+def test_invalid_prefixes(prefix: str) -> None:
+    with pytest.raises(GtctlError, match="invalid project prefix"):
+        check_prefix(prefix)
+
+
+@pytest.mark.parametrize("url", ["ftp://x", "127.0.0.1:4566", "http://:80", "http://localhost:99999"])
+def test_bad_endpoint_urls_are_named(url: str) -> None:
+    with pytest.raises(GtctlError, match="invalid endpoint URL"):
+        check_endpoint(url)
+
+
+def test_job_names_grow_past_four_digits_without_truncation() -> None:
+    assert job_names_for("p", None) == []
+    names = job_names_for("p", 10000)
+    assert names[1] == "p-0001"
+    assert names[-1] == "p-10000"
+
+
+def test_images_are_told_from_other_files(tmp_path: Path) -> None:
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.png")
+    Image.new("RGB", (4, 4)).save(tmp_path / "b.jpg")
+    (tmp_path / "c.jpg").write_bytes(b"")
+    (tmp_path / "d.txt").write_text("hi")
+    (tmp_path / "e.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 10)
+    assert [is_image(tmp_path / n) for n in ("a.png", "b.jpg", "c.jpg", "d.txt", "e.png")] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]
+
+
+def test_folder_listing_is_recursive_sorted_and_skips_hidden(tmp_path: Path) -> None:
+    (tmp_path / "z").mkdir()
+    (tmp_path / ".git").mkdir()
+    for rel in ("b.png", "a.png", "z/c.png", ".hidden.png", ".git/x"):
+        (tmp_path / rel).write_bytes(b"x")
+    files, hidden = list_folder(tmp_path, "pre/")
+    assert [f.key for f in files] == ["pre/a.png", "pre/b.png", "pre/z/c.png"]
+    assert [h.name for h in hidden] == [".hidden.png"]
+
+
+def test_non_image_message_is_one_line_and_bounded(tmp_path: Path) -> None:
+    for i in range(15):
+        (tmp_path / f"f{i:02d}.txt").write_text("x")
+    files, _ = list_folder(tmp_path)
+    message = non_image_message(tmp_path, files)
+    assert "\n" not in message
+    assert message.startswith("15 non-image file(s)")
+    assert "f09.txt and 5 more" in message
+
+
+def test_timeline_counts_dropped_labeled_remaining_and_job_spans(tmp_path: Path) -> None:
+    objects = [
+        {"state": "LABELED", "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:05:00Z"},
+        {
+            "state": "LABELED",
+            "created_at": "2026-01-01T00:01:00Z",
+            "updated_at": "2026-01-01T09:00:00Z",
+            # Ground Truth's own time of labeling wins over the ledger's merge time
+            "label": json.dumps({"category-metadata": {"creation-date": "2026-01-01T00:03:00.123"}}),
+        },
+        {"state": "FAILED", "created_at": "2026-01-01T00:02:00Z", "updated_at": "2026-01-01T00:06:00Z"},
+        {"state": "PENDING", "created_at": "2026-01-01T00:02:00Z", "updated_at": "2026-01-01T00:02:00Z"},
+        {"state": "QUARANTINED", "created_at": "2026-01-01T00:04:00Z"},
+        {"state": "PENDING"},  # no timestamp: ignored, not a crash
+    ]
+    jobs = [
+        {"job_name": "p-0001", "created_at": "2026-01-01T00:00:30Z", "ended_at": "2026-01-01T00:04:30Z"},
+        {"pk": "JOB#p-0002", "created_at": "2026-01-01T00:04:31Z"},
+    ]
+    timeline = build_timeline(objects, jobs)
+    last = timeline.rows[-1]
+    assert (last["dropped"], last["labeled"], last["failed"], last["quarantined"], last["remaining"]) == (
+        4,
+        2,
+        1,
+        1,
+        1,
+    )
+    at_3 = next(r for r in timeline.rows if r["time"] == parse_time("2026-01-01T00:03:00.123"))
+    assert (at_3["dropped"], at_3["labeled"], at_3["remaining"], at_3["job"]) == (4, 1, 3, "p-0001")
+    assert [s.name for s in timeline.jobs] == ["p-0001", "p-0002"]
+    assert timeline.rows[-1]["job"] == "p-0002"
+
+    write_csv(timeline, tmp_path / "r.csv")
+    lines = (tmp_path / "r.csv").read_text().splitlines()
+    assert lines[0] == "time,dropped,labeled,failed,quarantined,remaining,job"
+    assert len(lines) == len(timeline.rows) + 1
+    write_png(timeline, tmp_path / "r.png", "t")
+    with Image.open(tmp_path / "r.png") as img:
+        assert img.size == (1000, 500)
+        assert img.convert("L").getextrema()[0] < 128  # something dark was drawn
+
+
+def test_empty_report_still_draws_a_chart(tmp_path: Path) -> None:
+    write_png(build_timeline([], []), tmp_path / "empty.png", "nothing yet")
+    with Image.open(tmp_path / "empty.png") as img:
+        assert img.size == (1000, 500)
+
+
+def test_no_project_is_a_one_line_error_without_touching_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("GTCTL_DEPLOYMENT", "GTCTL_PREFIX", "GTCTL_TERRAFORM_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    result = CliRunner().invoke(cli, ["report"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("gtctl: error: no project given")
+    assert result.stderr.count("\n") == 1
+
+
+def test_terraform_dir_that_does_not_exist(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--terraform-dir", str(tmp_path / "nope"), "status"])
+    assert result.exit_code == 1
+    assert "terraform directory not found" in result.stderr
