@@ -455,10 +455,10 @@ class Ledger:
         """Count one worker task event in a time window; returns the window's counters."""
         item = self._update(
             {"pk": f"WORKERS#{window}", "sk": "WORKERS"},
-            "ADD #st :one, total :one SET updated_at = :now",
+            "ADD #st :one, #total :one SET updated_at = :now",
             None,
             {":one": 1, ":now": self._stamp()},
-            {"#st": state},
+            {"#st": state, "#total": "total"},
         )
         return item or {}
 

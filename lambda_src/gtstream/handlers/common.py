@@ -49,9 +49,17 @@ def process_sqs_batch(
     """SQS partial batch response: only failed records are retried (and reach the DLQ eventually).
 
     A fresh BatchProcessor per call keeps concurrent calls (threads in tests) independent."""
+
+    def logged(record: SQSRecord) -> Any:
+        try:
+            return record_handler(record)
+        except Exception:
+            logger.exception("record failed; it will be retried", extra={"message_id": record.message_id})
+            raise
+
     response: dict[str, Any] = process_partial_response(  # type: ignore[assignment]
         event=event,
-        record_handler=record_handler,
+        record_handler=logged,
         processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
         context=context,
     )

@@ -114,7 +114,9 @@ class Project:
 
     def jobs(self) -> list[str]:
         sm = boto3.client("sagemaker", region_name=self.deployment["region"])
-        return sorted(j["LabelingJobName"] for j in sm.list_labeling_jobs(MaxResults=100)["LabelingJobSummaryList"])
+        return sorted(
+            j["LabelingJobName"] for j in sm.list_labeling_jobs(MaxResults=100)["LabelingJobSummaryList"]
+        )
 
     def lost(self) -> list[str]:
         """docs/interfaces.md section 4: drop keys (outside quarantine) the ledger does not know."""
@@ -131,7 +133,9 @@ class Project:
         url = self._notification_queue
         messages: list[dict[str, Any]] = []
         while True:
-            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
             if not batch:
                 break
             for m in batch:

@@ -42,13 +42,16 @@ def end_job(project: Project, how: str) -> None:
 def child_manifest_lines(project: Project, index: int) -> list[dict[str, Any]]:
     s3 = project.s3()
     body = s3.get_object(
-        Bucket=project.deployment["buckets"]["input"], Key=f"manifests/{project.job_name(index)}/input.manifest"
+        Bucket=project.deployment["buckets"]["input"],
+        Key=f"manifests/{project.job_name(index)}/input.manifest",
     )["Body"].read()
     return [json.loads(line) for line in body.splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize("how", ENDINGS)
-def test_job_ending_with_unlabeled_objects_is_chained_once_under_5x_events(project: Project, how: str) -> None:
+def test_job_ending_with_unlabeled_objects_is_chained_once_under_5x_events(
+    project: Project, how: str
+) -> None:
     given_a_running_job_with_two_of_four_labeled(project)
     project.cloud.control.update_settings(duplicate_events=5)
 
@@ -94,7 +97,9 @@ def test_out_of_order_and_late_events_create_no_second_child(project: Project) -
             "resources": [arn],
             "detail": {"LabelingJobStatus": status},
         }
-        sqs.send_message(QueueUrl=project.deployment["queues"]["job_events"]["url"], MessageBody=json.dumps(event))
+        sqs.send_message(
+            QueueUrl=project.deployment["queues"]["job_events"]["url"], MessageBody=json.dumps(event)
+        )
     stats = project.run(reconcile=True)
 
     assert stats.failed.get("job_events", 0) == 0
@@ -109,7 +114,9 @@ def test_concurrent_handler_calls_create_exactly_one_child(project: Project) -> 
     sqs = boto3.client("sqs")
     url = project.deployment["queues"]["job_events"]["url"]
     messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
-    event = sqs_event(messages, project.deployment["queues"]["job_events"]["arn"], project.deployment["region"])
+    event = sqs_event(
+        messages, project.deployment["queues"]["job_events"]["arn"], project.deployment["region"]
+    )
     results: list[Any] = []
     errors: list[BaseException] = []
     with lambda_environment(project.deployment):
