@@ -1,0 +1,341 @@
+"""Fill the gaps of moto's CloudFormation so that it can create the labeling stack.
+
+moto 5 creates S3 buckets from a template with only their name, encryption and tags, and has no
+CloudFormation model for ``AWS::S3::BucketPolicy``, ``AWS::SQS::QueuePolicy``,
+``AWS::SNS::TopicPolicy``, ``AWS::SNS::Subscription`` or ``AWS::CloudWatch::Alarm``: a stack
+with them fails (a resource that depends on one is "undefined") or silently lacks them.
+
+It also fixes two moto behaviours that the stacks run into: a schedule rule receives every
+PutEvents entry (and fails it on its Lambda target), and bucket policies are evaluated without
+request context, so the stacks' TLS-only denies refuse every request; here they are evaluated as
+for a request over TLS (``_get_permission_over_tls``).
+
+``install(endpoint)`` registers models for those types and extends the bucket model with the
+properties the stacks use (public access block, ownership, versioning, CORS, lifecycle, queue
+notifications). Each model applies its properties through the AWS API of the same local cloud
+(boto3 at ``endpoint``), so moto validates them as it would a direct call. It must run in the
+process that serves the local cloud (the integration tests start one in a thread).
+
+Not covered, because the stacks do not use them: updates (a change replaces nothing; stacks are
+created and deleted), and bucket properties other than those listed above.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from moto.cloudformation import parsing
+from moto.core.common_models import CloudFormationModel
+from moto.events.models import Rule
+from moto.s3.models import FakeBucket
+
+_ENDPOINT: dict[str, str] = {}
+# moto's model metaclass files models under the second part of their module name.
+_MOTO_MODULE = "cloudformation_gaps.models"
+
+
+def _client(service: str, region: str) -> Any:
+    session = boto3.session.Session(region_name=region)
+    return session.client(service, endpoint_url=_ENDPOINT["url"])  # type: ignore[call-overload]
+
+
+def _compact(value: Any) -> Any:
+    """Drop the ``None`` left in lists by ``!If [cond, x, !Ref AWS::NoValue]`` (moto keeps them)."""
+    if isinstance(value, dict):
+        return {k: _compact(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_compact(v) for v in value if v is not None]
+    return value
+
+
+def _as_bool(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+class _Applied:
+    """A resource that only applies a setting to another resource (a policy, an alarm...).
+
+    Mixed into direct subclasses of CloudFormationModel: moto finds models by
+    ``CloudFormationModel.__subclasses__()``, which lists direct subclasses only.
+    """
+
+    def __init__(self, physical_id: str) -> None:
+        self.physical_id = physical_id
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.physical_id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        raise NotImplementedError("stack updates are not supported by tests/integration/cloudformation")
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
+class BucketPolicy(_Applied, CloudFormationModel):
+    __module__ = _MOTO_MODULE
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::S3::BucketPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> BucketPolicy:
+        props = _compact(cloudformation_json["Properties"])
+        _client("s3", region_name).put_bucket_policy(
+            Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"])
+        )
+        return cls(f"{props['Bucket']}-policy")
+
+
+class QueuePolicy(_Applied, CloudFormationModel):
+    __module__ = _MOTO_MODULE
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SQS::QueuePolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> QueuePolicy:
+        props = _compact(cloudformation_json["Properties"])
+        sqs = _client("sqs", region_name)
+        for url in props["Queues"]:
+            sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
+        return cls(resource_name)
+
+
+class TopicPolicy(_Applied, CloudFormationModel):
+    __module__ = _MOTO_MODULE
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::TopicPolicy"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> TopicPolicy:
+        props = _compact(cloudformation_json["Properties"])
+        sns = _client("sns", region_name)
+        for arn in props["Topics"]:
+            sns.set_topic_attributes(
+                TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(props["PolicyDocument"])
+            )
+        return cls(resource_name)
+
+
+class Subscription(_Applied, CloudFormationModel):
+    __module__ = _MOTO_MODULE
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::SNS::Subscription"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> Subscription:
+        props = _compact(cloudformation_json["Properties"])
+        answer = _client("sns", region_name).subscribe(
+            TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"]
+        )
+        return cls(str(answer["SubscriptionArn"]))
+
+
+class Alarm(_Applied, CloudFormationModel):
+    __module__ = _MOTO_MODULE
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CloudWatch::Alarm"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> Alarm:
+        props = _compact(cloudformation_json["Properties"])
+        name = props.get("AlarmName", resource_name)
+        _client("cloudwatch", region_name).put_metric_alarm(
+            AlarmName=name,
+            AlarmDescription=props.get("AlarmDescription", ""),
+            Namespace=props["Namespace"],
+            MetricName=props["MetricName"],
+            Dimensions=props.get("Dimensions", []),
+            Statistic=props["Statistic"],
+            Period=int(props["Period"]),
+            EvaluationPeriods=int(props["EvaluationPeriods"]),
+            Threshold=float(props["Threshold"]),
+            ComparisonOperator=props["ComparisonOperator"],
+            TreatMissingData=props.get("TreatMissingData", "missing"),
+            AlarmActions=props.get("AlarmActions", []),
+            OKActions=props.get("OKActions", []),
+        )
+        return cls(name)
+
+
+def _apply_bucket_properties(name: str, props: dict[str, Any], region: str) -> None:
+    s3 = _client("s3", region)
+    if "PublicAccessBlockConfiguration" in props:
+        block = {k: _as_bool(v) for k, v in props["PublicAccessBlockConfiguration"].items()}
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=block)
+    if "OwnershipControls" in props:
+        s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
+    if "VersioningConfiguration" in props:
+        s3.put_bucket_versioning(
+            Bucket=name, VersioningConfiguration={"Status": props["VersioningConfiguration"]["Status"]}
+        )
+    if "CorsConfiguration" in props:
+        rules = [
+            {
+                "AllowedMethods": r["AllowedMethods"],
+                "AllowedOrigins": r["AllowedOrigins"],
+                **({"AllowedHeaders": r["AllowedHeaders"]} if "AllowedHeaders" in r else {}),
+                **({"ExposeHeaders": r["ExposedHeaders"]} if "ExposedHeaders" in r else {}),
+                **({"MaxAgeSeconds": int(r["MaxAge"])} if "MaxAge" in r else {}),
+            }
+            for r in props["CorsConfiguration"]["CorsRules"]
+        ]
+        s3.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules})
+    if "LifecycleConfiguration" in props:
+        rules = []
+        for r in props["LifecycleConfiguration"]["Rules"]:
+            rule: dict[str, Any] = {
+                "ID": r["Id"],
+                "Status": r["Status"],
+                "Filter": {"Prefix": r.get("Prefix", "")},
+            }
+            if "NoncurrentVersionExpiration" in r:
+                days = int(r["NoncurrentVersionExpiration"]["NoncurrentDays"])
+                rule["NoncurrentVersionExpiration"] = {"NoncurrentDays": days}
+            if "AbortIncompleteMultipartUpload" in r:
+                days = int(r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"])
+                rule["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
+            rules.append(rule)
+        s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+    queues = props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+    if queues:
+        config = {
+            "QueueConfigurations": [
+                {
+                    "QueueArn": q["Queue"],
+                    "Events": [q["Event"]],
+                    **({"Filter": q["Filter"]} if "Filter" in q else {}),
+                }
+                for q in queues
+            ]
+        }
+        s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration=config)
+
+
+_original_bucket_create = FakeBucket.create_from_cloudformation_json
+
+
+def _create_bucket(
+    resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str, **kwargs: Any
+) -> FakeBucket:
+    bucket: FakeBucket = _original_bucket_create(
+        resource_name, cloudformation_json, account_id, region_name, **kwargs
+    )
+    _apply_bucket_properties(bucket.name, _compact(cloudformation_json.get("Properties", {})), region_name)
+    return bucket
+
+
+def _get_permission_over_tls(self: FakeBucket, action: str, resource: str) -> Any:
+    """moto evaluates bucket-policy conditions only for StringEquals and ignores the others, so
+    a ``Bool aws:SecureTransport false`` deny (every bucket of the stacks has one) denies every
+    request. The local cloud stands in for AWS's HTTPS endpoints: such a statement never matches
+    a request over TLS, so it is left out; every other statement is evaluated as moto does."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    if self.policy is None:
+        return PermissionResult.NEUTRAL
+    policy = json.loads(self.policy.decode())
+    insecure_only = {"Bool": {"aws:SecureTransport": "false"}}
+    policy["Statement"] = [
+        s for s in as_statements(policy["Statement"]) if s.get("Condition") != insecure_only
+    ]
+    if not policy["Statement"]:
+        return PermissionResult.NEUTRAL
+    return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
+
+
+def as_statements(value: Any) -> list[dict[str, Any]]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+_original_send_to_targets = Rule.send_to_targets
+
+
+def _send_to_targets_unless_scheduled(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+    """moto treats a schedule rule (no event pattern) as matching every PutEvents entry, and then
+    fails the whole PutEvents on its Lambda target. In AWS a schedule rule matches no event."""
+    if self.scheduled_expression and not self.event_pattern.get_pattern():
+        return
+    _original_send_to_targets(self, original_event, transform_input)
+
+
+MODELS: tuple[type[CloudFormationModel], ...] = (BucketPolicy, QueuePolicy, TopicPolicy, Subscription, Alarm)
+
+
+def install(endpoint: str) -> None:
+    """Register the models in this process; boto3 calls go to ``endpoint``."""
+    _ENDPOINT["url"] = endpoint
+    FakeBucket.create_from_cloudformation_json = _create_bucket  # type: ignore[method-assign]
+    FakeBucket.get_permission = _get_permission_over_tls  # type: ignore[method-assign]
+    Rule.send_to_targets = _send_to_targets_unless_scheduled  # type: ignore[method-assign]
+    parsing.get_model_list.cache_clear()
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()
+    missing = {m.cloudformation_type() for m in MODELS} - set(parsing.get_model_map())
+    assert not missing, f"moto did not register {missing}"
