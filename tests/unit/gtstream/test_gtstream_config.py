@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import pytest
+
+from gtstream.config import ConfigError, Settings
+from gtstream.project_config import ProjectConfig, ProjectConfigError
+
+ENV = {
+    "PROJECT_PREFIX": "demo",
+    "LEDGER_TABLE": "demo-ledger",
+    "DROP_BUCKET": "demo-drop",
+    "INPUT_BUCKET": "demo-input",
+    "OUTPUT_BUCKET": "demo-output",
+    "INPUT_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:demo-input",
+    "OUTPUT_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:demo-output",
+    "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:demo-notifications",
+    "PROJECT_CONFIG_URI": "s3://demo-instructions/config/project.json",
+    "GROUNDTRUTH_ROLE_ARN": "arn:aws:iam::123456789012:role/demo-groundtruth",
+}
+
+
+def test_settings_parse_with_defaults() -> None:
+    settings = Settings.from_env({**ENV, "MAX_CHAIN_DEPTH": "7"})
+    assert settings.max_chain_depth == 7
+    assert settings.max_object_failures == 3
+    assert settings.quarantine_prefix == "quarantine/"
+    assert settings.output_s3_path == "s3://demo-output/jobs/"
+    assert (settings.region, settings.account_id) == ("eu-west-1", "123456789012")
+
+
+def test_every_problem_is_listed_in_one_error() -> None:
+    env = {k: v for k, v in ENV.items() if k not in ("LEDGER_TABLE", "DROP_BUCKET")}
+    env.update({"PROJECT_PREFIX": "bad_prefix!", "MAX_IMAGE_BYTES": "lots", "MAX_CHAIN_DEPTH": "0"})
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    text = str(caught.value)
+    for expected in (
+        "LEDGER_TABLE is required",
+        "DROP_BUCKET is required",
+        "PROJECT_PREFIX",
+        "MAX_IMAGE_BYTES",
+    ):
+        assert expected in text
+    assert len(caught.value.problems) == 5
+
+
+def config(**changes: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "schema_version": 1,
+        "version": "v1",
+        "task_type": "image-classification",
+        "label_attribute_name": "category",
+        "categories": ["cat", "dog"],
+        "task": {"title": "t", "description": "d", "keywords": ["image"]},
+        "template_uri": "s3://b/config/v1/template.liquid.html",
+        "label_category_config_uri": "s3://b/config/v1/categories.json",
+        "workteam_arn": "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/team",
+        "workers_per_object": 1,
+        "task_time_limit_seconds": 300,
+        "task_availability_lifetime_seconds": 864000,
+        "max_concurrent_task_count": 1000,
+        "pre_human_task_lambda_arn": None,
+        "annotation_consolidation_lambda_arn": None,
+        "preprocessing": {"transform": "gtstream.transforms:default", "max_side": 512},
+    }
+    base.update(changes)
+    return base
+
+
+def test_project_config_parses_and_resolves_builtin_lambdas_per_region() -> None:
+    parsed = ProjectConfig.parse(config(task_type="bounding-box"))
+    assert (
+        parsed.preprocessing.options["max_side"] == 512 and parsed.preprocessing.options["format"] == "JPEG"
+    )
+    pre, acs = parsed.lambda_arns("eu-west-1")
+    assert pre == "arn:aws:lambda:eu-west-1:568282634449:function:PRE-BoundingBox"
+    assert acs == "arn:aws:lambda:eu-west-1:568282634449:function:ACS-BoundingBox"
+    with pytest.raises(ProjectConfigError, match="no built-in"):
+        parsed.lambda_arns("xx-nowhere-1")
+
+
+def test_project_config_lists_every_problem() -> None:
+    with pytest.raises(ProjectConfigError) as caught:
+        ProjectConfig.parse(
+            config(
+                label_attribute_name="x-metadata",
+                categories=[],
+                task_time_limit_seconds=5,
+                workteam_arn="nope",
+            )
+        )
+    assert len(caught.value.problems) == 4

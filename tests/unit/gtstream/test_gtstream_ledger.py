@@ -1,0 +1,107 @@
+"""Ledger transitions against moto's in-process DynamoDB (the table of docs/interfaces.md section 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from gtstream.aws import Clients
+from gtstream.ledger import Ledger
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def ledger(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        boto3.client("dynamodb", region_name="us-east-1").create_table(
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[
+                {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "state_key", "updated_at")
+            ],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "by-state",
+                    "KeySchema": [
+                        {"AttributeName": "state_key", "KeyType": "HASH"},
+                        {"AttributeName": "updated_at", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+        yield Ledger("t", Clients("us-east-1"), now=clock)
+
+
+def test_same_image_twice_is_one_object_with_both_drop_keys(ledger: Ledger) -> None:
+    assert ledger.add_object("o1", "s3://in/images/o1.jpg", "a.jpg") is True
+    assert ledger.add_object("o1", "s3://in/images/o1.jpg", "copy of a.jpg") is False
+    item = ledger.get_object("o1")
+    assert item is not None and item["state"] == "PENDING" and item["drop_keys"] == ["a.jpg", "copy of a.jpg"]
+
+
+def test_sent_labeled_and_back_to_pending_are_conditional(ledger: Ledger) -> None:
+    ledger.add_object("o1", "s3://in/images/o1.jpg", "a.jpg")
+    assert ledger.mark_sent("o1", "p-0001") and ledger.mark_sent("o1", "p-0001")
+    assert [i["object_id"] for i in ledger.iter_state("SENT#p-0001")] == ["o1"]
+    assert ledger.return_to_pending("o1", "p-0002") is False  # not sent to that job
+    assert ledger.mark_labeled("o1", "p-0001", "s3://in/images/o1.jpg", '{"category": 1}')
+    assert ledger.mark_labeled("o1", "p-0002", "s3://in/images/o1.jpg", '{"category": 2}') is False
+    assert ledger.mark_sent("o1", "p-0003") is False
+    item = ledger.get_object("o1")
+    assert item is not None and item["label"] == '{"category": 1}' and item["job"] == "p-0001"
+
+
+def test_failures_count_once_per_job_and_fail_for_good_at_the_limit(ledger: Ledger) -> None:
+    ledger.add_object("o1", "s3://in/images/o1.jpg", "a.jpg")
+    assert ledger.record_failure("o1", "p-0001", "declined", max_failures=2) == "PENDING"
+    assert ledger.record_failure("o1", "p-0001", "declined", max_failures=2) is None  # duplicate merge
+    assert ledger.record_failure("o1", "p-0002", "expired", max_failures=2) == "FAILED"
+    assert ledger.record_failure("o1", "p-0003", "expired", max_failures=2) is None
+    item = ledger.get_object("o1")
+    assert item is not None and item["failure_count"] == 2 and item["state_key"] == "FAILED"
+
+
+def test_project_lock_is_exclusive_until_its_lease_expires(ledger: Ledger, clock: Clock) -> None:
+    assert ledger.acquire_lock("a", 300)
+    assert not ledger.acquire_lock("b", 300)
+    clock.now += timedelta(seconds=301)
+    assert ledger.acquire_lock("b", 300)
+    assert ledger.set_active_job("a", "p-0001", 1, "category") is False  # lost its lock
+    assert ledger.set_active_job("b", "p-0001", 1, "category")
+    assert ledger.set_active_job("b", "p-0001", 1, "category") is False  # index only moves forward
+    ledger.release_lock("b")
+    assert ledger.acquire_lock("c", 300)
+
+
+def test_job_end_is_recorded_once_and_decisions_notify_once(ledger: Ledger) -> None:
+    ledger.add_job("p-0001", 1, None, "first", None)
+    assert ledger.mark_job_ended("p-0001", "Stopped", {"TotalLabeled": 1}, None)
+    assert not ledger.mark_job_ended("p-0001", "Stopped", {"TotalLabeled": 1}, None)
+    assert ledger.record_decision("stopped", "depth")
+    assert not ledger.record_decision("stopped", "depth")
+    assert ledger.record_decision("stopped", "failure limit")
