@@ -63,4 +63,8 @@ def process_sqs_batch(
         processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
         context=context,
     )
+    metrics.add_metric(name="RecordsProcessed", unit=MetricUnit.Count, value=len(event.get("Records", [])))
+    metrics.add_metric(
+        name="RecordsFailed", unit=MetricUnit.Count, value=len(response.get("batchItemFailures", []))
+    )
     return response

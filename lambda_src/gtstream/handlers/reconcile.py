@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from gtstream.handlers.common import deps, logger, metrics
 
 
@@ -23,4 +25,5 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "idle_warning": report.idle_warning,
     }
     logger.info("reconciled", extra=summary)
+    metrics.add_metric(name="ObjectsResent", unit=MetricUnit.Count, value=report.resent)
     return summary
