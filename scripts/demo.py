@@ -26,8 +26,10 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -123,24 +125,32 @@ def run(command: list[str], env: dict[str, str] | None = None, what: str = "") -
 # ---- 1. the local cloud ------------------------------------------------------------------------
 
 
+def cloud_up(port: int) -> None:
+    with spinner(f"starting the local cloud on http://127.0.0.1:{port} (gtlocal up)"):
+        run([sys.executable, "-m", "gtlocal", "up", "--port", str(port)], what="gtlocal up")
+
+
+def cloud_down(port: int) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "gtlocal", "down", "--port", str(port)],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+    )
+
+
 @contextmanager
 def local_cloud(port: int, keep: bool) -> Iterator[str]:
     """`gtlocal up` on the port; `gtlocal down` (only the process it started) at the end."""
     endpoint = f"http://127.0.0.1:{port}"
-    with spinner(f"starting the local cloud on {endpoint} (gtlocal up)"):
-        run([sys.executable, "-m", "gtlocal", "up", "--port", str(port)], what="gtlocal up")
+    cloud_up(port)
     try:
         yield endpoint
     finally:
         if keep:
             say(f"local cloud left running on {endpoint} (stop it: gtlocal down --port {port})")
         else:
-            subprocess.run(
-                [sys.executable, "-m", "gtlocal", "down", "--port", str(port)],
-                cwd=ROOT,
-                capture_output=True,
-                check=False,
-            )
+            cloud_down(port)
             say(f"local cloud on port {port} stopped (gtlocal down)")
 
 
@@ -176,7 +186,7 @@ def terraform_unavailable() -> str | None:
     return None
 
 
-def deploy_terraform(endpoint: str, workdir: Path) -> dict[str, Any]:
+def deploy_terraform(endpoint: str, workdir: Path, timeout: float) -> dict[str, Any]:
     package = ROOT / "build" / "lambda.zip"
     if not package.exists():
         with spinner("building the Lambda package (scripts/package_lambda.py)"):
@@ -217,13 +227,24 @@ def deploy_terraform(endpoint: str, workdir: Path) -> dict[str, Any]:
         )
         assert proc.stdout is not None
         created, tail = 0, list[str]()
-        for line in proc.stdout:
-            tail = [*tail[-20:], line.rstrip()]
-            if "Creation complete" in line:
-                created += 1
-                update(f"{created} resources created ({line.split(':')[0].strip()})")
-        if proc.wait() != 0:
-            raise DemoError("terraform apply failed: " + " | ".join(t for t in tail if t.strip())[-600:])
+        timer = threading.Timer(timeout, proc.terminate)
+        timer.start()
+        try:
+            for line in proc.stdout:
+                tail = [*tail[-20:], line.rstrip()]
+                if "Creation complete" in line:
+                    created += 1
+                    update(f"{created} resources created ({line.split(':')[0].strip()})")
+            code = proc.wait()
+        finally:
+            timer.cancel()
+        if time.monotonic() - started >= timeout:
+            raise DemoError(
+                f"terraform apply did not finish within {timeout:.0f} s ({created} resources created)"
+            )
+        if code != 0:
+            errors = [t for t in tail if t.strip()]
+            raise DemoError("terraform apply failed: " + " | ".join(errors)[-600:])
     say(f"terraform apply: {created} resources in {time.monotonic() - started:.0f} s")
     out = run(
         ["terraform", chdir, "output", f"-state={state}", "-json", "deployment"], env, "terraform output"
@@ -479,6 +500,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--no-terraform", action="store_true", help="deploy with gtlocal.deploy (boto3)")
     parser.add_argument(
+        "--terraform-timeout",
+        type=float,
+        default=300.0,
+        help="seconds for terraform apply before falling back to gtlocal.deploy (default 300)",
+    )
+    parser.add_argument(
         "--workdir", type=Path, default=ROOT / "build" / "demo", help="images, report, summary"
     )
     parser.add_argument(
@@ -490,10 +517,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     global console
     console = Console(file=sys.stdout)  # bound now: the Lambdas' output is redirected to a log later
     args = parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None  # `finally` runs
+    try:
+        return _main(args)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace) -> int:
     started = time.monotonic()
     workdir: Path = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -510,6 +551,9 @@ def main(argv: list[str] | None = None) -> int:
     except DemoError as exc:
         console.print(f"[bold red]demo failed:[/] {exc}")
         return 2
+    except KeyboardInterrupt:
+        console.print("[bold red]demo interrupted[/]")
+        return 130
     elapsed = time.monotonic() - started
     if lost:
         console.print(f"[bold red]{lost} dropped file(s) lost[/] (demo took {elapsed:.0f} s)")
@@ -521,10 +565,17 @@ def main(argv: list[str] | None = None) -> int:
 def story(args: argparse.Namespace, endpoint: str, workdir: Path) -> int:
     # 2. infrastructure
     reason = "--no-terraform given" if args.no_terraform else terraform_unavailable()
+    deployment = None
     if reason is None:
-        deployment = deploy_terraform(endpoint, workdir)
-        say(f"deployed with terraform apply of {TERRAFORM_EXAMPLE.relative_to(ROOT)}")
-    else:
+        try:
+            deployment = deploy_terraform(endpoint, workdir, args.terraform_timeout)
+            say(f"deployed with terraform apply of {TERRAFORM_EXAMPLE.relative_to(ROOT)}")
+        except DemoError as exc:
+            reason = str(exc)
+            port = int(endpoint.rsplit(":", 1)[1])
+            cloud_down(port)  # a clean local cloud for the other way: no half-applied resources
+            cloud_up(port)
+    if deployment is None:
         say(f"terraform not used ({reason}); deploying the same resources with gtlocal.deploy (boto3)")
         deployment = deploy_sdk(endpoint)
     (workdir / "deployment.json").write_text(json.dumps(deployment, indent=2))
