@@ -1,0 +1,9 @@
+output "deployment" {
+  description = "The deployment document (docs/interfaces.md section 2) read by the behaviour tests and the CLI."
+  value       = module.labeling.deployment
+}
+
+output "repository_clone_url_http" {
+  description = "Clone URL of the instructions repository."
+  value       = module.instructions.repository_clone_url_http
+}

@@ -1,0 +1,109 @@
+################################################################################
+# SQS: every event-driven Lambda is fed by a queue with a dead-letter queue
+################################################################################
+
+locals {
+  queue_settings = {
+    intake        = var.queues.intake
+    job_events    = var.queues.job_events
+    worker_events = var.queues.worker_events
+  }
+  queue_names = {
+    intake        = "${local.prefix}-intake"
+    job_events    = "${local.prefix}-job-events"
+    worker_events = "${local.prefix}-worker-events"
+  }
+  # What may send to each queue (the queue policy's service principal and source ARN).
+  queue_senders = {
+    intake        = { service = "s3.amazonaws.com", source_arn = aws_s3_bucket.this["drop"].arn }
+    job_events    = { service = "events.amazonaws.com", source_arn = aws_cloudwatch_event_rule.job_state.arn }
+    worker_events = { service = "events.amazonaws.com", source_arn = aws_cloudwatch_event_rule.worker_task.arn }
+  }
+  # Lambda's guidance: visibility timeout at least 6x the function timeout (plus the batching window).
+  queue_visibility_timeout = var.lambda.timeout * 6
+}
+
+resource "aws_sqs_queue" "dlq" {
+  for_each = local.queue_names
+
+  name                              = "${each.value}-dlq"
+  message_retention_seconds         = var.queues.dlq_retention_seconds
+  kms_master_key_id                 = local.use_kms ? local.kms_key_arn : null
+  kms_data_key_reuse_period_seconds = local.use_kms ? 300 : null
+  sqs_managed_sse_enabled           = local.use_kms ? null : true
+  tags                              = merge(local.tags, { "gt-streaming:queue" = "${each.key}-dlq" })
+}
+
+resource "aws_sqs_queue" "this" {
+  for_each = local.queue_names
+
+  name                              = each.value
+  visibility_timeout_seconds        = local.queue_visibility_timeout
+  message_retention_seconds         = 1209600
+  receive_wait_time_seconds         = 20
+  kms_master_key_id                 = local.use_kms ? local.kms_key_arn : null
+  kms_data_key_reuse_period_seconds = local.use_kms ? 300 : null
+  sqs_managed_sse_enabled           = local.use_kms ? null : true
+  redrive_policy = jsonencode({
+    deadLetterTargetArn = aws_sqs_queue.dlq[each.key].arn
+    maxReceiveCount     = local.queue_settings[each.key].max_receive_count
+  })
+  tags = merge(local.tags, { "gt-streaming:queue" = each.key })
+}
+
+resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
+  for_each = local.queue_names
+
+  queue_url = aws_sqs_queue.dlq[each.key].id
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [aws_sqs_queue.this[each.key].arn]
+  })
+}
+
+data "aws_iam_policy_document" "queue" {
+  for_each = local.queue_names
+
+  statement {
+    sid       = "AllowProjectSender"
+    actions   = ["sqs:SendMessage"]
+    resources = [aws_sqs_queue.this[each.key].arn]
+    principals {
+      type        = "Service"
+      identifiers = [local.queue_senders[each.key].service]
+    }
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [local.queue_senders[each.key].source_arn]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    resources = [aws_sqs_queue.this[each.key].arn]
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_sqs_queue_policy" "this" {
+  for_each = local.queue_names
+
+  queue_url = aws_sqs_queue.this[each.key].id
+  policy    = data.aws_iam_policy_document.queue[each.key].json
+}
