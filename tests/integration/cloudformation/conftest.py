@@ -16,8 +16,10 @@ Fixtures:
 from __future__ import annotations
 
 import os
+import sys
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -27,6 +29,10 @@ from gtlocal.client import GroundTruthControl
 from gtlocal.deploy import publish_project_config
 from gtlocal.server import LocalCloud as LocalCloudServer
 from gtlocal.testing import LocalCloud, aws_environment, free_port
+
+# The behaviour suite's fixtures, so that its tests can run here against the stacks.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from behaviour.conftest import project  # noqa: F401  # isort: skip
 
 from cfn_stacks import (  # isort: skip - this directory's helpers
     CODE_BUCKET,
