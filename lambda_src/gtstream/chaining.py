@@ -89,7 +89,7 @@ def handle_job_end(deps: Deps, desc: JobDescription) -> MergeStats | None:
     # Objects sent to the job but never worked on (it ended first) go back to PENDING, uncounted.
     returned = sum(
         ledger.return_to_pending(item["object_id"], desc.name)
-        for item in list(ledger.iter_state(f"SENT#{desc.name}"))
+        for item in ledger.iter_state(f"SENT#{desc.name}")
     )
     first = ledger.mark_job_ended(desc.name, desc.status, desc.counters, desc.failure_reason)
     ledger.clear_active_job(desc.name)

@@ -237,14 +237,16 @@ class Ledger:
             is not None
         )
 
-    def iter_state(self, state_key: str, updated_before: str | None = None) -> Iterator[dict[str, Any]]:
+    def iter_state(
+        self, state_key: str, updated_before: str | None = None, page_size: int = 100
+    ) -> Iterator[dict[str, Any]]:
         """Objects by state_key via the `by-state` GSI, oldest first, paginated (bounded memory)."""
         from boto3.dynamodb.conditions import Key
 
         condition: Any = Key("state_key").eq(state_key)
         if updated_before is not None:
             condition = condition & Key("updated_at").lt(updated_before)
-        kwargs: dict[str, Any] = {"IndexName": GSI, "KeyConditionExpression": condition}
+        kwargs: dict[str, Any] = {"IndexName": GSI, "KeyConditionExpression": condition, "Limit": page_size}
         while True:
             response = self._table.query(**kwargs)
             for item in response.get("Items", []):

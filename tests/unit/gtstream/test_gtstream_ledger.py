@@ -105,3 +105,21 @@ def test_job_end_is_recorded_once_and_decisions_notify_once(ledger: Ledger) -> N
     assert ledger.record_decision("stopped", "depth")
     assert not ledger.record_decision("stopped", "depth")
     assert ledger.record_decision("stopped", "failure limit")
+
+
+def test_iterating_a_state_while_moving_its_items_visits_each_once(ledger: Ledger) -> None:
+    for n in range(250):
+        ledger.add_object(f"o{n:03d}", f"s3://in/images/o{n:03d}.jpg", f"{n}.jpg")
+    moved = [
+        item["object_id"]
+        for item in ledger.iter_state("PENDING", page_size=40)
+        if ledger.mark_sent(item["object_id"], "p-0001")
+    ]
+    assert len(moved) == 250 and len(set(moved)) == 250
+    assert not ledger.has_state("PENDING")
+    back = [
+        i["object_id"]
+        for i in ledger.iter_state("SENT#p-0001", page_size=40)
+        if ledger.return_to_pending(i["object_id"], "p-0001")
+    ]
+    assert len(set(back)) == 250
