@@ -47,3 +47,21 @@ def test_images_dropped_before_during_and_after_jobs_are_all_labeled(project: Pr
     assert project.lost() == []
     assert project.jobs() == [project.job_name(1), project.job_name(2)]
     assert project.project_item()["last_decision"] == "idle"
+
+
+def test_the_same_image_dropped_twice_is_one_object_and_one_task(project: Project) -> None:
+    from .conftest import image_bytes
+
+    project.drop_images(0, 1)
+    project.run()
+    project.start_job_running(1)
+    project.drop("again/first.jpg", image_bytes(0))
+    project.drop("again/second ü.jpg", image_bytes(0))
+    project.run()
+
+    (obj,) = project.objects()
+    assert sorted(obj["drop_keys"]) == ["again/first.jpg", "again/second ü.jpg", "batch/img 0.jpg"]
+    assert len(project.cloud.control.job(project.job_name(1))["objects"]) == 1
+    input_keys = project.s3().list_objects_v2(Bucket=project.deployment["buckets"]["input"])["Contents"]
+    assert [o["Key"] for o in input_keys] == [f"images/{obj['object_id']}.jpg"]
+    assert project.lost() == []
