@@ -15,7 +15,9 @@ from .conftest import image_bytes
 
 
 def gtlocal(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gtlocal", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "gtlocal", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_deploy_then_run_events_drains_the_queues(cloud: LocalCloud, tmp_path: Path) -> None:
