@@ -229,8 +229,10 @@ def deploy_terraform(endpoint: str, workdir: Path, timeout: float) -> dict[str, 
         created, tail = 0, list[str]()
         timer = threading.Timer(timeout, proc.terminate)
         timer.start()
+        apply_log = (workdir / "terraform-apply.log").open("w", encoding="utf-8")
         try:
             for line in proc.stdout:
+                apply_log.write(line)
                 tail = [*tail[-20:], line.rstrip()]
                 if "Creation complete" in line:
                     created += 1
@@ -238,9 +240,13 @@ def deploy_terraform(endpoint: str, workdir: Path, timeout: float) -> dict[str, 
             code = proc.wait()
         finally:
             timer.cancel()
+            apply_log.close()
         if time.monotonic() - started >= timeout:
+            waiting = [t.split(":")[0] for t in tail if "Still creating" in t or "Creating..." in t]
             raise DemoError(
-                f"terraform apply did not finish within {timeout:.0f} s ({created} resources created)"
+                f"terraform apply did not finish within {timeout:.0f} s ({created} resources created"
+                + (f"; still waiting for {waiting[-1]}" if waiting else "")
+                + f"; log: {apply_log.name})"
             )
         if code != 0:
             errors = [t for t in tail if t.strip()]
@@ -502,8 +508,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--terraform-timeout",
         type=float,
-        default=300.0,
-        help="seconds for terraform apply before falling back to gtlocal.deploy (default 300)",
+        default=150.0,
+        help="seconds for terraform apply before falling back to gtlocal.deploy (default 150)",
     )
     parser.add_argument(
         "--workdir", type=Path, default=ROOT / "build" / "demo", help="images, report, summary"
