@@ -2,7 +2,8 @@
 
 moto 5 creates S3 buckets from a template with only their name, encryption and tags, and has no
 CloudFormation model for ``AWS::S3::BucketPolicy``, ``AWS::SQS::QueuePolicy``,
-``AWS::SNS::TopicPolicy``, ``AWS::SNS::Subscription`` or ``AWS::CloudWatch::Alarm``: a stack
+``AWS::SNS::TopicPolicy``, ``AWS::SNS::Subscription``, ``AWS::CloudWatch::Alarm``,
+``AWS::CodeCommit::Repository``, ``AWS::CodeBuild::Project`` or ``AWS::CodePipeline::Pipeline``: a stack
 with them fails (a resource that depends on one is "undefined") or silently lacks them.
 
 It also fixes two moto behaviours that the stacks run into: a schedule rule receives every
@@ -224,6 +225,143 @@ class Alarm(_Applied, CloudFormationModel):
         return cls(name)
 
 
+def _camel(value: Any, keep: frozenset[str] = frozenset({"Configuration"})) -> Any:
+    """CloudFormation's PascalCase properties -> the camelCase of the CodeBuild/CodePipeline APIs.
+
+    The values of ``keep`` keys are passed as they are (action configurations are string maps)."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, child in value.items():
+            name = key[:1].lower() + key[1:]
+            if key in keep:
+                out[name] = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in child.items()}
+            else:
+                out[name] = _camel(child, keep)
+        return out
+    if isinstance(value, list):
+        return [_camel(v, keep) for v in value]
+    return value
+
+
+class _WithAttributes(_Applied):
+    attributes: dict[str, str]
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self.attributes[attribute_name]
+
+
+class Repository(_WithAttributes, CloudFormationModel):
+    __module__ = _MOTO_MODULE
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CodeCommit::Repository"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> Repository:
+        props = _compact(cloudformation_json["Properties"])
+        meta = _client("codecommit", region_name).create_repository(
+            repositoryName=props["RepositoryName"],
+            repositoryDescription=props.get("RepositoryDescription", ""),
+        )["repositoryMetadata"]
+        repository = cls(meta["repositoryName"])
+        repository.attributes = {
+            "Arn": meta["Arn"],
+            "Name": meta["repositoryName"],
+            "CloneUrlHttp": meta["cloneUrlHttp"],
+            "CloneUrlSsh": meta["cloneUrlSsh"],
+        }
+        return repository
+
+
+class BuildProject(_WithAttributes, CloudFormationModel):
+    __module__ = _MOTO_MODULE
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CodeBuild::Project"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> BuildProject:
+        props = _compact(cloudformation_json["Properties"])
+        project = _client("codebuild", region_name).create_project(
+            name=props["Name"],
+            description=props.get("Description", ""),
+            # moto asks for a location even for CODEPIPELINE sources and artifacts (AWS does not).
+            source={
+                "location": "codepipeline",
+                **{
+                    "buildspec" if k == "BuildSpec" else k[:1].lower() + k[1:]: v
+                    for k, v in props["Source"].items()
+                },
+            },
+            artifacts={"location": "codepipeline", **_camel(props["Artifacts"])},  # the same moto quirk
+            environment={
+                **_camel({k: v for k, v in props["Environment"].items() if k != "EnvironmentVariables"}),
+                # moto turns a Ref to a Number parameter into an int; the API takes strings.
+                "environmentVariables": [
+                    {"name": v["Name"], "value": str(v["Value"]), "type": v.get("Type", "PLAINTEXT")}
+                    for v in props["Environment"].get("EnvironmentVariables", [])
+                ],
+            },
+            serviceRole=props["ServiceRole"],
+            timeoutInMinutes=int(props.get("TimeoutInMinutes", 60)),
+            logsConfig=_camel(props.get("LogsConfig", {})),
+        )["project"]
+        built = cls(project["name"])
+        built.attributes = {"Arn": project["arn"]}
+        return built
+
+
+class Pipeline(_WithAttributes, CloudFormationModel):
+    __module__ = _MOTO_MODULE
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::CodePipeline::Pipeline"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> Pipeline:
+        props = _compact(cloudformation_json["Properties"])
+        pipeline = {
+            "name": props["Name"],
+            "roleArn": props["RoleArn"],
+            "artifactStore": _camel(props["ArtifactStore"]),
+            "stages": _camel(props["Stages"]),
+            **({"pipelineType": props["PipelineType"]} if "PipelineType" in props else {}),
+            **({"executionMode": props["ExecutionMode"]} if "ExecutionMode" in props else {}),
+        }
+        created = _client("codepipeline", region_name).create_pipeline(pipeline=pipeline)["pipeline"]
+        made = cls(created["name"])
+        made.attributes = {"Version": str(created.get("version", 1))}
+        return made
+
+
 def _apply_bucket_properties(name: str, props: dict[str, Any], region: str) -> None:
     s3 = _client("s3", region)
     if "PublicAccessBlockConfiguration" in props:
@@ -325,7 +463,16 @@ def _send_to_targets_unless_scheduled(self: Rule, original_event: Any, transform
     _original_send_to_targets(self, original_event, transform_input)
 
 
-MODELS: tuple[type[CloudFormationModel], ...] = (BucketPolicy, QueuePolicy, TopicPolicy, Subscription, Alarm)
+MODELS: tuple[type[CloudFormationModel], ...] = (
+    BucketPolicy,
+    QueuePolicy,
+    TopicPolicy,
+    Subscription,
+    Alarm,
+    Repository,
+    BuildProject,
+    Pipeline,
+)
 
 
 def install(endpoint: str) -> None:

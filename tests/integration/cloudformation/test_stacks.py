@@ -221,3 +221,65 @@ def test_publish_to_a_cfn_deployment_uses_the_instruction_bucket(deployment: dic
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     body = boto3.client("s3", region_name=REGION).get_object(Bucket=bucket, Key=key)["Body"].read()
     assert json.loads(body)["version"] == config["version"] == "test-2"
+
+
+def test_repository_buckets_and_pipeline_stacks_wire_a_push_to_the_publisher(cloud: LocalCloud) -> None:
+    # Given the documented order: repository, buckets, then the pipeline on both
+    repository = create_stack("docs-repository", "repository.yaml", {"ProjectPrefix": "docs"})
+    buckets = create_stack(
+        "docs-buckets", "buckets.yaml", {"ProjectPrefix": "docs", "PublicInstructions": "false"}
+    )
+    create_stack(
+        "docs-pipeline",
+        "pipeline.yaml",
+        {
+            "ProjectPrefix": "docs",
+            "ArtifactBucketName": buckets["ArtifactBucketName"],
+            "InstructionBucketName": buckets["InstructionBucketName"],
+            "RepositoryName": repository["RepositoryName"],
+            "BranchName": "main",
+            "PublicInstructions": "false",
+        },
+    )
+    assert repository["RepositoryName"] == "docs-instructions"
+
+    # Then the pipeline takes the repository's branch and hands it to the publishing build
+    pipeline = boto3.client("codepipeline", region_name=REGION).get_pipeline(name="docs-instructions")[
+        "pipeline"
+    ]
+    source, build = pipeline["stages"]
+    (pull,) = source["actions"]
+    assert pull["actionTypeId"]["provider"] == "CodeCommit"
+    assert pull["configuration"]["RepositoryName"] == "docs-instructions"
+    assert pull["configuration"]["BranchName"] == "main"
+    (publish,) = build["actions"]
+    assert publish["configuration"]["ProjectName"] == "docs-publish-instructions"
+    assert pipeline["artifactStore"]["location"] == buckets["ArtifactBucketName"]
+
+    (project,) = boto3.client("codebuild", region_name=REGION).batch_get_projects(
+        names=["docs-publish-instructions"]
+    )["projects"]
+    variables = {v["name"]: v["value"] for v in project["environment"]["environmentVariables"]}
+    assert variables["INSTRUCTIONS_BUCKET"] == buckets["InstructionBucketName"]
+    assert variables["INSTRUCTIONS_PUBLIC"] == "false"
+    assert variables["PUBLISHER_URI"] == f"s3://{buckets['ArtifactBucketName']}/tools/publish_instructions.py"
+    assert "GT_DEFAULT_WORKTEAM_ARN" not in variables  # not given, so project.json must name it
+    assert project["source"]["buildspec"] == "buildspec.yml"
+
+    # ...and a push to main starts it through EventBridge with a role that trusts EventBridge.
+    events = boto3.client("events", region_name=REGION)
+    pattern = json.loads(events.describe_rule(Name="docs-instructions-push")["EventPattern"])
+    assert pattern["resources"] == [repository["RepositoryArn"]]
+    assert pattern["detail"]["referenceName"] == ["main"]
+    (target,) = events.list_targets_by_rule(Rule="docs-instructions-push")["Targets"]
+    assert target["Arn"].endswith(":docs-instructions")
+    iam = boto3.client("iam", region_name=REGION)
+    trust = iam.get_role(RoleName=target["RoleArn"].rsplit("/", 1)[1])["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "events.amazonaws.com"}
+    # With PublicInstructions=false the instruction bucket has no public grant at all.
+    policy = json.loads(
+        boto3.client("s3", region_name=REGION).get_bucket_policy(Bucket=buckets["InstructionBucketName"])[
+            "Policy"
+        ]
+    )
+    assert [s["Effect"] for s in policy["Statement"]] == ["Deny"]
