@@ -118,7 +118,7 @@ pass_state = click.make_pass_decorator(State)
     envvar="GTCTL_PREFIX",
     help="Project prefix; the project is discovered from its Lambda functions (PROJECT_PREFIX).",
 )
-@click.option("--region", envvar="AWS_REGION", help="AWS region (default: the deployment's, else the SDK's).")
+@click.option("--region", help="AWS region (default: the deployment's; for --prefix, the SDK's default).")
 @click.option(
     "--endpoint-url",
     envvar="AWS_ENDPOINT_URL",

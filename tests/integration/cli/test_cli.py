@@ -396,3 +396,20 @@ def test_every_command_has_help(command: list[str]) -> None:
     result = CliRunner().invoke(cli, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage:" in result.stdout
+
+
+def test_status_audit_accounts_for_every_drop_and_fails_on_a_lost_one(project: Project) -> None:
+    s3 = boto3.client("s3")
+    project.put(pk="PROJECT", sk="PROJECT")
+    s3.put_object(Bucket=project.drop_bucket, Key="ok.png", Body=b"x")
+    project.put(pk="DROP#ok.png", sk="DROP", object_id="o1", state="ACCEPTED")
+    project.put(pk="OBJ#o1", sk="OBJ", object_id="o1", state="LABELED", state_key="LABELED")
+    project.put(pk="DROP#bad.txt", sk="DROP", object_id="o2", state="QUARANTINED", reason="not-an-image")
+    s3.put_object(Bucket=project.drop_bucket, Key="quarantine/bad.txt", Body=b"x")  # not a drop
+
+    clean = json.loads(gtctl(project, "status", "--audit", "--json").stdout)["audit"]
+    assert (clean["dropped"], clean["labeled"], clean["quarantined"], clean["lost"]) == (2, 1, 1, 0)
+    assert clean["quarantine_reasons"] == {"not-an-image": 1}
+
+    s3.put_object(Bucket=project.drop_bucket, Key="never-seen.png", Body=b"x")
+    assert_one_line_error(gtctl(project, "status", "--audit"), "1 dropped file(s) lost: never-seen.png")
