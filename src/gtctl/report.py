@@ -1,9 +1,10 @@
 """``gtctl report``: labeled / remaining objects over time across the whole chain, as PNG and CSV.
 
-Built from the ledger (one scan): an object counts as dropped at its ``created_at``, as labeled
-at the time Ground Truth labeled it (the label's ``creation-date`` when the ledger kept it, else
-the ledger's ``updated_at``), as failed for good at its ``updated_at``. Quarantined objects
-never enter "remaining". Job items give the spans drawn behind the curves.
+Built from the ledger (one scan). An object counts as dropped at its ``created_at``; as labeled
+at the time Ground Truth labeled it (the label's ``creation-date`` when the ledger kept it and
+it lies between the drop and the ledger's record, else the ledger's ``updated_at``: the local
+cloud's emulated clock runs ahead of the wall clock); as failed for good at its ``updated_at``.
+Quarantined objects never enter "remaining". Job items give the spans drawn behind the curves.
 """
 
 from __future__ import annotations
@@ -68,8 +69,11 @@ def build_timeline(objects: list[dict[str, Any]], jobs: list[dict[str, Any]]) ->
             continue
         events.append((created, "dropped"))
         if state == "LABELED":
-            at = _creation_date(parse_label(obj.get("label"))) or updated or created
-            events.append((max(at, created), "labeled"))
+            labeled_at = _creation_date(parse_label(obj.get("label")))
+            # Ground Truth's own time, when it is plausible: after the drop, before the ledger
+            # recorded it (an emulated clock that ran ahead, or clock skew, fall back to the ledger).
+            plausible = labeled_at is not None and created <= labeled_at <= (updated or labeled_at)
+            events.append((labeled_at if plausible and labeled_at else updated or created, "labeled"))
         elif state == "FAILED":
             events.append((updated or created, "failed"))
     spans = []
@@ -142,8 +146,13 @@ def write_png(timeline: Timeline, path: Path, title: str) -> None:
             )
             for i, span in enumerate(timeline.jobs):
                 ax.axvspan(num(span.start), num(span.end or end), alpha=0.12, color=f"C{i % 10}")
+                height = 0.99 - 0.05 * (i % 4)  # staggered, so short jobs do not overprint
                 ax.annotate(
-                    span.name, xy=(span.start, 1.0), xycoords=("data", "axes fraction"), fontsize=8, va="top"
+                    span.name,
+                    xy=(span.start, height),
+                    xycoords=("data", "axes fraction"),
+                    fontsize=8,
+                    va="top",
                 )
             formatter = mdates.DateFormatter("%m-%d %H:%M:%S")  # type: ignore[no-untyped-call]
             ax.xaxis.set_major_formatter(formatter)
