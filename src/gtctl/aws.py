@@ -57,12 +57,6 @@ class Aws:
             self._clients[service] = self.session.client(service, config=config)
         return self._clients[service]
 
-    def for_deployment(self, deployment: Deployment) -> Aws:
-        """The session in the deployment's region (same credentials)."""
-        if self._region == deployment.region:
-            return self
-        return Aws(deployment.region)
-
 
 def check_endpoint(url: str | None, timeout: float = 3.0) -> None:
     """A custom endpoint (the local cloud) must accept connections: say so in one line if not."""

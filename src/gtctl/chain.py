@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from gtctl.aws import Aws, translate_errors
 from gtctl.deployment import Deployment
 from gtctl.errors import GtctlError
-
-ACTIVE = ("Initializing", "InProgress", "Stopping")
+from gtctl.ledger import ACTIVE_JOB_STATUSES
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ def _stop_and_wait(aws: Aws, job: str, timeout: float, on_wait: Callable[[str], 
         deadline = time.monotonic() + timeout
         while True:
             status = sm.describe_labeling_job(LabelingJobName=job)["LabelingJobStatus"]
-            if status not in ACTIVE:
+            if status not in ACTIVE_JOB_STATUSES:
                 return
             if time.monotonic() > deadline:
                 raise GtctlError(
