@@ -251,8 +251,9 @@ def _create(
     ledger.record_decision("created", why)
     if parent:
         ledger.set_job_decision(parent, "chained", why)
-    deps.notifier.notify("job-created", why, job=name, parent=parent, config_version=config.version)
-    deps.metrics.add_metric("JobsCreated", "Count", 1)
+    if created:  # the invocation that really created it says so, once
+        deps.notifier.notify("job-created", why, job=name, parent=parent, config_version=config.version)
+        deps.metrics.add_metric("JobsCreated", "Count", 1)
     return Decision("created", why, name)
 
 

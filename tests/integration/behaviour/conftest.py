@@ -23,6 +23,8 @@ from gtlocal.runner import RunStats, run_until_idle
 from gtlocal.testing import LocalCloud
 
 PREFIX = "bt"
+# Jobs stay Initializing until a test moves the emulated clock (no race with the emulator's ticker).
+INITIALIZING_SECONDS = 600
 
 
 @pytest.fixture
@@ -81,7 +83,7 @@ class Project:
 
     def start_job_running(self, index: int) -> None:
         """Let the job leave Initializing, then deliver the InProgress event."""
-        self.advance(5)
+        self.advance(INITIALIZING_SECONDS + 5)
         assert self.cloud.control.job(self.job_name(index))["status"] == "InProgress"
         self.run()
 
@@ -156,6 +158,7 @@ class Project:
 
 @pytest.fixture
 def project(deployment: dict[str, Any], cloud: LocalCloud) -> Iterator[Project]:
+    cloud.control.update_settings(initializing_seconds=INITIALIZING_SECONDS)
     given = Project(deployment, cloud)
     given.subscribe_notifications()
     yield given

@@ -138,7 +138,7 @@ def test_concurrent_handler_calls_create_exactly_one_child(project: Project) -> 
     assert not errors
     assert project.jobs() == [project.job_name(1), project.job_name(2)]
     created = [n for n in project.notifications() if n["event"] == "job-created"]
-    assert [n["job"] for n in created] == [project.job_name(1), project.job_name(2)]
+    assert [n["job"] for n in created] == [project.job_name(1), project.job_name(2)], created
     # The lock losers and later runs still converge: reconcile changes nothing.
     project.run(reconcile=True)
     assert project.jobs() == [project.job_name(1), project.job_name(2)]
