@@ -7,6 +7,7 @@ against each, since they only use the deployment document (docs/interfaces.md se
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import random
@@ -159,7 +160,7 @@ class Project:
 @pytest.fixture
 def project(deployment: dict[str, Any], cloud: LocalCloud) -> Iterator[Project]:
     cloud.control.update_settings(initializing_seconds=INITIALIZING_SECONDS)
-    given = Project(deployment, cloud)
+    given = Project(copy.deepcopy(deployment), cloud)  # tests may change its Lambda environment
     given.subscribe_notifications()
     yield given
 
