@@ -85,7 +85,15 @@ def handle_job_end(deps: Deps, desc: JobDescription) -> MergeStats | None:
     stats = MergeStats()
     lines = deps.store.iter_lines(desc.expected_output_manifest_uri())
     if lines is not None:
-        stats = merge_lines(lines, desc.label_attribute_name, desc.name, _LedgerSink(deps, desc.name))
+        # A merge interrupted by a timeout resumes where its last checkpoint left off.
+        stats = merge_lines(
+            lines,
+            desc.label_attribute_name,
+            desc.name,
+            _LedgerSink(deps, desc.name),
+            skip=int((known or {}).get("merged_lines", 0)),
+            checkpoint=lambda done: ledger.set_merged_lines(desc.name, done),
+        )
     # Objects sent to the job but never worked on (it ended first) go back to PENDING, uncounted.
     returned = sum(
         ledger.return_to_pending(item["object_id"], desc.name)

@@ -444,6 +444,15 @@ class Ledger:
             is not None
         )
 
+    def set_merged_lines(self, job: str, lines: int) -> None:
+        """Checkpoint of a long output-manifest merge (only moves forward)."""
+        self._update(
+            {"pk": f"JOB#{job}", "sk": "JOB"},
+            "SET merged_lines = :n",
+            "attribute_not_exists(merged_lines) OR merged_lines < :n",
+            {":n": lines},
+        )
+
     def set_job_decision(self, job: str, decision: str, reason: str) -> None:
         self._update(
             {"pk": f"JOB#{job}", "sk": "JOB"},

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -44,7 +44,14 @@ class MergeStats:
 
 
 def merge_lines(
-    lines: Iterable[bytes | str], label_attribute: str, job_name: str, sink: MergeSink
+    lines: Iterable[bytes | str],
+    label_attribute: str,
+    job_name: str,
+    sink: MergeSink,
+    *,
+    skip: int = 0,
+    checkpoint: Callable[[int], None] | None = None,
+    checkpoint_every: int = 10_000,
 ) -> MergeStats:
     """Classify every line of `job_name`'s output manifest and tell the sink.
 
@@ -52,12 +59,19 @@ def merge_lines(
     - metadata with `failure-reason` for this job (expired, declined, failed) -> one failed attempt;
     - metadata naming an earlier job (a carried-over line) -> already merged then, skipped;
     - no metadata -> never processed, left to the caller's SENT sweep.
+
+    Resumable: the first `skip` lines (merged by an earlier, interrupted attempt) are passed over,
+    and `checkpoint(lines done)` is called every `checkpoint_every` lines.
     """
     stats = MergeStats()
     meta_key = f"{label_attribute}-metadata"
     this_job = f"labeling-job/{job_name}".lower()
     for raw in lines:
         stats.lines += 1
+        if stats.lines <= skip:
+            continue
+        if checkpoint is not None and stats.lines % checkpoint_every == 0:
+            checkpoint(stats.lines - 1)
         try:
             line = json.loads(raw)
             uri = line["source-ref"]

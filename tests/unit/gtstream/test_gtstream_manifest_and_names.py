@@ -90,3 +90,15 @@ def test_s3_event_parsing_decodes_keys_and_ignores_test_events() -> None:
     assert (drop.bucket, drop.key, drop.size) == ("d", "a bü.jpg", 3)
     with pytest.raises(ValueError, match="not an S3 event"):
         parse_s3_event({"hello": 1})
+
+
+def test_an_interrupted_merge_resumes_from_its_checkpoint() -> None:
+    lines = [line(f"{n:064x}", "p-0001", label=n % 2) for n in range(25)]
+    checkpoints: list[int] = []
+    first = RecordingSink()
+    merge_lines(lines[:17], "category", "p-0001", first, checkpoint=checkpoints.append, checkpoint_every=5)
+    assert checkpoints == [4, 9, 14]
+    second = RecordingSink()
+    stats = merge_lines(lines, "category", "p-0001", second, skip=checkpoints[-1])
+    assert stats.lines == 25 and stats.labeled == 11
+    assert len(first.labels) + len(second.labels) - 3 == 25  # lines 15..17 merged twice: idempotent
