@@ -45,6 +45,11 @@ class LocalCloudApp:
         self.emulator = emulator
         self.control = ControlApi(emulator)
         self.moto_app = moto_app
+        # moto's DynamoDB checks a ConditionExpression and then applies the write without a lock,
+        # so two concurrent conditional writes could both succeed. Real DynamoDB makes each item
+        # write atomic; serialising DynamoDB requests restores that. (Only DynamoDB: a global lock
+        # would stall every request behind an SQS long poll.)
+        self._dynamodb_lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -55,6 +60,10 @@ class LocalCloudApp:
         service, _, operation = target.partition(".")
         if service == "SageMaker" and operation in EMULATED_OPERATIONS:
             return self._sagemaker(Request(environ))(environ, start_response)
+        if target.startswith("DynamoDB_"):
+            with self._dynamodb_lock:
+                # moto builds the whole response inside the call; materialise it under the lock.
+                return list(self.moto_app(environ, start_response))
         result: Iterable[bytes] = self.moto_app(environ, start_response)
         return result
 
