@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -274,7 +275,7 @@ def publish_config(deployment: dict[str, Any]) -> str:
     content is not there, the test config of `gtlocal.deploy` (said in one line)."""
     script = ROOT / "scripts" / "publish_instructions.py"
     source = ROOT / "instructions"
-    if script.stat().st_size == 0 or not any(source.glob("project.*")):
+    if not script.is_file() or script.stat().st_size == 0 or not any(source.glob("project.*")):
         from gtlocal.deploy import publish_project_config
 
         say("instructions/ has no project file yet; publishing gtlocal.deploy's test config instead")
@@ -560,6 +561,11 @@ def _main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         console.print("[bold red]demo interrupted[/]")
         return 130
+    except Exception as exc:  # a bug or an environment problem: one line here, the traceback in a file
+        log = workdir / "demo-error.log"
+        log.write_text(traceback.format_exc(), encoding="utf-8")
+        console.print(f"[bold red]demo failed:[/] unexpected {type(exc).__name__}: {exc} (traceback: {log})")
+        return 2
     elapsed = time.monotonic() - started
     if lost:
         console.print(f"[bold red]{lost} dropped file(s) lost[/] (demo took {elapsed:.0f} s)")
