@@ -17,6 +17,12 @@ project; nothing here changes behaviour that AWS would show differently.
   kept as metadata only.
 - **CodeBuild projects with a CODEPIPELINE source/artifacts** need no ``location`` in AWS;
   moto requires one.
+- **CodeCommit and CodePipeline timestamps.** The JSON protocol sends timestamps as epoch
+  seconds; moto sends ISO strings, which botocore tolerates but the Go SDK (Terraform) rejects.
+- **Formats the provider compares verbatim**: compact ``RedrivePolicy`` JSON, the CodeBuild
+  project's ``encryptionKey`` and the Lambda ``LoggingConfig`` (moto drops both).
+- **CodeCommit tags and repository KMS key**: moto answers ListTagsForResource with a 500 and
+  drops ``kmsKeyId``; the provider retries forever / plans a change on every run.
 """
 
 from __future__ import annotations
@@ -39,6 +45,10 @@ def apply() -> None:
         _patch_sqs_redrive_allow_policy()
         _patch_sqs_event_source_delivery()
         _patch_codebuild_pipeline_sources()
+        _patch_json_timestamps()
+        _patch_codecommit_tags()
+        _patch_codebuild_encryption_key()
+        _patch_lambda_logging_config()
         _applied = True
 
 
@@ -104,9 +114,29 @@ def _patch_sqs_redrive_allow_policy() -> None:
         allow = getattr(self, "redrive_allow_policy", None)
         if allow:
             result["RedriveAllowPolicy"] = allow if isinstance(allow, str) else json.dumps(allow)
+        redrive = result.get("RedrivePolicy")  # AWS returns compact JSON; moto adds spaces
+        if isinstance(redrive, str):
+            redrive = json.loads(redrive)
+        if isinstance(redrive, dict):
+            result["RedrivePolicy"] = json.dumps(redrive, separators=(",", ":"))
         return result
 
     Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
+
+    from moto.sqs.models import SQSBackend
+
+    original_get = SQSBackend.get_queue_attributes
+
+    def get_queue_attributes(self: SQSBackend, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        wanted = [n for n in attribute_names if n != "RedriveAllowPolicy"]
+        result = original_get(self, queue_name, wanted) if wanted else {}
+        if "RedriveAllowPolicy" in attribute_names:
+            value = self.get_queue(queue_name).attributes.get("RedriveAllowPolicy")
+            if value is not None:
+                result["RedriveAllowPolicy"] = value
+        return result
+
+    SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
 
 
 class _MetadataOnlyMappings(dict[str, Any]):
@@ -149,3 +179,156 @@ def _patch_codebuild_pipeline_sources() -> None:
 
     responses._validate_required_params_source = source
     responses._validate_required_params_artifacts = artifacts
+
+
+# --- JSON timestamps (CodeCommit, CodePipeline) ----------------------------------------------
+
+
+def _epoch(value: Any) -> Any:
+    """An ISO-8601 string as epoch seconds (float); anything else unchanged."""
+    from datetime import datetime
+
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return value
+    return value
+
+
+def _patch_json_timestamps() -> None:
+    from moto.codecommit.models import CodeCommit
+    from moto.codepipeline.models import CodePipeline, PipelineExecution
+
+    original_repo_init = CodeCommit.__init__
+
+    def repo_init(self: CodeCommit, *args: Any, **kwargs: Any) -> None:
+        original_repo_init(self, *args, **kwargs)
+        for key in ("creationDate", "lastModifiedDate"):
+            self.repository_metadata[key] = _epoch(self.repository_metadata[key])
+
+    CodeCommit.__init__ = repo_init  # type: ignore[method-assign]
+
+    metadata: property = CodePipeline.__dict__["metadata"]
+
+    def pipeline_metadata(self: CodePipeline) -> dict[str, Any]:
+        result: dict[str, Any] = dict(metadata.fget(self)) if metadata.fget else {}
+        for key in ("created", "updated"):
+            result[key] = _epoch(result.get(key))
+        return result
+
+    CodePipeline.metadata = property(pipeline_metadata)  # type: ignore[method-assign,assignment]
+
+    original_to_dict = PipelineExecution.to_dict
+
+    def execution_to_dict(self: PipelineExecution) -> dict[str, Any]:
+        result: dict[str, Any] = original_to_dict(self)
+        for key in ("startTime", "lastUpdateTime"):
+            result[key] = _epoch(result.get(key))
+        return result
+
+    PipelineExecution.to_dict = execution_to_dict  # type: ignore[method-assign]
+
+
+# --- CodeCommit tags and KMS key --------------------------------------------------------------
+
+
+def _patch_codecommit_tags() -> None:
+    from moto.codecommit.models import CodeCommitBackend
+    from moto.codecommit.responses import CodeCommitResponse
+
+    tags_by_arn: dict[str, dict[str, str]] = {}
+
+    def _repository(backend: CodeCommitBackend, arn: str) -> Any:
+        for repo in backend.repositories.values():
+            if repo.repository_metadata["Arn"] == arn:
+                return repo
+        return None
+
+    original_create = CodeCommitResponse.create_repository
+
+    def create_repository(self: CodeCommitResponse) -> str:
+        body = json.loads(original_create(self))
+        metadata = body["repositoryMetadata"]
+        repo = self.codecommit_backend.repositories[metadata["repositoryName"]]
+        kms_key_id = self._get_param("kmsKeyId")
+        if kms_key_id:
+            repo.repository_metadata["kmsKeyId"] = kms_key_id
+            metadata["kmsKeyId"] = kms_key_id
+        tags_by_arn[metadata["Arn"]] = dict(self._get_param("tags") or {})
+        return json.dumps(body)
+
+    def list_tags_for_resource(self: CodeCommitResponse) -> str:
+        arn = self._get_param("resourceArn")
+        known = _repository(self.codecommit_backend, arn) is not None
+        return json.dumps({"tags": tags_by_arn.get(arn, {}) if known else {}})
+
+    def tag_resource(self: CodeCommitResponse) -> str:
+        tags_by_arn.setdefault(self._get_param("resourceArn"), {}).update(self._get_param("tags") or {})
+        return "{}"
+
+    def untag_resource(self: CodeCommitResponse) -> str:
+        tags = tags_by_arn.setdefault(self._get_param("resourceArn"), {})
+        for key in self._get_param("tagKeys") or []:
+            tags.pop(key, None)
+        return "{}"
+
+    CodeCommitResponse.create_repository = create_repository  # type: ignore[method-assign]
+    CodeCommitResponse.list_tags_for_resource = list_tags_for_resource  # type: ignore[attr-defined]
+    CodeCommitResponse.tag_resource = tag_resource  # type: ignore[attr-defined]
+    CodeCommitResponse.untag_resource = untag_resource  # type: ignore[attr-defined]
+
+
+# --- CodeBuild encryption key, Lambda logging config, compact SQS redrive policy --------------
+
+
+def _patch_codebuild_encryption_key() -> None:
+    from moto.codebuild.responses import CodeBuildResponse
+
+    for action in ("create_project", "update_project"):
+        original = getattr(CodeBuildResponse, action, None)
+        if original is None:
+            continue
+
+        def wrapper(self: CodeBuildResponse, _original: Any = original) -> Any:
+            result = _original(self)
+            key = self._get_param("encryptionKey")
+            project = self.codebuild_backend.codebuild_projects.get(self._get_param("name"))
+            if key and project is not None:
+                project.project_metadata["encryptionKey"] = key
+            return result
+
+        setattr(CodeBuildResponse, action, wrapper)
+
+
+def _patch_lambda_logging_config() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    original_init = LambdaFunction.__init__
+    original_get = LambdaFunction.get_configuration
+    original_update = LambdaFunction.update_configuration
+
+    def __init__(
+        self: LambdaFunction, account_id: str, spec: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> None:
+        original_init(self, account_id, spec, *args, **kwargs)
+        self._gtlocal_logging_config = spec.get("LoggingConfig")  # type: ignore[attr-defined]
+
+    def get_configuration(self: LambdaFunction, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        config: dict[str, Any] = original_get(self, *args, **kwargs)
+        given = getattr(self, "_gtlocal_logging_config", None) or {}
+        config["LoggingConfig"] = {
+            "LogFormat": given.get("LogFormat", "Text"),
+            "LogGroup": given.get("LogGroup", f"/aws/lambda/{self.function_name}"),
+            **{k: v for k, v in given.items() if k not in ("LogFormat", "LogGroup")},
+        }
+        return config
+
+    def update_configuration(self: LambdaFunction, config_updates: dict[str, Any]) -> Any:
+        if "LoggingConfig" in config_updates:
+            self._gtlocal_logging_config = config_updates["LoggingConfig"]  # type: ignore[attr-defined]
+        return original_update(self, config_updates)
+
+    LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
+    LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
+    LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]

@@ -194,7 +194,7 @@ data "aws_iam_policy_document" "lambda" {
     content {
       sid       = "OwnQueue"
       actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
-      resources = [aws_sqs_queue.this[statement.value].arn]
+      resources = [local.queue_arns[statement.value]] # by name: no wait for the queue to settle
     }
   }
 

@@ -132,6 +132,4 @@ resource "aws_s3_bucket_notification" "drop" {
     queue_arn = aws_sqs_queue.this["intake"].arn
     events    = ["s3:ObjectCreated:*"]
   }
-
-  depends_on = [aws_sqs_queue_policy.this]
 }

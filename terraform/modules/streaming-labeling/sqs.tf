@@ -15,12 +15,19 @@ locals {
   }
   # What may send to each queue (the queue policy's service principal and source ARN).
   queue_senders = {
-    intake        = { service = "s3.amazonaws.com", source_arn = aws_s3_bucket.this["drop"].arn }
-    job_events    = { service = "events.amazonaws.com", source_arn = aws_cloudwatch_event_rule.job_state.arn }
-    worker_events = { service = "events.amazonaws.com", source_arn = aws_cloudwatch_event_rule.worker_task.arn }
+    intake        = { service = "s3.amazonaws.com", source_arn = "arn:${local.partition}:s3:::${local.bucket_names.drop}" }
+    job_events    = { service = "events.amazonaws.com", source_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.prefix}-job-state" }
+    worker_events = { service = "events.amazonaws.com", source_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.prefix}-worker-task" }
   }
   # Lambda's guidance: visibility timeout at least 6x the function timeout (plus the batching window).
   queue_visibility_timeout = var.lambda.timeout * 6
+}
+
+# Queue ARNs are built from their names so that each queue's policies can be set inline at
+# creation: the provider waits ~25 s for every SQS attribute change to settle, so separate
+# policy resources would add that wait twice to every apply.
+locals {
+  queue_arns = { for k, n in local.queue_names : k => "arn:${local.partition}:sqs:${local.region}:${local.account_id}:${n}" }
 }
 
 resource "aws_sqs_queue" "dlq" {
@@ -31,7 +38,11 @@ resource "aws_sqs_queue" "dlq" {
   kms_master_key_id                 = local.use_kms ? local.kms_key_arn : null
   kms_data_key_reuse_period_seconds = local.use_kms ? 300 : null
   sqs_managed_sse_enabled           = local.use_kms ? null : true
-  tags                              = merge(local.tags, { "gt-streaming:queue" = "${each.key}-dlq" })
+  redrive_allow_policy = jsonencode({
+    redrivePermission = "byQueue"
+    sourceQueueArns   = [local.queue_arns[each.key]]
+  })
+  tags = merge(local.tags, { "gt-streaming:queue" = "${each.key}-dlq" })
 }
 
 resource "aws_sqs_queue" "this" {
@@ -44,21 +55,12 @@ resource "aws_sqs_queue" "this" {
   kms_master_key_id                 = local.use_kms ? local.kms_key_arn : null
   kms_data_key_reuse_period_seconds = local.use_kms ? 300 : null
   sqs_managed_sse_enabled           = local.use_kms ? null : true
+  policy                            = data.aws_iam_policy_document.queue[each.key].json
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dlq[each.key].arn
     maxReceiveCount     = local.queue_settings[each.key].max_receive_count
   })
   tags = merge(local.tags, { "gt-streaming:queue" = each.key })
-}
-
-resource "aws_sqs_queue_redrive_allow_policy" "dlq" {
-  for_each = local.queue_names
-
-  queue_url = aws_sqs_queue.dlq[each.key].id
-  redrive_allow_policy = jsonencode({
-    redrivePermission = "byQueue"
-    sourceQueueArns   = [aws_sqs_queue.this[each.key].arn]
-  })
 }
 
 data "aws_iam_policy_document" "queue" {
@@ -67,7 +69,7 @@ data "aws_iam_policy_document" "queue" {
   statement {
     sid       = "AllowProjectSender"
     actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.this[each.key].arn]
+    resources = [local.queue_arns[each.key]]
     principals {
       type        = "Service"
       identifiers = [local.queue_senders[each.key].service]
@@ -92,18 +94,11 @@ data "aws_iam_policy_document" "queue" {
       type        = "*"
       identifiers = ["*"]
     }
-    resources = [aws_sqs_queue.this[each.key].arn]
+    resources = [local.queue_arns[each.key]]
     condition {
       test     = "Bool"
       variable = "aws:SecureTransport"
       values   = ["false"]
     }
   }
-}
-
-resource "aws_sqs_queue_policy" "this" {
-  for_each = local.queue_names
-
-  queue_url = aws_sqs_queue.this[each.key].id
-  policy    = data.aws_iam_policy_document.queue[each.key].json
 }
