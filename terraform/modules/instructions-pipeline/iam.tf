@@ -25,7 +25,7 @@ data "aws_iam_policy_document" "trust" {
 }
 
 resource "aws_iam_role" "codebuild" {
-  name               = "${local.prefix}-instructions-build"
+  name               = "${local.name}-instructions-build"
   description        = "CodeBuild role that publishes the ${local.prefix} instructions"
   assume_role_policy = data.aws_iam_policy_document.trust["codebuild"].json
   tags               = local.tags
@@ -69,7 +69,7 @@ resource "aws_iam_role_policy" "codebuild" {
 }
 
 resource "aws_iam_role" "codepipeline" {
-  name               = "${local.prefix}-instructions-pipeline"
+  name               = "${local.name}-instructions-pipeline"
   description        = "CodePipeline role of the ${local.prefix} instructions pipeline"
   assume_role_policy = data.aws_iam_policy_document.trust["codepipeline"].json
   tags               = local.tags
@@ -124,7 +124,7 @@ resource "aws_iam_role_policy" "codepipeline" {
 resource "aws_iam_role" "events" {
   count = local.use_codecommit ? 1 : 0
 
-  name               = "${local.prefix}-instructions-trigger"
+  name               = "${local.name}-instructions-trigger"
   description        = "Lets EventBridge start the ${local.prefix} instructions pipeline on push"
   assume_role_policy = data.aws_iam_policy_document.trust["events"].json
   tags               = local.tags

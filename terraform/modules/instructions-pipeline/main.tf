@@ -3,8 +3,11 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  prefix     = var.project_prefix
-  lower      = lower(var.project_prefix)
+  prefix = var.project_prefix
+  lower  = lower(var.project_prefix)
+  # Resource names: the prefix, or for prefixes over 36 characters its first 27 plus a hash, so
+  # that "<name>-worker-events-lambda" fits IAM's 64-character limit (jobs keep the full prefix).
+  name       = length(var.project_prefix) <= 36 ? var.project_prefix : "${substr(var.project_prefix, 0, 27)}-${substr(sha256(var.project_prefix), 0, 8)}"
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.name
   partition  = data.aws_partition.current.partition
@@ -17,7 +20,7 @@ locals {
   }
 
   use_codecommit    = var.source_repository.provider == "CodeCommit"
-  repository_name   = coalesce(var.source_repository.repository_name, "${local.prefix}-instructions")
+  repository_name   = coalesce(var.source_repository.repository_name, "${local.name}-instructions")
   create_connection = !local.use_codecommit && var.source_repository.connection_arn == null
   connection_arn = local.use_codecommit ? null : (
     local.create_connection ? aws_codestarconnections_connection.this[0].arn : var.source_repository.connection_arn
@@ -47,7 +50,7 @@ resource "aws_codecommit_repository" "this" {
 resource "aws_codestarconnections_connection" "this" {
   count = local.create_connection ? 1 : 0
 
-  name          = substr("${local.prefix}-instructions", 0, 32)
+  name          = substr("${local.name}-instructions", 0, 32)
   provider_type = var.source_repository.provider
   tags          = local.tags
 }
@@ -187,14 +190,14 @@ resource "aws_s3_object" "publisher" {
 ################################################################################
 
 resource "aws_cloudwatch_log_group" "codebuild" {
-  name              = "/aws/codebuild/${local.prefix}-publish-instructions"
+  name              = "/aws/codebuild/${local.name}-publish-instructions"
   retention_in_days = var.codebuild.log_retention_days
   kms_key_id        = var.kms_key_arn
   tags              = local.tags
 }
 
 resource "aws_codebuild_project" "this" {
-  name           = "${local.prefix}-publish-instructions"
+  name           = "${local.name}-publish-instructions"
   description    = "Renders and publishes the ${local.prefix} labeling instructions, template and project config"
   service_role   = aws_iam_role.codebuild.arn
   build_timeout  = var.codebuild.timeout_minutes
@@ -252,7 +255,7 @@ locals {
 ################################################################################
 
 resource "aws_codepipeline" "this" {
-  name          = "${local.prefix}-instructions"
+  name          = "${local.name}-instructions"
   role_arn      = aws_iam_role.codepipeline.arn
   pipeline_type = "V2"
 
@@ -318,7 +321,7 @@ resource "aws_codepipeline" "this" {
 resource "aws_cloudwatch_event_rule" "push" {
   count = local.use_codecommit ? 1 : 0
 
-  name        = "${local.prefix}-instructions-push"
+  name        = "${local.name}-instructions-push"
   description = "Starts the ${local.prefix} instructions pipeline on a push to ${var.source_repository.branch}"
   event_pattern = jsonencode({
     source        = ["aws.codecommit"]

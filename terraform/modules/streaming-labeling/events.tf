@@ -5,7 +5,7 @@
 ################################################################################
 
 resource "aws_cloudwatch_event_rule" "job_state" {
-  name        = "${local.prefix}-job-state"
+  name        = "${local.name}-job-state"
   description = "Ground Truth labeling job state changes of ${local.prefix}-* jobs"
   event_pattern = jsonencode({
     source        = ["aws.sagemaker"]
@@ -25,7 +25,7 @@ resource "aws_cloudwatch_event_target" "job_state" {
 }
 
 resource "aws_cloudwatch_event_rule" "worker_task" {
-  name        = "${local.prefix}-worker-task"
+  name        = "${local.name}-worker-task"
   description = "Ground Truth worker task status changes of ${local.prefix}-* jobs"
   event_pattern = jsonencode({
     source        = ["aws.sagemaker"]
@@ -44,7 +44,7 @@ resource "aws_cloudwatch_event_target" "worker_task" {
 }
 
 resource "aws_cloudwatch_event_rule" "reconcile" {
-  name                = "${local.prefix}-reconcile"
+  name                = "${local.name}-reconcile"
   description         = "Runs the ${local.prefix} reconciler"
   schedule_expression = var.reconcile_schedule_expression
   tags                = local.tags

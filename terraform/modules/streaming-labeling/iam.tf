@@ -20,7 +20,7 @@ data "aws_iam_policy_document" "groundtruth_trust" {
 }
 
 resource "aws_iam_role" "groundtruth" {
-  name                 = "${local.prefix}-groundtruth"
+  name                 = "${local.name}-groundtruth"
   description          = "Ground Truth execution role of the ${local.prefix} streaming labeling jobs"
   assume_role_policy   = data.aws_iam_policy_document.groundtruth_trust.json
   max_session_duration = 3600
@@ -98,7 +98,7 @@ locals {
     worker_events = { handler = "gtstream.handlers.worker_events.handler", queue = "worker_events" }
     reconcile     = { handler = "gtstream.handlers.reconcile.handler", queue = null }
   }
-  function_names = { for k, _ in local.functions : k => "${local.prefix}-${replace(k, "_", "-")}" }
+  function_names = { for k, _ in local.functions : k => "${local.name}-${replace(k, "_", "-")}" }
 
   labeling_job_arns = ["${local.job_arn_prefix}*"]
   ledger_arns       = [aws_dynamodb_table.ledger.arn, "${aws_dynamodb_table.ledger.arn}/index/*"]

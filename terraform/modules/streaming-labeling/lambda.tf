@@ -3,7 +3,7 @@
 ################################################################################
 
 locals {
-  lambda_environment = { for k, v in {
+  lambda_environment = merge({
     PROJECT_PREFIX               = local.prefix
     LEDGER_TABLE                 = aws_dynamodb_table.ledger.name
     DROP_BUCKET                  = aws_s3_bucket.this["drop"].id
@@ -15,7 +15,6 @@ locals {
     NOTIFICATION_TOPIC_ARN       = aws_sns_topic.this["notifications"].arn
     PROJECT_CONFIG_URI           = local.project_config_uri
     GROUNDTRUTH_ROLE_ARN         = aws_iam_role.groundtruth.arn
-    OUTPUT_KMS_KEY_ID            = local.kms_key_arn
     MAX_CHAIN_DEPTH              = tostring(var.labeling.max_chain_depth)
     MAX_OBJECT_FAILURES          = tostring(var.labeling.max_object_failures)
     MAX_IMAGE_BYTES              = tostring(var.labeling.max_image_bytes)
@@ -25,7 +24,7 @@ locals {
     POWERTOOLS_SERVICE_NAME      = "gt-streaming-${local.lower}"
     POWERTOOLS_METRICS_NAMESPACE = "GroundTruthStreaming"
     POWERTOOLS_LOG_LEVEL         = var.lambda.log_level
-  } : k => v if v != null }
+  }, local.use_kms ? { OUTPUT_KMS_KEY_ID = local.kms_key_arn } : {})
 }
 
 resource "aws_cloudwatch_log_group" "lambda" {

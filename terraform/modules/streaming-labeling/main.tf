@@ -3,8 +3,11 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  prefix     = var.project_prefix
-  lower      = lower(var.project_prefix)
+  prefix = var.project_prefix
+  lower  = lower(var.project_prefix)
+  # Resource names: the prefix, or for prefixes over 36 characters its first 27 plus a hash, so
+  # that "<name>-worker-events-lambda" fits IAM's 64-character limit (jobs keep the full prefix).
+  name       = length(var.project_prefix) <= 36 ? var.project_prefix : "${substr(var.project_prefix, 0, 27)}-${substr(sha256(var.project_prefix), 0, 8)}"
   account_id = data.aws_caller_identity.current.account_id
   region     = data.aws_region.current.name
   partition  = data.aws_partition.current.partition
@@ -78,7 +81,7 @@ data "aws_iam_policy_document" "kms" {
     condition {
       test     = "ArnLike"
       variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.prefix}-*"]
+      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.name}-*"]
     }
   }
 }
@@ -107,7 +110,7 @@ resource "aws_kms_key" "this" {
 resource "aws_kms_alias" "this" {
   count = var.kms.create_key ? 1 : 0
 
-  name          = "alias/${local.prefix}-gt-streaming"
+  name          = "alias/${local.name}-gt-streaming"
   target_key_id = aws_kms_key.this[0].key_id
 }
 
@@ -116,7 +119,7 @@ resource "aws_kms_alias" "this" {
 ################################################################################
 
 resource "aws_dynamodb_table" "ledger" {
-  name         = "${local.prefix}-ledger"
+  name         = "${local.name}-ledger"
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "pk"
   range_key    = "sk"

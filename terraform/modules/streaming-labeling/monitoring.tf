@@ -9,7 +9,7 @@ locals {
 resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
   for_each = var.alarms.enabled ? local.queue_names : {}
 
-  alarm_name          = "${local.prefix}-${replace(each.key, "_", "-")}-dlq-not-empty"
+  alarm_name          = "${local.name}-${replace(each.key, "_", "-")}-dlq-not-empty"
   alarm_description   = "Messages in ${each.value}-dlq: events the ${each.key} Lambda failed on ${local.queue_settings[each.key].max_receive_count} times. Inspect and redrive."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
@@ -28,7 +28,7 @@ resource "aws_cloudwatch_metric_alarm" "dlq_depth" {
 resource "aws_cloudwatch_metric_alarm" "oldest_message" {
   for_each = var.alarms.enabled ? local.queue_names : {}
 
-  alarm_name          = "${local.prefix}-${replace(each.key, "_", "-")}-oldest-message"
+  alarm_name          = "${local.name}-${replace(each.key, "_", "-")}-oldest-message"
   alarm_description   = "The oldest message in ${each.value} waits longer than ${var.alarms.oldest_message_age_seconds} s: the ${each.key} Lambda is not keeping up or not running."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateAgeOfOldestMessage"
@@ -64,7 +64,7 @@ resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
 }
 
 resource "aws_cloudwatch_dashboard" "this" {
-  dashboard_name = "${local.prefix}-gt-streaming"
+  dashboard_name = "${local.name}-gt-streaming"
   dashboard_body = jsonencode({
     widgets = [
       {

@@ -4,9 +4,9 @@
 
 locals {
   topics = {
-    input         = "${local.prefix}-gt-input"
-    output        = "${local.prefix}-gt-output"
-    notifications = "${local.prefix}-notifications"
+    input         = "${local.name}-gt-input"
+    output        = "${local.name}-gt-output"
+    notifications = "${local.name}-notifications"
   }
 }
 
@@ -54,7 +54,7 @@ data "aws_iam_policy_document" "topic" {
       condition {
         test     = "ArnLike"
         variable = "aws:SourceArn"
-        values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.prefix}-*"]
+        values   = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:${local.name}-*"]
       }
     }
   }

@@ -9,15 +9,15 @@ locals {
     worker_events = var.queues.worker_events
   }
   queue_names = {
-    intake        = "${local.prefix}-intake"
-    job_events    = "${local.prefix}-job-events"
-    worker_events = "${local.prefix}-worker-events"
+    intake        = "${local.name}-intake"
+    job_events    = "${local.name}-job-events"
+    worker_events = "${local.name}-worker-events"
   }
   # What may send to each queue (the queue policy's service principal and source ARN).
   queue_senders = {
     intake        = { service = "s3.amazonaws.com", source_arn = "arn:${local.partition}:s3:::${local.bucket_names.drop}" }
-    job_events    = { service = "events.amazonaws.com", source_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.prefix}-job-state" }
-    worker_events = { service = "events.amazonaws.com", source_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.prefix}-worker-task" }
+    job_events    = { service = "events.amazonaws.com", source_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.name}-job-state" }
+    worker_events = { service = "events.amazonaws.com", source_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.name}-worker-task" }
   }
   # Lambda's guidance: visibility timeout at least 6x the function timeout (plus the batching window).
   queue_visibility_timeout = var.lambda.timeout * 6

@@ -1,0 +1,40 @@
+variable "region" {
+  description = "AWS region of the project (Ground Truth must be available there)."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "project_prefix" {
+  description = "Project prefix; labeling jobs are named <prefix>-NNNN."
+  type        = string
+  default     = "pets"
+}
+
+variable "workteam_arn" {
+  description = "Private workteam that labels the images."
+  type        = string
+}
+
+variable "lambda_package" {
+  description = "Path of the Lambda package built by `make package`."
+  type        = string
+  default     = "../../../build/lambda.zip"
+}
+
+variable "notification_emails" {
+  description = "Who receives chaining decisions, quarantines and alarms."
+  type        = list(string)
+  default     = []
+}
+
+variable "access_log_bucket" {
+  description = "Existing S3 server access log bucket (null: no access logs)."
+  type        = string
+  default     = null
+}
+
+variable "tags" {
+  description = "Default tags of every resource."
+  type        = map(string)
+  default     = { project = "gt-streaming-labeling" }
+}

@@ -1,0 +1,370 @@
+# Plan-time logic and every validation rule (run: pytest tests/integration/terraform, which passes
+# -var lambda_package=<a small zip>).
+
+mock_provider "aws" {
+  mock_data "aws_caller_identity" {
+    defaults = { account_id = "123456789012" }
+  }
+  mock_data "aws_region" {
+    defaults = { name = "us-east-1" }
+  }
+  mock_data "aws_partition" {
+    defaults = { partition = "aws" }
+  }
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+  mock_resource "aws_kms_key" {
+    defaults = { arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
+  }
+}
+
+variables {
+  project_prefix = "Pets-Demo"
+  instructions = {
+    bucket_name           = "pets-demo-123456789012-instructions"
+    artifacts_bucket_name = "pets-demo-123456789012-artifacts"
+  }
+}
+
+run "defaults_plan" {
+  command = plan
+
+  assert {
+    condition     = length(aws_s3_bucket.this) == 3 && aws_s3_bucket.this["drop"].bucket == "pets-demo-123456789012-drop"
+    error_message = "expected drop/input/output buckets named <lower(prefix)>-<account>-<role>"
+  }
+  assert {
+    condition = alltrue([for b in aws_s3_bucket_public_access_block.this :
+    b.block_public_acls && b.block_public_policy && b.ignore_public_acls && b.restrict_public_buckets])
+    error_message = "every streaming bucket must block all public access"
+  }
+  assert {
+    condition     = alltrue([for o in aws_s3_bucket_ownership_controls.this : o.rule[0].object_ownership == "BucketOwnerEnforced"])
+    error_message = "ACLs must be disabled (BucketOwnerEnforced)"
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_event_rule.job_state.event_pattern, "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/pets-demo-")
+    error_message = "the job-state rule must match only this project's (lower-cased) job ARNs"
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.job_state.event_pattern).detail.LabelingJobStatus == ["InProgress", "Completed", "Failed", "Stopped"]
+    error_message = "the job-state rule must match exactly the statuses the Lambdas need"
+  }
+  assert {
+    condition = toset(keys(output.deployment.lambda_environment)) == toset([
+      "PROJECT_PREFIX", "LEDGER_TABLE", "DROP_BUCKET", "QUARANTINE_PREFIX", "INPUT_BUCKET", "OUTPUT_BUCKET",
+      "INPUT_TOPIC_ARN", "OUTPUT_TOPIC_ARN", "NOTIFICATION_TOPIC_ARN", "PROJECT_CONFIG_URI", "GROUNDTRUTH_ROLE_ARN",
+      "OUTPUT_KMS_KEY_ID", "MAX_CHAIN_DEPTH", "MAX_OBJECT_FAILURES", "MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS",
+      "PENDING_STALE_SECONDS", "IDLE_WARN_SECONDS", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
+      "POWERTOOLS_LOG_LEVEL",
+    ])
+    error_message = "the Lambda environment must be exactly docs/interfaces.md section 3"
+  }
+  assert {
+    condition     = output.deployment.project_config_uri == "s3://pets-demo-123456789012-instructions/config/project.json"
+    error_message = "project_config_uri must point at config/project.json of the instruction bucket"
+  }
+  assert {
+    condition     = output.deployment.queues.job_events.max_receive_count == 5 && output.deployment.queues.intake.batch_size == 10
+    error_message = "queue defaults must follow docs/interfaces.md section 2"
+  }
+  assert {
+    condition     = alltrue([for m in aws_lambda_event_source_mapping.this : m.function_response_types == toset(["ReportBatchItemFailures"])])
+    error_message = "event source mappings must report partial batch failures"
+  }
+  assert {
+    condition     = length(aws_kms_key.this) == 1 && aws_kms_key.this[0].enable_key_rotation
+    error_message = "a rotating customer managed key is created by default"
+  }
+  assert {
+    condition     = aws_dynamodb_table.ledger.billing_mode == "PAY_PER_REQUEST" && aws_dynamodb_table.ledger.point_in_time_recovery[0].enabled
+    error_message = "the ledger is on-demand with PITR"
+  }
+  assert {
+    condition     = aws_lambda_function.this["intake"].handler == "gtstream.handlers.intake.handler"
+    error_message = "handler paths must follow docs/interfaces.md section 2"
+  }
+}
+
+run "no_kms_uses_aws_managed_encryption" {
+  command = plan
+  variables {
+    kms = { create_key = false }
+  }
+  assert {
+    condition     = length(aws_kms_key.this) == 0 && !contains(keys(output.deployment.lambda_environment), "OUTPUT_KMS_KEY_ID")
+    error_message = "without a key nothing KMS-related is created or passed to the Lambdas"
+  }
+  assert {
+    condition     = alltrue([for c in aws_s3_bucket_server_side_encryption_configuration.this : one(c.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "AES256"])
+    error_message = "buckets fall back to SSE-S3"
+  }
+}
+
+run "long_prefix_bucket_names_fit" {
+  command = plan
+  variables {
+    project_prefix = "a-very-long-project-prefix-that-is-still-valid-for-jobs1"
+  }
+  assert {
+    condition     = alltrue([for b in aws_s3_bucket.this : length(b.bucket) <= 63])
+    error_message = "bucket names must fit 63 characters for any valid prefix"
+  }
+}
+
+run "rejects_prefix_too_long" {
+  command = plan
+  variables {
+    project_prefix = "a23456789012345678901234567890123456789012345678901234567"
+  }
+  expect_failures = [var.project_prefix]
+}
+
+run "rejects_prefix_leading_hyphen" {
+  command = plan
+  variables {
+    project_prefix = "-demo"
+  }
+  expect_failures = [var.project_prefix]
+}
+
+run "rejects_prefix_underscore" {
+  command = plan
+  variables {
+    project_prefix = "my_project"
+  }
+  expect_failures = [var.project_prefix]
+}
+
+run "rejects_package_not_zip" {
+  command = plan
+  variables {
+    lambda_package = "build/lambda.tar.gz"
+  }
+  expect_failures = [var.lambda_package]
+}
+
+run "rejects_instructions_bucket_name" {
+  command = plan
+  variables {
+    instructions = { bucket_name = "Bad_Bucket", artifacts_bucket_name = "ok-bucket" }
+  }
+  expect_failures = [var.instructions]
+}
+
+run "rejects_project_config_key" {
+  command = plan
+  variables {
+    instructions = { bucket_name = "ok-bucket", artifacts_bucket_name = "ok-bucket2", project_config_key = "config/project.yaml" }
+  }
+  expect_failures = [var.instructions]
+}
+
+run "rejects_kms_key_arn" {
+  command = plan
+  variables {
+    kms = { create_key = false, key_arn = "alias/mine" }
+  }
+  expect_failures = [var.kms]
+}
+
+run "rejects_kms_both" {
+  command = plan
+  variables {
+    kms = { create_key = true, key_arn = "arn:aws:kms:us-east-1:123456789012:key/abc" }
+  }
+  expect_failures = [var.kms]
+}
+
+run "rejects_kms_deletion_window" {
+  command = plan
+  variables {
+    kms = { deletion_window_in_days = 3 }
+  }
+  expect_failures = [var.kms]
+}
+
+run "rejects_lifecycle_days" {
+  command = plan
+  variables {
+    object_lifecycle = { noncurrent_version_expiration_days = 0 }
+  }
+  expect_failures = [var.object_lifecycle]
+}
+
+run "rejects_access_log_bucket" {
+  command = plan
+  variables {
+    access_log_bucket = "Not A Bucket"
+  }
+  expect_failures = [var.access_log_bucket]
+}
+
+run "rejects_quarantine_prefix" {
+  command = plan
+  variables {
+    labeling = { quarantine_prefix = "quarantine" }
+  }
+  expect_failures = [var.labeling]
+}
+
+run "rejects_max_chain_depth" {
+  command = plan
+  variables {
+    labeling = { max_chain_depth = 0 }
+  }
+  expect_failures = [var.labeling]
+}
+
+run "rejects_max_object_failures" {
+  command = plan
+  variables {
+    labeling = { max_object_failures = 0 }
+  }
+  expect_failures = [var.labeling]
+}
+
+run "rejects_max_image_bytes" {
+  command = plan
+  variables {
+    labeling = { max_image_bytes = 50000000 }
+  }
+  expect_failures = [var.labeling]
+}
+
+run "rejects_max_image_pixels" {
+  command = plan
+  variables {
+    labeling = { max_image_pixels = 0 }
+  }
+  expect_failures = [var.labeling]
+}
+
+run "rejects_pending_stale_seconds" {
+  command = plan
+  variables {
+    labeling = { pending_stale_seconds = 10 }
+  }
+  expect_failures = [var.labeling]
+}
+
+run "rejects_idle_warn_after_idle_stop" {
+  command = plan
+  variables {
+    labeling = { idle_warn_seconds = 864000 }
+  }
+  expect_failures = [var.labeling]
+}
+
+run "rejects_batch_size_without_window" {
+  command = plan
+  variables {
+    queues = { intake = { batch_size = 100, maximum_batching_window_in_seconds = 0 } }
+  }
+  expect_failures = [var.queues]
+}
+
+run "rejects_max_receive_count" {
+  command = plan
+  variables {
+    queues = { job_events = { max_receive_count = 0 } }
+  }
+  expect_failures = [var.queues]
+}
+
+run "rejects_dlq_retention" {
+  command = plan
+  variables {
+    queues = { dlq_retention_seconds = 2000000 }
+  }
+  expect_failures = [var.queues]
+}
+
+run "rejects_lambda_runtime" {
+  command = plan
+  variables {
+    lambda = { runtime = "python3.8" }
+  }
+  expect_failures = [var.lambda]
+}
+
+run "rejects_lambda_architecture" {
+  command = plan
+  variables {
+    lambda = { architecture = "arm64" }
+  }
+  expect_failures = [var.lambda]
+}
+
+run "rejects_lambda_memory" {
+  command = plan
+  variables {
+    lambda = { memory_size = 64 }
+  }
+  expect_failures = [var.lambda]
+}
+
+run "rejects_lambda_timeout" {
+  command = plan
+  variables {
+    lambda = { timeout = 901 }
+  }
+  expect_failures = [var.lambda]
+}
+
+run "rejects_log_retention" {
+  command = plan
+  variables {
+    lambda = { log_retention_days = 10 }
+  }
+  expect_failures = [var.lambda]
+}
+
+run "rejects_log_level" {
+  command = plan
+  variables {
+    lambda = { log_level = "TRACE" }
+  }
+  expect_failures = [var.lambda]
+}
+
+run "rejects_reserved_concurrency" {
+  command = plan
+  variables {
+    lambda = { reserved_concurrent_executions = -5 }
+  }
+  expect_failures = [var.lambda]
+}
+
+run "rejects_schedule_expression" {
+  command = plan
+  variables {
+    reconcile_schedule_expression = "every 5 minutes"
+  }
+  expect_failures = [var.reconcile_schedule_expression]
+}
+
+run "rejects_notification_email" {
+  command = plan
+  variables {
+    notification_emails = ["not-an-email"]
+  }
+  expect_failures = [var.notification_emails]
+}
+
+run "rejects_alarm_thresholds" {
+  command = plan
+  variables {
+    alarms = { oldest_message_age_seconds = 5 }
+  }
+  expect_failures = [var.alarms]
+}
+
+run "rejects_alarm_action_arn" {
+  command = plan
+  variables {
+    alarms = { additional_alarm_action_arns = ["my-topic"] }
+  }
+  expect_failures = [var.alarms]
+}
