@@ -282,6 +282,15 @@ def publish_config(deployment: dict[str, Any]) -> str:
         with spinner("publishing the project config (gtlocal.deploy.publish_project_config)"):
             publish_project_config(deployment)
         return str(deployment["project_config_uri"])
+    region, account = deployment["region"], deployment.get("account_id", "123456789012")
+    env = {
+        **os.environ,
+        # what the Terraform module gives the CodeBuild project: account-specific values stay out of git
+        "GT_DEFAULT_WORKTEAM_ARN": f"arn:aws:sagemaker:{region}:{account}:workteam/private-crowd/local-team",
+    }
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
     with spinner("publishing the starter project config (scripts/publish_instructions.py)"):
         run(
             [
@@ -292,8 +301,11 @@ def publish_config(deployment: dict[str, Any]) -> str:
                 "--bucket",
                 deployment["buckets"]["instructions"],
                 "--region",
-                deployment["region"],
+                region,
+                "--git-sha",
+                sha or "local",
             ],
+            env,
             what="publish_instructions",
         )
     return str(deployment["project_config_uri"])
