@@ -21,6 +21,9 @@ project; nothing here changes behaviour that AWS would show differently.
   seconds; moto sends ISO strings, which botocore tolerates but the Go SDK (Terraform) rejects.
 - **Formats the provider compares verbatim**: compact ``RedrivePolicy`` JSON, the CodeBuild
   project's ``encryptionKey`` and the Lambda ``LoggingConfig`` (moto drops both).
+- **EventBridge**: moto matches a schedule-only rule (no pattern) against every put event and
+  raises NotImplementedError for its Lambda target, failing the whole PutEvents call. Schedule
+  rules are skipped and Lambda targets left to the local runner.
 - **CodeCommit tags and repository KMS key**: moto answers ListTagsForResource with a 500 and
   drops ``kmsKeyId``; the provider retries forever / plans a change on every run.
 """
@@ -49,6 +52,7 @@ def apply() -> None:
         _patch_codecommit_tags()
         _patch_codebuild_encryption_key()
         _patch_lambda_logging_config()
+        _patch_events_rule_targets()
         _applied = True
 
 
@@ -332,3 +336,27 @@ def _patch_lambda_logging_config() -> None:
     LambdaFunction.__init__ = __init__  # type: ignore[method-assign]
     LambdaFunction.get_configuration = get_configuration  # type: ignore[method-assign]
     LambdaFunction.update_configuration = update_configuration  # type: ignore[method-assign]
+
+
+# --- EventBridge: scheduled rules and Lambda targets --------------------------------------------
+
+
+def _patch_events_rule_targets() -> None:
+    from moto.events.models import Rule
+
+    original = Rule.send_to_targets
+
+    def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+        # A schedule-only rule has no event pattern: in AWS it never matches a put event, but
+        # moto's empty pattern matches everything.
+        if getattr(self, "scheduled_expression", None) and not getattr(self.event_pattern, "_pattern", None):
+            return
+        # Lambda targets are invoked by the local runner, not by moto (NotImplementedError).
+        targets = self.targets
+        self.targets = [t for t in targets if ":lambda:" not in t["Arn"]]
+        try:
+            original(self, original_event, transform_input)
+        finally:
+            self.targets = targets
+
+    Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]

@@ -1,0 +1,253 @@
+"""A real `terraform apply` of examples/local against the local cloud, a second plan with no
+changes, the Lambda behaviour scenarios against what Terraform created, then `destroy`.
+
+The behaviour scenarios are the functions of tests/integration/behaviour that take only the
+`project` fixture; they run here on the Terraform deployment (applied once for the module, its
+data cleaned between scenarios) because the suite's own `cloud` fixture resets the whole local
+cloud before every test, which would delete what Terraform created.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import inspect
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from gtlocal.client import GroundTruthControl
+from gtlocal.testing import LocalCloud, aws_environment, free_port, wait_for_health
+
+from .conftest import ROOT, TERRAFORM_DIR, Terraform
+
+EXAMPLE = TERRAFORM_DIR / "examples" / "local"
+PREFIX = "tf"
+APPLY_BUDGET_SECONDS = 90
+BEHAVIOUR_MODULES = [
+    "test_lifecycle",
+    "test_chaining",
+    "test_limits",
+    "test_quarantine_and_crash",
+    "test_reconcile",
+]
+
+
+def honours_tls_only_policies(endpoint: str) -> bool:
+    """True when the local cloud runs gtlocal.shims (moto alone denies every request under a
+    TLS-only bucket policy because it ignores policy conditions)."""
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    bucket = f"shim-probe-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    try:
+        s3.put_object(Bucket=bucket, Key="probe", Body=b"1")
+        s3.delete_object(Bucket=bucket, Key="probe")
+        return True
+    except s3.exceptions.ClientError:
+        return False
+    finally:
+        s3.delete_bucket_policy(Bucket=bucket)
+        s3.delete_bucket(Bucket=bucket)
+
+
+@pytest.fixture(scope="module")
+def tf_cloud(local_cloud: LocalCloud) -> Iterator[LocalCloud]:
+    """The session local cloud, or - until `gtlocal serve` applies gtlocal.shims itself - a
+    shimmed one started for this module."""
+    if honours_tls_only_policies(local_cloud.endpoint):
+        yield local_cloud
+        return
+    print("\nlocal cloud lacks gtlocal.shims; starting a shimmed one for the terraform tests")
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    code = (
+        "from gtlocal import shims; shims.apply(); from gtlocal.__main__ import main; "
+        f"raise SystemExit(main(['serve', '--port', '{port}']))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
+    saved = {k: os.environ.get(k) for k in aws_environment(endpoint, local_cloud.region)}
+    try:
+        wait_for_health(endpoint, proc=proc)
+        os.environ.update(aws_environment(endpoint, local_cloud.region))
+        yield LocalCloud(endpoint=endpoint, region=local_cloud.region, control=GroundTruthControl(endpoint))
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def lambda_package() -> Path:
+    package = ROOT / "build" / "lambda.zip"
+    if not package.exists():
+        sys.path.insert(0, str(ROOT / "scripts"))
+        import package_lambda
+
+        package_lambda.build(package)
+    return package
+
+
+@pytest.fixture(scope="module")
+def applied(
+    terraform: Terraform, tf_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    state = tmp_path_factory.mktemp("tfstate") / "terraform.tfstate"
+    variables = [
+        f"-var=endpoint={tf_cloud.endpoint}",
+        f"-var=region={tf_cloud.region}",
+        f"-var=project_prefix={PREFIX}",
+        f"-var=lambda_package={lambda_package()}",
+    ]
+    terraform.init(EXAMPLE, extra=())
+    apply = terraform.run(
+        EXAMPLE, "apply", "-auto-approve", "-no-color", "-parallelism=30", f"-state={state}", *variables
+    )
+    print(f"\nterraform apply of examples/local: {apply.seconds:.1f} s")
+    plan = terraform.run(
+        EXAMPLE, "plan", "-detailed-exitcode", "-no-color", f"-state={state}", *variables, check=False
+    )
+    output = terraform.run(EXAMPLE, "output", "-json", f"-state={state}")
+    yield {
+        "apply_seconds": apply.seconds,
+        "plan": plan,
+        "deployment": json.loads(output.stdout)["deployment"]["value"],
+    }
+    destroy = terraform.run(
+        EXAMPLE, "destroy", "-auto-approve", "-no-color", "-parallelism=30", f"-state={state}", *variables
+    )
+    print(f"\nterraform destroy: {destroy.seconds:.1f} s")
+    remaining = json.loads(state.read_text()).get("resources", [])
+    assert remaining == [], f"destroy left {len(remaining)} resources in the state"
+
+
+def test_apply_completes_within_budget(applied: dict[str, Any]) -> None:
+    assert applied["apply_seconds"] < APPLY_BUDGET_SECONDS, f"apply took {applied['apply_seconds']:.1f} s"
+
+
+def test_second_plan_has_no_changes(applied: dict[str, Any]) -> None:
+    plan = applied["plan"]
+    assert plan.returncode == 0, f"second plan is not empty (exit {plan.returncode}):\n{plan.stdout[-6000:]}"
+
+
+def test_deployment_document_has_the_sdk_deployments_shape(
+    applied: dict[str, Any], tf_cloud: LocalCloud
+) -> None:
+    from gtlocal.deploy import deploy_project
+
+    def shape(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: shape(v) for k, v in value.items() if k != "lambda_environment"}
+        return type(value).__name__
+
+    sdk = deploy_project("shape", region=tf_cloud.region)
+    document = applied["deployment"]
+    assert shape(document) == shape(sdk)
+    # Lambda environment: the terraform one sets every variable of docs/interfaces.md section 3.
+    assert set(sdk["lambda_environment"]) <= set(document["lambda_environment"])
+    assert document["lambda_environment"]["PROJECT_PREFIX"] == PREFIX
+    assert document["buckets"]["drop"] != document["buckets"]["input"]
+
+
+def test_buckets_are_private_encrypted_and_tls_only(applied: dict[str, Any]) -> None:
+    s3 = boto3.client("s3")
+    document = applied["deployment"]
+    for role in ("drop", "input", "output", "artifacts"):
+        bucket = document["buckets"][role]
+        block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+        assert all(block.values()), (role, block)
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+        assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms", role
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+        assert any(
+            st["Effect"] == "Deny" and st["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+            for st in policy["Statement"]
+        ), role
+    cors = s3.get_bucket_cors(Bucket=document["buckets"]["input"])["CORSRules"][0]
+    assert cors["AllowedMethods"] == ["GET"] and cors["AllowedOrigins"] == ["*"]
+
+
+def clean_project(deployment: dict[str, Any], cloud: LocalCloud) -> None:
+    """Empty the project's data (objects, ledger, messages, Ground Truth queues); keep its resources."""
+    region = deployment["region"]
+    s3 = boto3.resource("s3", region_name=region)
+    for role in ("drop", "input", "output"):
+        s3.Bucket(deployment["buckets"][role]).object_versions.delete()
+    table = boto3.resource("dynamodb", region_name=region).Table(deployment["ledger_table"])
+    with table.batch_writer() as batch:
+        for page in table.meta.client.get_paginator("scan").paginate(TableName=table.name):
+            for item in page["Items"]:
+                batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+    sqs = boto3.client("sqs", region_name=region)
+    for queue in deployment["queues"].values():
+        for url in (queue["url"], queue["dlq_url"]):  # drain: PurgeQueue is limited to once a minute
+            while True:
+                batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+                if not batch.get("Messages"):
+                    break
+                for message in batch["Messages"]:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    for prefix in ("GroundTruth-", f"{PREFIX}-test-"):
+        for url in sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", []):
+            sqs.delete_queue(QueueUrl=url)
+    sns = boto3.client("sns", region_name=region)
+    for topic in deployment["topics"].values():
+        for sub in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]:
+            if sub["SubscriptionArn"].startswith("arn:"):
+                sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
+    cloud.control.reset()
+
+
+def behaviour_scenarios() -> list[Any]:
+    scenarios = []
+    for name in BEHAVIOUR_MODULES:
+        module = importlib.import_module(f"behaviour.{name}")
+        for attr, func in sorted(vars(module).items()):
+            if (
+                attr.startswith("test_")
+                and callable(func)
+                and list(inspect.signature(func).parameters) == ["project"]
+            ):
+                scenarios.append(pytest.param(func, id=f"{name}::{attr}"))
+    return scenarios
+
+
+@pytest.mark.parametrize("scenario", behaviour_scenarios())
+def test_behaviour_on_terraform_deployment(
+    scenario: Callable[[Any], None], applied: dict[str, Any], tf_cloud: LocalCloud
+) -> None:
+    from behaviour.conftest import INITIALIZING_SECONDS, Project
+
+    from gtlocal.deploy import publish_project_config
+
+    deployment = copy.deepcopy(applied["deployment"])
+    deployment["lambda_environment"]["PENDING_STALE_SECONDS"] = "0"  # as the SDK fixture does
+    clean_project(deployment, tf_cloud)
+    publish_project_config(deployment)
+    tf_cloud.control.update_settings(initializing_seconds=INITIALIZING_SECONDS)
+    project = Project(deployment, tf_cloud)
+    project.subscribe_notifications()
+    scenario(project)
