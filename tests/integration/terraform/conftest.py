@@ -54,13 +54,21 @@ class Terraform:
 
     def run(self, workdir: Path, *args: str, check: bool = True, timeout: float = 600) -> Result:
         started = time.monotonic()
-        proc = subprocess.run(
-            [self.binary, f"-chdir={workdir}", *args],
-            env=self.env(workdir),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        log = self.build_dir / "tf-logs" / f"{workdir.name}-{args[0]}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            proc = subprocess.run(
+                [self.binary, f"-chdir={workdir}", *args],
+                env=self.env(workdir),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            log.write_text(out)
+            pytest.fail(f"terraform {args[0]} in {workdir} timed out after {timeout} s; output in {log}")
+        log.write_text(proc.stdout + proc.stderr)
         result = Result(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
         if check and proc.returncode != 0:
             command = " ".join(args)

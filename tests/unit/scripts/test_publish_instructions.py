@@ -1,0 +1,105 @@
+"""The instructions publisher: validation messages, rendering, upload order."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import publish_instructions as pub
+
+STARTER = Path(__file__).resolve().parents[3] / "instructions"
+TEAM = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/team"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    target = tmp_path / "repo"
+    shutil.copytree(STARTER, target)
+    return target
+
+
+def edit(repo: Path, **changes: Any) -> None:
+    project = json.loads((repo / "project.json").read_text())
+    project.update(changes)
+    (repo / "project.json").write_text(json.dumps(project))
+
+
+def test_starter_repository_is_valid_with_the_workteam_from_the_environment(repo: Path) -> None:
+    project = pub.load_project(repo, {"GT_DEFAULT_WORKTEAM_ARN": TEAM})
+    assert project["workteam_arn"] == TEAM and project["categories"] == ["cat", "dog", "bird"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"task_type": "video"}, "task_type must be one of"),
+        ({"label_attribute_name": "category-metadata"}, "reserved by Ground Truth"),
+        ({"categories": []}, "categories must be a list"),
+        ({"workers_per_object": 10}, "workers_per_object must be a whole number from 1 to 9"),
+        ({"task_time_limit_seconds": 10}, "task_time_limit_seconds must be a whole number from 30 to 28800"),
+        ({"max_concurrent_task_count": 6000}, "max_concurrent_task_count"),
+        ({"workteam_arn": "team"}, "workteam_arn must be a workteam ARN"),
+        ({"pre_human_task_lambda_arn": "lambda"}, "pre_human_task_lambda_arn must be null"),
+        ({"examples": [{"file": "examples/missing.png"}]}, "does not exist"),
+    ],
+)
+def test_invalid_project_files_fail_with_a_clear_message(
+    repo: Path, changes: dict[str, Any], message: str
+) -> None:
+    edit(repo, **{"workteam_arn": TEAM, **changes})
+    with pytest.raises(pub.ProjectError, match=message):
+        pub.load_project(repo, {})
+
+
+def test_public_availability_limit_for_the_public_workforce(repo: Path) -> None:
+    public_team = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
+    edit(repo, workteam_arn=public_team, task_availability_lifetime_seconds=86400)
+    with pytest.raises(pub.ProjectError, match="12 h for the public workforce"):
+        pub.load_project(repo, {})
+
+
+def test_render_public_uploads_config_last_and_fills_the_template(repo: Path) -> None:
+    project = pub.load_project(repo, {"GT_DEFAULT_WORKTEAM_ARN": TEAM})
+    uploads, config = pub.render(repo, project, bucket="ib", region="us-east-1", version="v1", public=True)
+    keys = [u.key for u in uploads]
+    assert keys[-1] == "config/project.json"
+    assert "public/v1/instructions.html" in keys and "public/v1/examples/cat.svg" in keys
+    template = next(u for u in uploads if u.key == "config/v1/template.liquid.html").body.decode()
+    assert "[[" not in template and "task.input.taskObject | grant_read_access" in template
+    assert "https://ib.s3.us-east-1.amazonaws.com/public/v1/examples/cat.svg" in template
+    assert json.loads(uploads[-1].body) == config
+    assert config["template_uri"] == "s3://ib/config/v1/template.liquid.html"
+    categories = json.loads(next(u for u in uploads if u.key.endswith("categories.json")).body)
+    labels = [{"label": c} for c in ["cat", "dog", "bird"]]
+    assert categories == {"document-version": "2018-11-28", "labels": labels}
+
+
+def test_render_private_keeps_everything_under_config(repo: Path) -> None:
+    project = pub.load_project(repo, {"GT_DEFAULT_WORKTEAM_ARN": TEAM})
+    uploads, _ = pub.render(repo, project, bucket="ib", region="us-east-1", version="v1", public=False)
+    assert all(u.key.startswith("config/") for u in uploads)
+    template = next(u for u in uploads if u.key.endswith("template.liquid.html")).body.decode()
+    assert "'s3://ib/config/v1/examples/cat.svg' | grant_read_access" in template
+
+
+def test_markdown_subset() -> None:
+    html = pub.markdown_to_html("# Title\n\nSome **bold** and *em* [link](https://x).\n\n- one\n- two\n")
+    assert html == (
+        "<h1>Title</h1>\n<p>Some <strong>bold</strong> and <em>em</em> <a href=\"https://x\">link</a>.</p>\n"
+        "<ul>\n<li>one</li>\n<li>two</li>\n</ul>"
+    )
+
+
+def test_publish_puts_in_order() -> None:
+    calls: list[str] = []
+
+    class FakeS3:
+        def put_object(self, **kwargs: Any) -> None:
+            calls.append(kwargs["Key"])
+
+    pub.publish([pub.Upload("a", b"1", "x"), pub.Upload("config/project.json", b"{}", "y")], "b", FakeS3())
+    assert calls == ["a", "config/project.json"]
