@@ -89,7 +89,7 @@ def test_render_private_keeps_everything_under_config(repo: Path) -> None:
 def test_markdown_subset() -> None:
     html = pub.markdown_to_html("# Title\n\nSome **bold** and *em* [link](https://x).\n\n- one\n- two\n")
     assert html == (
-        "<h1>Title</h1>\n<p>Some <strong>bold</strong> and <em>em</em> <a href=\"https://x\">link</a>.</p>\n"
+        '<h1>Title</h1>\n<p>Some <strong>bold</strong> and <em>em</em> <a href="https://x">link</a>.</p>\n'
         "<ul>\n<li>one</li>\n<li>two</li>\n</ul>"
     )
 
