@@ -5,6 +5,10 @@
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_144:Cross-region replication is a disaster-recovery choice of the operator; the module keeps versioning on so it can be added.
   #checkov:skip=CKV_AWS_18:Access logging is enabled by var.access_log_bucket (a log bucket cannot log to itself and is operator-owned).
+  #checkov:skip=CKV2_AWS_6:Public access block: checkov's graph does not link the for_each companion resources (*.this[each.key]) to each bucket instance; they exist for every bucket and are asserted by tests/module.tftest.hcl and tests/integration/terraform.
+  #checkov:skip=CKV2_AWS_61:Lifecycle configuration: checkov's graph does not link the for_each companion resources (*.this[each.key]) to each bucket instance; they exist for every bucket and are asserted by tests/module.tftest.hcl and tests/integration/terraform.
+  #checkov:skip=CKV_AWS_21:Versioning: checkov's graph does not link the for_each companion resources (*.this[each.key]) to each bucket instance; they exist for every bucket and are asserted by tests/module.tftest.hcl and tests/integration/terraform.
+  #checkov:skip=CKV_AWS_145:KMS encryption (with kms.create_key or kms.key_arn): checkov's graph does not link the for_each companion resources (*.this[each.key]) to each bucket instance; they exist for every bucket and are asserted by tests/module.tftest.hcl and tests/integration/terraform.
   #checkov:skip=CKV2_AWS_62:Only the drop bucket needs event notifications (to the intake queue); input and output are written by the pipeline itself.
   for_each = local.bucket_names
 
