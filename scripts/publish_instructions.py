@@ -162,6 +162,13 @@ def validate_project(project: dict[str, Any], source: Path) -> None:
         value = project.get(name)
         if value is not None and not (isinstance(value, str) and ARN_LAMBDA.match(value)):
             raise ProjectError(f"{name} must be null (built-in) or a Lambda function ARN; got {value!r}")
+    classifiers = project.setdefault("content_classifiers", [])
+    allowed = ("FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent")
+    if not isinstance(classifiers, list) or any(c not in allowed for c in classifiers):
+        raise ProjectError(
+            f"content_classifiers must be a list of {', '.join(allowed)} (what you declare about "
+            f"your images to Ground Truth; default none); got {classifiers!r}"
+        )
     for example in project["examples"]:
         if not isinstance(example, dict) or not isinstance(example.get("file"), str):
             raise ProjectError(

@@ -285,13 +285,13 @@ def build_request(
     if settings.output_kms_key_id:
         output["KmsKeyId"] = settings.output_kms_key_id
     keywords = [k[:30] for k in config.keywords if k][:5] or ["image"]
+    input_config: dict[str, Any] = {"DataSource": data_source}
+    if config.content_classifiers:
+        input_config["DataAttributes"] = {"ContentClassifiers": list(config.content_classifiers)}
     return {
         "LabelingJobName": name,
         "LabelAttributeName": attr,
-        "InputConfig": {
-            "DataSource": data_source,
-            "DataAttributes": {"ContentClassifiers": ["FreeOfPersonallyIdentifiableInformation"]},
-        },
+        "InputConfig": input_config,
         "OutputConfig": output,
         "RoleArn": settings.groundtruth_role_arn,
         "LabelCategoryConfigS3Uri": config.label_category_config_uri,

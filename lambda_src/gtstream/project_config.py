@@ -48,6 +48,7 @@ class Preprocessing:
 
 
 DEFAULT_PREPROCESSING = Preprocessing()
+CONTENT_CLASSIFIERS = ("FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent")
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ class ProjectConfig:
     pre_human_task_lambda_arn: str | None
     annotation_consolidation_lambda_arn: str | None
     preprocessing: Preprocessing
+    # What the project declares about its images to Ground Truth (DataAttributes). Nothing is
+    # declared unless the config says so: it is the data owner's statement, not ours.
+    content_classifiers: tuple[str, ...] = ()
 
     def lambda_arns(self, region: str) -> tuple[str, str]:
         """(pre-human-task, annotation-consolidation) ARNs; built-in ones when the config leaves them null."""
@@ -145,6 +149,12 @@ class ProjectConfig:
             problems.append("preprocessing.transform must be 'module:function'")
             transform = DEFAULT_PREPROCESSING.transform
         options = {k: v for k, v in prep_raw.items() if k != "transform"}
+        classifiers = get("content_classifiers", list, [])
+        unknown = [c for c in classifiers if c not in CONTENT_CLASSIFIERS]
+        if unknown:
+            problems.append(
+                f"content_classifiers {unknown} unknown; allowed: {', '.join(CONTENT_CLASSIFIERS)}"
+            )
         if problems:
             raise ProjectConfigError(problems)
         return cls(
@@ -167,4 +177,5 @@ class ProjectConfig:
             preprocessing=Preprocessing(
                 transform=transform, options={**DEFAULT_PREPROCESSING.options, **options}
             ),
+            content_classifiers=tuple(dict.fromkeys(classifiers)),
         )

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from gtstream.config import ConfigError, Settings
@@ -90,3 +92,35 @@ def test_project_config_lists_every_problem() -> None:
             )
         )
     assert len(caught.value.problems) == 4
+
+
+def test_content_classifiers_are_declared_only_when_the_config_says_so() -> None:
+    # Nothing is claimed about the images by default ...
+    assert ProjectConfig.parse(config()).content_classifiers == ()
+    # ... the data owner can declare the documented classifiers ...
+    declared = ProjectConfig.parse(config(content_classifiers=["FreeOfAdultContent"]))
+    assert declared.content_classifiers == ("FreeOfAdultContent",)
+    # ... and anything else is rejected with the allowed values named.
+    with pytest.raises(ProjectConfigError, match="FreeOfPersonallyIdentifiableInformation"):
+        ProjectConfig.parse(config(content_classifiers=["SafeForWork"]))
+
+
+def test_create_request_declares_content_classifiers_only_from_the_config() -> None:
+    from types import SimpleNamespace
+
+    from gtstream.chaining import build_request
+
+    deps: Any = SimpleNamespace(settings=Settings.from_env(ENV))
+    silent = build_request(deps, ProjectConfig.parse(config()), "demo-0001", "category", None)
+    assert "DataAttributes" not in silent["InputConfig"]
+    declared = build_request(
+        deps,
+        ProjectConfig.parse(config(content_classifiers=["FreeOfPersonallyIdentifiableInformation"])),
+        "demo-0002",
+        "category",
+        "s3://demo-input/manifests/demo-0002/input.manifest",
+    )
+    assert declared["InputConfig"]["DataAttributes"] == {
+        "ContentClassifiers": ["FreeOfPersonallyIdentifiableInformation"]
+    }
+    assert declared["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"].endswith("input.manifest")

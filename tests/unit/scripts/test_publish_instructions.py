@@ -45,6 +45,7 @@ def test_starter_repository_is_valid_with_the_workteam_from_the_environment(repo
         ({"workteam_arn": "team"}, "workteam_arn must be a workteam ARN"),
         ({"pre_human_task_lambda_arn": "lambda"}, "pre_human_task_lambda_arn must be null"),
         ({"examples": [{"file": "examples/missing.png"}]}, "does not exist"),
+        ({"content_classifiers": ["SafeForWork"]}, "content_classifiers must be a list of"),
     ],
 )
 def test_invalid_project_files_fail_with_a_clear_message(
