@@ -102,7 +102,11 @@ class LocalCloudApp:
 
 
 class LocalCloud:
-    """A bound, not yet serving, local cloud (``serve_forever`` runs it)."""
+    """A bound, not yet serving, local cloud (``serve_forever`` runs it).
+
+    Installs ``gtlocal.shims`` (moto patches for what our Terraform modules and CloudFormation
+    stacks create) in this process first; they are process-wide, so two local clouds in one
+    process share them (the CloudFormation models call the last one's endpoint)."""
 
     def __init__(self, host: str, port: int, aws_endpoint: str | None = None) -> None:
         from moto.moto_server.werkzeug_app import (
@@ -110,6 +114,8 @@ class LocalCloud:
             MotoRequestHandler,
             create_backend_app,
         )
+
+        from gtlocal import shims
 
         moto_app = DomainDispatcherApplication(create_backend_app)
         self.emulator = GroundTruthEmulator()
@@ -122,6 +128,10 @@ class LocalCloud:
         )
         self.port = self.server.server_port
         self.url = f"http://{host}:{self.port}"
+        # The CloudFormation models call this process's moto (not a LocalStack given as
+        # aws_endpoint); a wildcard bind address is reached through the loopback.
+        own_host = "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104
+        shims.apply(f"http://{own_host}:{self.port}")
         self.emulator.configure(aws_endpoint or self.url)
 
     def serve_forever(self) -> None:

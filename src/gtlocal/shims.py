@@ -1,14 +1,19 @@
-"""Response-format and behaviour shims that let moto serve what ``terraform apply`` creates.
+"""The moto patches of the local cloud: what our Terraform modules and CloudFormation stacks need.
 
-Applied once, in-process, before the local cloud serves (``apply()`` is idempotent). Each shim
-fixes a place where moto differs from AWS in a way that breaks the Terraform modules of this
-project; nothing here changes behaviour that AWS would show differently.
+``apply(endpoint)`` is called by ``gtlocal.server.LocalCloud`` (so ``gtlocal serve``, ``make
+emulator``, the test fixtures and the demo all have them) before the local cloud serves; the
+behaviour patches are installed once per process, the CloudFormation resource models of
+``gtlocal.cfn_models`` are (re)pointed at ``endpoint``. Each patch fixes a place where moto
+differs from AWS in a way that breaks ``terraform apply`` or a stack of ``cloudformation/``;
+nothing here changes behaviour that AWS would show differently.
 
-- **S3 bucket policy conditions.** moto evaluates bucket policies but ignores ``Condition``, so
-  the standard TLS-only statement (Deny ``s3:*`` when ``aws:SecureTransport`` is ``false``)
-  denies *every* request. The local cloud is the stand-in for an HTTPS endpoint: the shim
-  evaluates ``aws:SecureTransport`` as ``true`` and drops other conditional statements (which
-  moto cannot evaluate) instead of applying them unconditionally.
+- **S3 bucket policy conditions.** moto evaluates bucket policies without request context: it
+  checks only ``StringEquals`` conditions and treats every other operator as matching, so the
+  standard TLS-only statement (Deny ``s3:*`` when ``Bool aws:SecureTransport`` is ``false``, on
+  every bucket of the modules and stacks) denies *every* request. The local cloud is the
+  stand-in for AWS's HTTPS endpoints: the shim evaluates ``aws:SecureTransport`` as ``true`` and
+  drops other conditional statements (which moto cannot evaluate) instead of applying them
+  unconditionally.
 - **SQS RedriveAllowPolicy.** moto stores the attribute but never returns it; the provider waits
   forever for it to appear. The shim returns it.
 - **SQS -> Lambda event source mappings.** moto would invoke the function (through Docker, which
@@ -16,16 +21,20 @@ project; nothing here changes behaviour that AWS would show differently.
   the DLQ. Locally the event-source runner of ``gtlocal`` plays Lambda's poller, so the mapping is
   kept as metadata only.
 - **CodeBuild projects with a CODEPIPELINE source/artifacts** need no ``location`` in AWS;
-  moto requires one.
+  moto requires one (Terraform and the CloudFormation model both create such projects).
 - **CodeCommit and CodePipeline timestamps.** The JSON protocol sends timestamps as epoch
   seconds; moto sends ISO strings, which botocore tolerates but the Go SDK (Terraform) rejects.
 - **Formats the provider compares verbatim**: compact ``RedrivePolicy`` JSON, the CodeBuild
   project's ``encryptionKey`` and the Lambda ``LoggingConfig`` (moto drops both).
-- **EventBridge**: moto matches a schedule-only rule (no pattern) against every put event and
-  raises NotImplementedError for its Lambda target, failing the whole PutEvents call. Schedule
-  rules are skipped and Lambda targets left to the local runner.
+- **EventBridge**: moto matches a schedule-only rule (no pattern; the reconcile rule of both the
+  module and the stack) against every put event and raises NotImplementedError for its Lambda
+  target, failing the whole PutEvents call. In AWS a schedule rule matches no event: schedule
+  rules are skipped, and Lambda targets left to the local runner.
 - **CodeCommit tags and repository KMS key**: moto answers ListTagsForResource with a 500 and
   drops ``kmsKeyId``; the provider retries forever / plans a change on every run.
+- **CloudFormation resource models** (``gtlocal.cfn_models``): bucket/queue/topic policies, SNS
+  subscriptions, alarms, CodeCommit/CodeBuild/CodePipeline resources and the bucket settings
+  moto's CloudFormation ignores.
 """
 
 from __future__ import annotations
@@ -38,10 +47,14 @@ _lock = threading.Lock()
 _applied = False
 
 
-def apply() -> None:
-    """Install every shim (once per process)."""
+def apply(endpoint: str) -> None:
+    """Install every shim (the behaviour patches once per process); the CloudFormation models
+    call the AWS APIs of the local cloud at ``endpoint``."""
     global _applied
+    from gtlocal import cfn_models
+
     with _lock:
+        cfn_models.install(endpoint)
         if _applied:
             return
         _patch_s3_bucket_policy_conditions()
@@ -349,7 +362,7 @@ def _patch_events_rule_targets() -> None:
     def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
         # A schedule-only rule has no event pattern: in AWS it never matches a put event, but
         # moto's empty pattern matches everything.
-        if getattr(self, "scheduled_expression", None) and not getattr(self.event_pattern, "_pattern", None):
+        if self.scheduled_expression and not self.event_pattern.get_pattern():
             return
         # Lambda targets are invoked by the local runner, not by moto (NotImplementedError).
         targets = self.targets

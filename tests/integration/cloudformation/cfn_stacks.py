@@ -19,13 +19,6 @@ CFN = ROOT / "cloudformation"
 REGION = "us-east-1"
 CODE_BUCKET = "lambda-code"
 CODE_KEY = "lambda/gtstream.zip"
-ENV_KEYS = (
-    "AWS_ENDPOINT_URL",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_DEFAULT_REGION",
-    "AWS_PROFILE",
-)
 
 DeployStacks = Callable[..., dict[str, Any]]
 
@@ -39,7 +32,6 @@ def _load(name: str, path: Path) -> ModuleType:
     return module
 
 
-moto_cfn = _load("cfn_tests_moto_cfn", HERE / "moto_cfn.py")
 deployment_document = _load("cfn_tests_deployment_document", CFN / "deployment_document.py")
 
 

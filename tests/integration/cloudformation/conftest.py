@@ -1,13 +1,10 @@
-"""The CloudFormation stacks, created by moto's CloudFormation on a local cloud.
+"""The CloudFormation stacks, created by moto's CloudFormation on the session local cloud.
 
-moto needs the gap-fillers of ``moto_cfn`` in the process that serves the local cloud, so these
-tests start their own local cloud (``gtlocal.server.LocalCloud``, moto + the Ground Truth
-emulator) in a thread of the test process, on a free port, for this directory only; the
-environment that points boto3 at it is restored afterwards.
+The local cloud serves the CloudFormation models moto lacks (``gtlocal.cfn_models``, installed by
+``gtlocal.shims`` in every local cloud), so these tests use the shared ``cloud`` fixture (reset
+before each test).
 
 Fixtures:
-- ``cfn_cloud`` (package): that local cloud, as a ``gtlocal.testing.LocalCloud``.
-- ``cloud`` (function, overrides the shared one here): ``cfn_cloud`` after a reset.
 - ``deploy_stacks`` (function): creates buckets.yaml then labeling.yaml for a prefix, returns
   the deployment document read back from the stack (cloudformation/deployment_document.py).
 - ``deployment``: the behaviour suite's fixture, fed from the CloudFormation stack.
@@ -15,20 +12,15 @@ Fixtures:
 
 from __future__ import annotations
 
-import os
 import sys
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from gtlocal.client import GroundTruthControl
 from gtlocal.deploy import publish_project_config
-from gtlocal.server import LocalCloud as LocalCloudServer
-from gtlocal.testing import LocalCloud, aws_environment, free_port
+from gtlocal.testing import LocalCloud
 
 # The behaviour suite's fixtures, so that its tests can run here against the stacks.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -37,43 +29,12 @@ from behaviour.conftest import project  # noqa: F401  # isort: skip
 from cfn_stacks import (  # isort: skip - this directory's helpers
     CODE_BUCKET,
     CODE_KEY,
-    ENV_KEYS,
     REGION,
     DeployStacks,
     create_stack,
     deployment_document,
     lambda_package,
-    moto_cfn,
 )
-
-
-@pytest.fixture(scope="package")
-def cfn_cloud() -> Iterator[LocalCloud]:
-    saved = {k: os.environ.get(k) for k in ENV_KEYS}
-    server = LocalCloudServer("127.0.0.1", free_port())
-    thread = server.start_in_thread()
-    try:
-        os.environ.update(aws_environment(server.url, REGION))
-        os.environ.pop("AWS_PROFILE", None)
-        moto_cfn.install(server.url)
-        yield LocalCloud(endpoint=server.url, region=REGION, control=GroundTruthControl(server.url))
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-@pytest.fixture
-def cloud(cfn_cloud: LocalCloud) -> LocalCloud:
-    request = urllib.request.Request(f"{cfn_cloud.endpoint}/moto-api/reset", data=b"", method="POST")  # noqa: S310
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - local endpoint
-        response.read()
-    cfn_cloud.control.reset()
-    return cfn_cloud
 
 
 @pytest.fixture

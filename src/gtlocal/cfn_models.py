@@ -1,4 +1,4 @@
-"""Fill the gaps of moto's CloudFormation so that it can create the labeling stack.
+"""CloudFormation resource models that moto lacks, so its CloudFormation can create our stacks.
 
 moto 5 creates S3 buckets from a template with only their name, encryption and tags, and has no
 CloudFormation model for ``AWS::S3::BucketPolicy``, ``AWS::SQS::QueuePolicy``,
@@ -6,16 +6,13 @@ CloudFormation model for ``AWS::S3::BucketPolicy``, ``AWS::SQS::QueuePolicy``,
 ``AWS::CodeCommit::Repository``, ``AWS::CodeBuild::Project`` or ``AWS::CodePipeline::Pipeline``: a stack
 with them fails (a resource that depends on one is "undefined") or silently lacks them.
 
-It also fixes two moto behaviours that the stacks run into: a schedule rule receives every
-PutEvents entry (and fails it on its Lambda target), and bucket policies are evaluated without
-request context, so the stacks' TLS-only denies refuse every request; here they are evaluated as
-for a request over TLS (``_get_permission_over_tls``).
-
 ``install(endpoint)`` registers models for those types and extends the bucket model with the
 properties the stacks use (public access block, ownership, versioning, CORS, lifecycle, queue
 notifications). Each model applies its properties through the AWS API of the same local cloud
-(boto3 at ``endpoint``), so moto validates them as it would a direct call. It must run in the
-process that serves the local cloud (the integration tests start one in a thread).
+(boto3 at ``endpoint``, dummy credentials, so moto's default account), so moto validates them as
+it would a direct call. ``gtlocal.shims.apply`` calls it from ``gtlocal.server.LocalCloud``; the
+behaviour fixes the stacks also need (TLS-only bucket policies, schedule rules, CodeBuild
+projects without a source location) are in ``gtlocal.shims``.
 
 Not covered, because the stacks do not use them: updates (a change replaces nothing; stacks are
 created and deleted), and bucket properties other than those listed above.
@@ -29,7 +26,6 @@ from typing import Any
 import boto3
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
-from moto.events.models import Rule
 from moto.s3.models import FakeBucket
 
 _ENDPOINT: dict[str, str] = {}
@@ -38,7 +34,11 @@ _MOTO_MODULE = "cloudformation_gaps.models"
 
 
 def _client(service: str, region: str) -> Any:
-    session = boto3.session.Session(region_name=region)
+    session = boto3.session.Session(
+        region_name=region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106
+    )
     return session.client(service, endpoint_url=_ENDPOINT["url"])  # type: ignore[call-overload]
 
 
@@ -65,6 +65,22 @@ class _Applied:
     def __init__(self, physical_id: str) -> None:
         self.physical_id = physical_id
 
+    @classmethod
+    def create(cls, resource_name: str, props: dict[str, Any], region_name: str) -> Any:
+        """Apply ``props`` (the resource's Properties, compacted) through the local cloud's API."""
+        raise NotImplementedError
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **_: Any,
+    ) -> Any:
+        return cls.create(resource_name, _compact(cloudformation_json["Properties"]), region_name)
+
     @property
     def physical_resource_id(self) -> str:
         return self.physical_id
@@ -86,7 +102,7 @@ class _Applied:
         account_id: str,
         region_name: str,
     ) -> Any:
-        raise NotImplementedError("stack updates are not supported by tests/integration/cloudformation")
+        raise NotImplementedError(f"stack updates of {cls.__name__} are not supported by the local cloud")
 
     @classmethod
     def delete_from_cloudformation_json(
@@ -103,15 +119,7 @@ class BucketPolicy(_Applied, CloudFormationModel):
         return "AWS::S3::BucketPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_: Any,
-    ) -> BucketPolicy:
-        props = _compact(cloudformation_json["Properties"])
+    def create(cls, resource_name: str, props: dict[str, Any], region_name: str) -> BucketPolicy:
         _client("s3", region_name).put_bucket_policy(
             Bucket=props["Bucket"], Policy=json.dumps(props["PolicyDocument"])
         )
@@ -126,15 +134,7 @@ class QueuePolicy(_Applied, CloudFormationModel):
         return "AWS::SQS::QueuePolicy"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_: Any,
-    ) -> QueuePolicy:
-        props = _compact(cloudformation_json["Properties"])
+    def create(cls, resource_name: str, props: dict[str, Any], region_name: str) -> QueuePolicy:
         sqs = _client("sqs", region_name)
         for url in props["Queues"]:
             sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
@@ -149,15 +149,7 @@ class TopicPolicy(_Applied, CloudFormationModel):
         return "AWS::SNS::TopicPolicy"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_: Any,
-    ) -> TopicPolicy:
-        props = _compact(cloudformation_json["Properties"])
+    def create(cls, resource_name: str, props: dict[str, Any], region_name: str) -> TopicPolicy:
         sns = _client("sns", region_name)
         for arn in props["Topics"]:
             sns.set_topic_attributes(
@@ -174,15 +166,7 @@ class Subscription(_Applied, CloudFormationModel):
         return "AWS::SNS::Subscription"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_: Any,
-    ) -> Subscription:
-        props = _compact(cloudformation_json["Properties"])
+    def create(cls, resource_name: str, props: dict[str, Any], region_name: str) -> Subscription:
         answer = _client("sns", region_name).subscribe(
             TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"]
         )
@@ -197,15 +181,7 @@ class Alarm(_Applied, CloudFormationModel):
         return "AWS::CloudWatch::Alarm"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_: Any,
-    ) -> Alarm:
-        props = _compact(cloudformation_json["Properties"])
+    def create(cls, resource_name: str, props: dict[str, Any], region_name: str) -> Alarm:
         name = props.get("AlarmName", resource_name)
         _client("cloudwatch", region_name).put_metric_alarm(
             AlarmName=name,
@@ -262,15 +238,7 @@ class Repository(_WithAttributes, CloudFormationModel):
         return "AWS::CodeCommit::Repository"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_: Any,
-    ) -> Repository:
-        props = _compact(cloudformation_json["Properties"])
+    def create(cls, resource_name: str, props: dict[str, Any], region_name: str) -> Repository:
         meta = _client("codecommit", region_name).create_repository(
             repositoryName=props["RepositoryName"],
             repositoryDescription=props.get("RepositoryDescription", ""),
@@ -293,27 +261,16 @@ class BuildProject(_WithAttributes, CloudFormationModel):
         return "AWS::CodeBuild::Project"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_: Any,
-    ) -> BuildProject:
-        props = _compact(cloudformation_json["Properties"])
+    def create(cls, resource_name: str, props: dict[str, Any], region_name: str) -> BuildProject:
         project = _client("codebuild", region_name).create_project(
             name=props["Name"],
             description=props.get("Description", ""),
-            # moto asks for a location even for CODEPIPELINE sources and artifacts (AWS does not).
+            # (gtlocal.shims lets a CODEPIPELINE source/artifacts go without a location, as AWS does.)
             source={
-                "location": "codepipeline",
-                **{
-                    "buildspec" if k == "BuildSpec" else k[:1].lower() + k[1:]: v
-                    for k, v in props["Source"].items()
-                },
+                "buildspec" if k == "BuildSpec" else k[:1].lower() + k[1:]: v
+                for k, v in props["Source"].items()
             },
-            artifacts={"location": "codepipeline", **_camel(props["Artifacts"])},  # the same moto quirk
+            artifacts=_camel(props["Artifacts"]),
             environment={
                 **_camel({k: v for k, v in props["Environment"].items() if k != "EnvironmentVariables"}),
                 # moto turns a Ref to a Number parameter into an int; the API takes strings.
@@ -339,15 +296,7 @@ class Pipeline(_WithAttributes, CloudFormationModel):
         return "AWS::CodePipeline::Pipeline"
 
     @classmethod
-    def create_from_cloudformation_json(
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **_: Any,
-    ) -> Pipeline:
-        props = _compact(cloudformation_json["Properties"])
+    def create(cls, resource_name: str, props: dict[str, Any], region_name: str) -> Pipeline:
         pipeline = {
             "name": props["Name"],
             "roleArn": props["RoleArn"],
@@ -429,40 +378,6 @@ def _create_bucket(
     return bucket
 
 
-def _get_permission_over_tls(self: FakeBucket, action: str, resource: str) -> Any:
-    """moto evaluates bucket-policy conditions only for StringEquals and ignores the others, so
-    a ``Bool aws:SecureTransport false`` deny (every bucket of the stacks has one) denies every
-    request. The local cloud stands in for AWS's HTTPS endpoints: such a statement never matches
-    a request over TLS, so it is left out; every other statement is evaluated as moto does."""
-    from moto.iam.access_control import IAMPolicy, PermissionResult
-
-    if self.policy is None:
-        return PermissionResult.NEUTRAL
-    policy = json.loads(self.policy.decode())
-    insecure_only = {"Bool": {"aws:SecureTransport": "false"}}
-    policy["Statement"] = [
-        s for s in as_statements(policy["Statement"]) if s.get("Condition") != insecure_only
-    ]
-    if not policy["Statement"]:
-        return PermissionResult.NEUTRAL
-    return IAMPolicy(json.dumps(policy)).is_action_permitted(action, resource)
-
-
-def as_statements(value: Any) -> list[dict[str, Any]]:
-    return list(value) if isinstance(value, list) else [value]
-
-
-_original_send_to_targets = Rule.send_to_targets
-
-
-def _send_to_targets_unless_scheduled(self: Rule, original_event: Any, transform_input: bool = True) -> None:
-    """moto treats a schedule rule (no event pattern) as matching every PutEvents entry, and then
-    fails the whole PutEvents on its Lambda target. In AWS a schedule rule matches no event."""
-    if self.scheduled_expression and not self.event_pattern.get_pattern():
-        return
-    _original_send_to_targets(self, original_event, transform_input)
-
-
 MODELS: tuple[type[CloudFormationModel], ...] = (
     BucketPolicy,
     QueuePolicy,
@@ -479,10 +394,9 @@ def install(endpoint: str) -> None:
     """Register the models in this process; boto3 calls go to ``endpoint``."""
     _ENDPOINT["url"] = endpoint
     FakeBucket.create_from_cloudformation_json = _create_bucket  # type: ignore[method-assign]
-    FakeBucket.get_permission = _get_permission_over_tls  # type: ignore[method-assign]
-    Rule.send_to_targets = _send_to_targets_unless_scheduled  # type: ignore[method-assign]
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
     missing = {m.cloudformation_type() for m in MODELS} - set(parsing.get_model_map())
-    assert not missing, f"moto did not register {missing}"
+    if missing:  # a moto upgrade changed how models are found
+        raise RuntimeError(f"moto did not register the CloudFormation models for {sorted(missing)}")
