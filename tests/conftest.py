@@ -10,14 +10,19 @@
 from __future__ import annotations
 
 import os
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from gtlocal.client import GroundTruthControl
-from gtlocal.testing import LocalCloud, aws_environment, running_local_cloud, wait_for_health
+from gtlocal.testing import (
+    LocalCloud,
+    aws_environment,
+    reset_local_cloud,
+    running_local_cloud,
+    wait_for_health,
+)
 
 INTEGRATION_DIR = Path(__file__).parent / "integration"
 REGION = "us-east-1"
@@ -61,14 +66,6 @@ def local_cloud() -> Iterator[LocalCloud]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-def reset_local_cloud(cloud: LocalCloud) -> None:
-    """Reset moto's state and the emulator (jobs, clock, settings)."""
-    req = urllib.request.Request(f"{cloud.endpoint}/moto-api/reset", data=b"", method="POST")  # noqa: S310
-    with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - local endpoint
-        resp.read()
-    cloud.control.reset()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,14 @@ class LocalCloud:
     endpoint: str
     region: str
     control: GroundTruthControl
+
+
+def reset_local_cloud(cloud: LocalCloud) -> None:
+    """Reset moto's state and the emulator (jobs, clock, settings)."""
+    request = urllib.request.Request(f"{cloud.endpoint}/moto-api/reset", data=b"", method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - local endpoint
+        response.read()
+    cloud.control.reset()
 
 
 def free_port() -> int:

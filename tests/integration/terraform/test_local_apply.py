@@ -13,10 +13,7 @@ import copy
 import importlib
 import inspect
 import json
-import os
-import subprocess
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +21,7 @@ from typing import Any
 import boto3
 import pytest
 
-from gtlocal.client import GroundTruthControl
-from gtlocal.testing import LocalCloud, aws_environment, free_port, wait_for_health
+from gtlocal.testing import LocalCloud, reset_local_cloud
 
 from .conftest import ROOT, TERRAFORM_DIR, Terraform
 
@@ -41,66 +37,6 @@ BEHAVIOUR_MODULES = [
 ]
 
 
-def honours_tls_only_policies(endpoint: str) -> bool:
-    """True when the local cloud runs gtlocal.shims (moto alone denies every request under a
-    TLS-only bucket policy because it ignores policy conditions)."""
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    bucket = f"shim-probe-{uuid.uuid4().hex[:12]}"
-    s3.create_bucket(Bucket=bucket)
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:*",
-                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-            }
-        ],
-    }
-    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
-    try:
-        s3.put_object(Bucket=bucket, Key="probe", Body=b"1")
-        s3.delete_object(Bucket=bucket, Key="probe")
-        return True
-    except s3.exceptions.ClientError:
-        return False
-    finally:
-        s3.delete_bucket_policy(Bucket=bucket)
-        s3.delete_bucket(Bucket=bucket)
-
-
-@pytest.fixture(scope="module")
-def tf_cloud(local_cloud: LocalCloud) -> Iterator[LocalCloud]:
-    """The session local cloud, or - until `gtlocal serve` applies gtlocal.shims itself - a
-    shimmed one started for this module."""
-    if honours_tls_only_policies(local_cloud.endpoint):
-        yield local_cloud
-        return
-    print("\nlocal cloud lacks gtlocal.shims; starting a shimmed one for the terraform tests")
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    code = (
-        "from gtlocal import shims; shims.apply(); from gtlocal.__main__ import main; "
-        f"raise SystemExit(main(['serve', '--port', '{port}']))"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
-    saved = {k: os.environ.get(k) for k in aws_environment(endpoint, local_cloud.region)}
-    try:
-        wait_for_health(endpoint, proc=proc)
-        os.environ.update(aws_environment(endpoint, local_cloud.region))
-        yield LocalCloud(endpoint=endpoint, region=local_cloud.region, control=GroundTruthControl(endpoint))
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
 def lambda_package() -> Path:
     package = ROOT / "build" / "lambda.zip"
     if not package.exists():
@@ -113,12 +49,15 @@ def lambda_package() -> Path:
 
 @pytest.fixture(scope="module")
 def applied(
-    terraform: Terraform, tf_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory
+    terraform: Terraform, local_cloud: LocalCloud, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
+    """The example applied once on the session local cloud (reset first, so that nothing an
+    earlier test left behind meets the apply). No test of this module resets the cloud."""
+    reset_local_cloud(local_cloud)
     state = tmp_path_factory.mktemp("tfstate") / "terraform.tfstate"
     variables = [
-        f"-var=endpoint={tf_cloud.endpoint}",
-        f"-var=region={tf_cloud.region}",
+        f"-var=endpoint={local_cloud.endpoint}",
+        f"-var=region={local_cloud.region}",
         f"-var=project_prefix={PREFIX}",
         f"-var=lambda_package={lambda_package()}",
     ]
@@ -138,7 +77,7 @@ def applied(
     }
     # moto's ListObjectVersions keeps answering with delete markers the provider's force_destroy
     # already removed, so emptying a bucket that has delete markers never ends; empty them here.
-    s3 = boto3.resource("s3", region_name=tf_cloud.region)
+    s3 = boto3.resource("s3", region_name=local_cloud.region)
     for bucket in applied_buckets(state):
         s3.Bucket(bucket).object_versions.delete()
     destroy = terraform.run(
@@ -170,7 +109,7 @@ def test_second_plan_has_no_changes(applied: dict[str, Any]) -> None:
 
 
 def test_deployment_document_has_the_sdk_deployments_shape(
-    applied: dict[str, Any], tf_cloud: LocalCloud
+    applied: dict[str, Any], local_cloud: LocalCloud
 ) -> None:
     from gtlocal.deploy import deploy_project
 
@@ -179,7 +118,7 @@ def test_deployment_document_has_the_sdk_deployments_shape(
             return {k: shape(v) for k, v in value.items() if k != "lambda_environment"}
         return type(value).__name__
 
-    sdk = deploy_project("shape", region=tf_cloud.region)
+    sdk = deploy_project("shape", region=local_cloud.region)
     document = applied["deployment"]
     assert shape(document) == shape(sdk)
     # Lambda environment: the terraform one sets every variable of docs/interfaces.md section 3.
@@ -253,7 +192,7 @@ def behaviour_scenarios() -> list[Any]:
 
 @pytest.mark.parametrize("scenario", behaviour_scenarios())
 def test_behaviour_on_terraform_deployment(
-    scenario: Callable[[Any], None], applied: dict[str, Any], tf_cloud: LocalCloud
+    scenario: Callable[[Any], None], applied: dict[str, Any], local_cloud: LocalCloud
 ) -> None:
     from behaviour.conftest import INITIALIZING_SECONDS, Project
 
@@ -261,9 +200,9 @@ def test_behaviour_on_terraform_deployment(
 
     deployment = copy.deepcopy(applied["deployment"])
     deployment["lambda_environment"]["PENDING_STALE_SECONDS"] = "0"  # as the SDK fixture does
-    clean_project(deployment, tf_cloud)
+    clean_project(deployment, local_cloud)
     publish_project_config(deployment)
-    tf_cloud.control.update_settings(initializing_seconds=INITIALIZING_SECONDS)
-    project = Project(deployment, tf_cloud)
+    local_cloud.control.update_settings(initializing_seconds=INITIALIZING_SECONDS)
+    project = Project(deployment, local_cloud)
     project.subscribe_notifications()
     scenario(project)
