@@ -2,7 +2,11 @@
 
 This is the SDK deployment used where terraform is absent (behaviour tests, the demo): the same
 resources and the same deployment document (docs/interfaces.md section 2) as the Terraform
-module, created against whatever ``AWS_ENDPOINT_URL`` points at.
+module, created against whatever ``AWS_ENDPOINT_URL`` points at. Names are Terraform's and
+CloudFormation's: buckets ``<P>-<account>-<kind>``, topics ``<P>-gt-input``, ``<P>-gt-output``,
+``<P>-notifications``, queues ``<P>-intake``/``<P>-job-events``/``<P>-worker-events`` (each with
+``-dlq``), table ``<P>-ledger``, rules ``<P>-job-state``/``<P>-worker-task``, role
+``<P>-groundtruth`` (long prefixes shortened with a hash as the Terraform module does).
 
     gtlocal deploy --prefix demo --output build/deployment.json [--publish-config]
 """
@@ -40,12 +44,23 @@ HANDLERS = {
 }
 
 
-def _bucket_name(prefix: str, kind: str, account: str) -> str:
-    name = f"{prefix.lower()}-{kind}-{account}"
-    if len(name) > 63:  # keep it unique and valid instead of truncating into a collision
-        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-        name = f"{prefix.lower()[: 63 - len(kind) - 10]}-{kind}-{digest}"
-    return name
+def _short(value: str, keep: int, limit: int) -> str:
+    """``value``, or past ``limit`` characters its first ``keep`` plus 8 hex of its sha256."""
+    if len(value) <= limit:
+        return value
+    return f"{value[:keep]}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+
+
+def resource_base(prefix: str) -> str:
+    """The base of resource names, as Terraform's ``local.name``: the prefix, or past 36
+    characters its first 27 plus a hash (``<base>-worker-events-lambda`` fits IAM's 64)."""
+    return _short(prefix, 27, 36)
+
+
+def bucket_name(prefix: str, kind: str, account: str) -> str:
+    """``<base>-<account>-<kind>`` as Terraform and CloudFormation: the lower-case prefix, or past
+    37 characters its first 28 plus a hash, so that every name fits S3's 63 characters."""
+    return f"{_short(prefix.lower(), 28, 37)}-{account}-{kind}"
 
 
 def deploy_project(
@@ -68,8 +83,9 @@ def deploy_project(
     s3, sns, sqs = session.client("s3"), session.client("sns"), session.client("sqs")
     events, dynamodb, iam = session.client("events"), session.client("dynamodb"), session.client("iam")
     low = prefix.lower()
+    name = resource_base(prefix)
 
-    buckets = {kind: _bucket_name(prefix, kind, account) for kind in BUCKET_KINDS}
+    buckets = {kind: bucket_name(prefix, kind, account) for kind in BUCKET_KINDS}
     for name in buckets.values():
         kwargs: dict[str, Any] = {"Bucket": name}
         if region != "us-east-1":
@@ -100,21 +116,25 @@ def deploy_project(
     )
 
     topics = {
-        kind: sns.create_topic(Name=f"{prefix}-{kind}")["TopicArn"]
-        for kind in ("input", "output", "notifications")
+        kind: sns.create_topic(Name=f"{name}-{topic}")["TopicArn"]
+        for kind, topic in (
+            ("input", "gt-input"),
+            ("output", "gt-output"),
+            ("notifications", "notifications"),
+        )
     }
 
     queues: dict[str, dict[str, Any]] = {}
     for kind, (batch_size, max_receive) in QUEUES.items():
         dash = kind.replace("_", "-")
         dlq_url = sqs.create_queue(
-            QueueName=f"{prefix}-{dash}-dlq", Attributes={"MessageRetentionPeriod": "1209600"}
+            QueueName=f"{name}-{dash}-dlq", Attributes={"MessageRetentionPeriod": "1209600"}
         )["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
         url = sqs.create_queue(
-            QueueName=f"{prefix}-{dash}",
+            QueueName=f"{name}-{dash}",
             Attributes={
                 "VisibilityTimeout": str(visibility_timeout),
                 "RedrivePolicy": json.dumps(
@@ -134,10 +154,10 @@ def deploy_project(
     # S3 -> intake queue, EventBridge -> job/worker event queues: allow exactly those senders.
     sources = {
         "intake": ("s3.amazonaws.com", f"arn:aws:s3:::{buckets['drop']}"),
-        "job_events": ("events.amazonaws.com", f"arn:aws:events:{region}:{account}:rule/{prefix}-job-state"),
+        "job_events": ("events.amazonaws.com", f"arn:aws:events:{region}:{account}:rule/{name}-job-state"),
         "worker_events": (
             "events.amazonaws.com",
-            f"arn:aws:events:{region}:{account}:rule/{prefix}-worker-tasks",
+            f"arn:aws:events:{region}:{account}:rule/{name}-worker-task",
         ),
     }
     for kind, (service, source_arn) in sources.items():
@@ -162,7 +182,7 @@ def deploy_project(
         },
     )
 
-    table = f"{prefix}-ledger"
+    table = f"{name}-ledger"
     with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
         dynamodb.create_table(
             TableName=table,
@@ -190,7 +210,7 @@ def deploy_project(
     job_arn_prefix = f"arn:aws:sagemaker:{region}:{account}:labeling-job/{low}-"
     rules = {
         "job_events": (
-            f"{prefix}-job-state",
+            f"{name}-job-state",
             {
                 "source": ["aws.sagemaker"],
                 "detail-type": [STATE_CHANGE],
@@ -198,7 +218,7 @@ def deploy_project(
             },
         ),
         "worker_events": (
-            f"{prefix}-worker-tasks",
+            f"{name}-worker-task",
             {
                 "source": ["aws.sagemaker"],
                 "detail-type": [TASK_CHANGE],
@@ -210,7 +230,7 @@ def deploy_project(
         events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
         events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queues[kind]["arn"]}])
 
-    role_name = f"{prefix}-groundtruth"[:64]
+    role_name = f"{name}-groundtruth"
     trust = {
         "Version": "2012-10-17",
         "Statement": [
@@ -241,7 +261,7 @@ def deploy_project(
         "NOTIFICATION_TOPIC_ARN": topics["notifications"],
         "PROJECT_CONFIG_URI": config_uri,
         "GROUNDTRUTH_ROLE_ARN": role_arn,
-        "POWERTOOLS_SERVICE_NAME": f"{prefix}-labeling",
+        "POWERTOOLS_SERVICE_NAME": f"gt-streaming-{low}",
         "POWERTOOLS_METRICS_NAMESPACE": "GroundTruthStreaming",
         **(environment or {}),
     }

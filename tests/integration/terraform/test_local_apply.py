@@ -108,7 +108,21 @@ def test_second_plan_has_no_changes(applied: dict[str, Any]) -> None:
     assert plan.returncode == 0, f"second plan is not empty (exit {plan.returncode}):\n{plan.stdout[-6000:]}"
 
 
-def test_deployment_document_has_the_sdk_deployments_shape(
+def resource_names(document: dict[str, Any]) -> dict[str, str]:
+    """The names a deployment document refers to (last part of each ARN/URL), keyed by place."""
+    names = {
+        "ledger_table": document["ledger_table"],
+        "role": document["groundtruth_role_arn"].rsplit("/")[-1],
+    }
+    names.update({f"bucket.{k}": v for k, v in document["buckets"].items()})
+    names.update({f"topic.{k}": v.rsplit(":")[-1] for k, v in document["topics"].items()})
+    for kind, queue in document["queues"].items():
+        names[f"queue.{kind}"] = queue["url"].rsplit("/")[-1]
+        names[f"dlq.{kind}"] = queue["dlq_url"].rsplit("/")[-1]
+    return names
+
+
+def test_deployment_document_has_the_sdk_deployments_shape_and_names(
     applied: dict[str, Any], local_cloud: LocalCloud
 ) -> None:
     from gtlocal.deploy import deploy_project
@@ -121,6 +135,9 @@ def test_deployment_document_has_the_sdk_deployments_shape(
     sdk = deploy_project("shape", region=local_cloud.region)
     document = applied["deployment"]
     assert shape(document) == shape(sdk)
+    # The SDK deployment names every resource as the Terraform module does.
+    sdk_names = {k: v.replace("shape", PREFIX) for k, v in resource_names(sdk).items()}
+    assert sdk_names == resource_names(document)
     # Lambda environment: the terraform one sets every variable of docs/interfaces.md section 3.
     assert set(sdk["lambda_environment"]) <= set(document["lambda_environment"])
     assert document["lambda_environment"]["PROJECT_PREFIX"] == PREFIX
