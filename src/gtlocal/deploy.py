@@ -83,7 +83,7 @@ def deploy_project(
     s3, sns, sqs = session.client("s3"), session.client("sns"), session.client("sqs")
     events, dynamodb, iam = session.client("events"), session.client("dynamodb"), session.client("iam")
     low = prefix.lower()
-    name = resource_base(prefix)
+    base = resource_base(prefix)
 
     buckets = {kind: bucket_name(prefix, kind, account) for kind in BUCKET_KINDS}
     for name in buckets.values():
@@ -116,7 +116,7 @@ def deploy_project(
     )
 
     topics = {
-        kind: sns.create_topic(Name=f"{name}-{topic}")["TopicArn"]
+        kind: sns.create_topic(Name=f"{base}-{topic}")["TopicArn"]
         for kind, topic in (
             ("input", "gt-input"),
             ("output", "gt-output"),
@@ -128,13 +128,13 @@ def deploy_project(
     for kind, (batch_size, max_receive) in QUEUES.items():
         dash = kind.replace("_", "-")
         dlq_url = sqs.create_queue(
-            QueueName=f"{name}-{dash}-dlq", Attributes={"MessageRetentionPeriod": "1209600"}
+            QueueName=f"{base}-{dash}-dlq", Attributes={"MessageRetentionPeriod": "1209600"}
         )["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
         url = sqs.create_queue(
-            QueueName=f"{name}-{dash}",
+            QueueName=f"{base}-{dash}",
             Attributes={
                 "VisibilityTimeout": str(visibility_timeout),
                 "RedrivePolicy": json.dumps(
@@ -154,10 +154,10 @@ def deploy_project(
     # S3 -> intake queue, EventBridge -> job/worker event queues: allow exactly those senders.
     sources = {
         "intake": ("s3.amazonaws.com", f"arn:aws:s3:::{buckets['drop']}"),
-        "job_events": ("events.amazonaws.com", f"arn:aws:events:{region}:{account}:rule/{name}-job-state"),
+        "job_events": ("events.amazonaws.com", f"arn:aws:events:{region}:{account}:rule/{base}-job-state"),
         "worker_events": (
             "events.amazonaws.com",
-            f"arn:aws:events:{region}:{account}:rule/{name}-worker-task",
+            f"arn:aws:events:{region}:{account}:rule/{base}-worker-task",
         ),
     }
     for kind, (service, source_arn) in sources.items():
@@ -182,7 +182,7 @@ def deploy_project(
         },
     )
 
-    table = f"{name}-ledger"
+    table = f"{base}-ledger"
     with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
         dynamodb.create_table(
             TableName=table,
@@ -210,7 +210,7 @@ def deploy_project(
     job_arn_prefix = f"arn:aws:sagemaker:{region}:{account}:labeling-job/{low}-"
     rules = {
         "job_events": (
-            f"{name}-job-state",
+            f"{base}-job-state",
             {
                 "source": ["aws.sagemaker"],
                 "detail-type": [STATE_CHANGE],
@@ -218,7 +218,7 @@ def deploy_project(
             },
         ),
         "worker_events": (
-            f"{name}-worker-task",
+            f"{base}-worker-task",
             {
                 "source": ["aws.sagemaker"],
                 "detail-type": [TASK_CHANGE],
@@ -230,7 +230,7 @@ def deploy_project(
         events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
         events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queues[kind]["arn"]}])
 
-    role_name = f"{name}-groundtruth"
+    role_name = f"{base}-groundtruth"
     trust = {
         "Version": "2012-10-17",
         "Statement": [
