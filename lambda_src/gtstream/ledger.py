@@ -13,6 +13,32 @@ GSI = "by-state"
 PROJECT_KEY = {"pk": "PROJECT", "sk": "PROJECT"}
 
 
+def table_definition(name: str) -> dict[str, Any]:
+    """``CreateTable`` arguments of the ledger (docs/interfaces.md section 4): the one definition
+    the SDK deployment and the tests use; Terraform and CloudFormation declare the same keys."""
+    return {
+        "TableName": name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": attr, "AttributeType": "S"} for attr in ("pk", "sk", "state_key", "updated_at")
+        ],
+        "KeySchema": [
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": GSI,
+                "KeySchema": [
+                    {"AttributeName": "state_key", "KeyType": "HASH"},
+                    {"AttributeName": "updated_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    }
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 

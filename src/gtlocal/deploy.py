@@ -21,6 +21,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gtstream.ledger import table_definition
+
 STATE_CHANGE = "SageMaker Ground Truth Labeling Job State Change"
 TASK_CHANGE = "SageMaker Ground Truth Labeling Job Task Status Change"
 TEST_TEMPLATE = (
@@ -184,28 +186,7 @@ def deploy_project(
 
     table = f"{base}-ledger"
     with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
-        dynamodb.create_table(
-            TableName=table,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": name, "AttributeType": "S"}
-                for name in ("pk", "sk", "state_key", "updated_at")
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by-state",
-                    "KeySchema": [
-                        {"AttributeName": "state_key", "KeyType": "HASH"},
-                        {"AttributeName": "updated_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
+        dynamodb.create_table(**table_definition(table))
 
     job_arn_prefix = f"arn:aws:sagemaker:{region}:{account}:labeling-job/{low}-"
     rules = {

@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from gtlocal.testing import LocalCloud
+from gtstream.ledger import table_definition
 
 
 @dataclass(frozen=True)
@@ -54,24 +55,7 @@ def make_document(prefix: str, region: str) -> dict[str, Any]:
 
 
 def create_ledger_table(name: str) -> None:
-    boto3.client("dynamodb").create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "state_key", "updated_at")
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by-state",
-                "KeySchema": [
-                    {"AttributeName": "state_key", "KeyType": "HASH"},
-                    {"AttributeName": "updated_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-    )
+    boto3.client("dynamodb").create_table(**table_definition(name))
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from gtstream.aws import Clients
-from gtstream.ledger import Ledger
+from gtstream.ledger import Ledger, table_definition
 
 
 class Clock:
@@ -33,27 +33,7 @@ def ledger(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
-        boto3.client("dynamodb", region_name="us-east-1").create_table(
-            TableName="t",
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "state_key", "updated_at")
-            ],
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": "by-state",
-                    "KeySchema": [
-                        {"AttributeName": "state_key", "KeyType": "HASH"},
-                        {"AttributeName": "updated_at", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
+        boto3.client("dynamodb", region_name="us-east-1").create_table(**table_definition("t"))
         yield Ledger("t", Clients("us-east-1"), now=clock)
 
 
