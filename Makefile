@@ -75,8 +75,8 @@ $(CHECKOV_VENV)/.installed-stamp:
 	@touch $@
 
 .PHONY: checkov
-checkov: $(CHECKOV_VENV)/.installed-stamp ## checkov on terraform/ (its own environment)
-	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework terraform -d terraform
+checkov: $(CHECKOV_VENV)/.installed-stamp ## checkov on terraform/ (its own environment; offline: --skip-download)
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework terraform -d terraform
 
 .PHONY: clean
 clean: ## Remove build output and caches (keeps .venv)
