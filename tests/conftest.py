@@ -36,23 +36,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def local_cloud() -> Iterator[LocalCloud]:
-    saved = {
-        k: os.environ.get(k)
-        for k in (
-            "AWS_ENDPOINT_URL",
-            "AWS_ACCESS_KEY_ID",
-            "AWS_SECRET_ACCESS_KEY",
-            "AWS_DEFAULT_REGION",
-            "AWS_PROFILE",
-        )
-    }
+    # pytest's MonkeyPatch restores every variable it touched when the session ends.
+    with pytest.MonkeyPatch.context() as env:
 
-    def _use(endpoint: str) -> LocalCloud:
-        os.environ.update(aws_environment(endpoint, REGION))
-        os.environ.pop("AWS_PROFILE", None)
-        return LocalCloud(endpoint=endpoint, region=REGION, control=GroundTruthControl(endpoint))
+        def _use(endpoint: str) -> LocalCloud:
+            for key, value in aws_environment(endpoint, REGION).items():
+                env.setenv(key, value)
+            env.delenv("AWS_PROFILE", raising=False)
+            return LocalCloud(endpoint=endpoint, region=REGION, control=GroundTruthControl(endpoint))
 
-    try:
         external = os.environ.get("GTLOCAL_ENDPOINT")
         if external:
             wait_for_health(external)
@@ -60,12 +52,6 @@ def local_cloud() -> Iterator[LocalCloud]:
         else:
             with running_local_cloud() as (endpoint, _proc):
                 yield _use(endpoint)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 @pytest.fixture

@@ -9,10 +9,8 @@ over into the child's input manifest), then the chain moves on.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gtctl.aws import Aws, translate_errors
@@ -31,21 +29,6 @@ class ChainOutcome:
     @property
     def ok(self) -> bool:
         return self.action in ("created", "idle")
-
-
-@contextmanager
-def lambda_environment(dep: Deployment) -> Iterator[dict[str, str]]:
-    """The deployment's Lambda environment applied to os.environ for the duration."""
-    saved = {k: os.environ.get(k) for k in dep.lambda_environment}
-    os.environ.update(dep.lambda_environment)
-    try:
-        yield dict(os.environ)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def _stop_and_wait(aws: Aws, job: str, timeout: float, on_wait: Callable[[str], None] | None) -> None:
@@ -89,9 +72,10 @@ def force(
     from gtstream.config import ConfigError, Settings
     from gtstream.deps import Deps
 
-    with lambda_environment(dep) as env, translate_errors():
+    with translate_errors():
         try:
-            settings = Settings.from_env(env)
+            # The deployment's Lambda environment, parsed as the Lambdas parse theirs (no os.environ).
+            settings = Settings.from_env(dep.lambda_environment)
         except ConfigError as exc:
             raise GtctlError(f"the deployment's Lambda environment is invalid: {exc}") from None
         deps = Deps.build(settings)
