@@ -26,6 +26,11 @@ def error_code(exc: BaseException) -> str:
     return ""
 
 
+def object_missing(exc: BaseException) -> bool:
+    """S3 said the object is not there (GetObject: NoSuchKey; HeadObject: a bare 404)."""
+    return error_code(exc) in ("NoSuchKey", "404", "NotFound")
+
+
 def split_s3_uri(uri: str) -> tuple[str, str]:
     if not uri.startswith("s3://") or "/" not in uri[5:]:
         raise ValueError(f"not an s3://bucket/key URI: {uri!r}")
@@ -81,7 +86,7 @@ class ObjectStore:
         try:
             response = self._s3.get_object(Bucket=bucket, Key=key)
         except Exception as exc:
-            if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+            if object_missing(exc):
                 return None
             raise
         body = response["Body"]
@@ -95,7 +100,7 @@ class ObjectStore:
         try:
             return int(self._s3.head_object(Bucket=bucket, Key=key)["ContentLength"])
         except Exception as exc:
-            if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+            if object_missing(exc):
                 return None
             raise
 
@@ -124,7 +129,7 @@ class ObjectStore:
         try:
             response = self._s3.get_object(Bucket=bucket, Key=key)
         except Exception as exc:
-            if error_code(exc) in ("NoSuchKey", "404", "NotFound"):
+            if object_missing(exc):
                 return None
             raise
         body = response["Body"]
