@@ -10,12 +10,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 4566
 export GTLOCAL_PORT := $(PORT)
+# Lambda package target (make package RUNTIME=python3.12 ARCH=arm64): what scripts/package_lambda.py builds.
+RUNTIME ?= python3.11
+ARCH ?= x86_64
 
 .PHONY: help
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml lambda_src/requirements.txt lambda_src/requirements-runtime.txt
 	@echo ">> creating $(VENV) and installing the project with its dev tools"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -39,13 +42,13 @@ test: install ## Fast unit tests only (no local cloud, no terraform)
 	$(BIN)/pytest tests/unit
 
 .PHONY: test-local
-test-local: install lint package ## THE test command: lint + unit + integration (local cloud, terraform apply) + checkov
+test-local: install lint ## THE test command: lint + unit + integration (local cloud, package builds, terraform apply) + checkov
 	$(BIN)/pytest tests
 	$(MAKE) checkov
 
 .PHONY: package
-package: install ## Build the Lambda deployment package build/lambda.zip (Linux x86_64 wheels)
-	$(BIN)/python scripts/package_lambda.py --output build/lambda.zip
+package: ## Build the Lambda package build/lambda-$(RUNTIME)-$(ARCH).zip (RUNTIME=python3.11|python3.12|python3.13 ARCH=x86_64|arm64)
+	$(PYTHON) scripts/package_lambda.py --runtime $(RUNTIME) --architecture $(ARCH)
 
 .PHONY: emulator
 emulator: install ## Run the local cloud in the foreground on 127.0.0.1:$(PORT)
@@ -60,7 +63,7 @@ emulator-down: ## Stop the background local cloud started by emulator-up (only t
 	@if [ -x $(BIN)/gtlocal ]; then $(BIN)/gtlocal down --port $(PORT); else echo "nothing to stop"; fi
 
 .PHONY: demo
-demo: install package ## The whole story on the local cloud: apply, drop, label, expire, chain, summary
+demo: install ## The whole story on the local cloud: apply, drop, label, expire, chain, summary
 	$(BIN)/python scripts/demo.py
 
 .PHONY: bench

@@ -188,12 +188,6 @@ def terraform_unavailable() -> str | None:
 
 
 def deploy_terraform(endpoint: str, workdir: Path, timeout: float) -> dict[str, Any]:
-    package = ROOT / "build" / "lambda.zip"
-    if not package.exists():
-        with spinner("building the Lambda package (scripts/package_lambda.py)"):
-            run(
-                [sys.executable, "scripts/package_lambda.py", "--output", str(package)], what="package_lambda"
-            )
     rc_file = run([sys.executable, "scripts/terraform_env.py"], what="terraform_env").strip().splitlines()[-1]
     tf_dir = workdir / "terraform"
     if tf_dir.exists():
@@ -213,8 +207,7 @@ def deploy_terraform(endpoint: str, workdir: Path, timeout: float) -> dict[str, 
         f"-var=endpoint={endpoint}",
         f"-var=project_prefix={PREFIX}",
         f"-var=region={REGION}",
-        f"-var=lambda_package={package}",
-    ]
+    ]  # the module builds the Lambda package (build/lambda-python3.11-x86_64.zip) during apply
     command = ["terraform", chdir, "apply", "-auto-approve", "-input=false", "-no-color", f"-state={state}"]
     started = time.monotonic()
     with spinner("terraform apply terraform/examples/local") as update:
@@ -235,6 +228,8 @@ def deploy_terraform(endpoint: str, workdir: Path, timeout: float) -> dict[str, 
             for line in proc.stdout:
                 apply_log.write(line)
                 tail = [*tail[-20:], line.rstrip()]
+                if "terraform_data.package[0] (local-exec): [" in line:
+                    update("building the Lambda package " + line.split("(local-exec):")[1].strip())
                 if "Creation complete" in line:
                     created += 1
                     update(f"{created} resources created ({line.split(':')[0].strip()})")

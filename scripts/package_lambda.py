@@ -1,72 +1,183 @@
-"""Build the Lambda deployment package (``make package`` -> ``build/lambda.zip``).
+"""Build the Lambda deployment package for one Lambda runtime and architecture.
 
-Copies ``lambda_src/gtstream`` and installs the runtime dependencies (Pillow and
-aws-lambda-powertools; boto3 is in the Lambda runtime) as manylinux x86_64 wheels for
-CPython 3.11 with ``pip install --platform ... --only-binary=:all: --target``, then writes a
-deterministic zip (sorted entries, fixed timestamps and permissions), so the same inputs give
-the same bytes and Terraform's ``source_code_hash`` only changes when the code does.
-The build is skipped when the inputs (sources, requirements, this script) are unchanged.
+    python scripts/package_lambda.py                                       # python3.11 / x86_64
+    python scripts/package_lambda.py --runtime python3.12 --architecture arm64
+        -> build/lambda-python3.12-arm64.zip
+
+What goes in: every top-level package and module under ``lambda_src/`` (``gtstream``, which holds
+the handlers, and whatever sits beside it: the contract package, your own transforms), and the
+requirements of ``lambda_src/requirements.txt`` installed as wheels for the target, the way AWS
+documents it for packages with native code: ``pip install --platform manylinux2014_<machine>
+--implementation cp --python-version <X.Y> --only-binary=:all: --target``
+(https://repost.aws/knowledge-center/lambda-python-package-compatible,
+https://docs.aws.amazon.com/lambda/latest/dg/python-package.html). boto3 is not packaged: the
+Lambda Python runtimes include it (``lambda_src/requirements-runtime.txt``).
+
+The zip is deterministic (sorted entries, fixed timestamps and permissions), so the same inputs
+and wheels give the same bytes. The build is skipped when the inputs (sources, requirements,
+target, this script) are unchanged and the zip is the one last written. Downloaded wheels are
+kept in ``build/wheels/`` and used offline first, so a rebuild does not need PyPI.
+
+The Terraform module runs this script during ``terraform apply`` (``terraform_data`` with a
+``local-exec`` provisioner, ``terraform/modules/streaming-labeling/package.tf``).
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "lambda_src" / "gtstream"
-REQUIREMENTS = ("aws-lambda-powertools>=3.0,<4", "pillow>=10.0,<14")
-PLATFORM = "manylinux2014_x86_64"
-PYTHON_VERSION = "3.11"
+LAMBDA_SRC = ROOT / "lambda_src"
+REQUIREMENTS = LAMBDA_SRC / "requirements.txt"
+WHEEL_CACHE = ROOT / "build" / "wheels"
+# Lambda runtime -> CPython version; Lambda architecture -> the machine name of wheels and .so files.
+RUNTIMES = {"python3.11": "3.11", "python3.12": "3.12", "python3.13": "3.13"}
+ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
-SKIP_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
+SKIP_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache"}
 
 
-def source_files(source: Path = SOURCE) -> list[Path]:
-    """Files of the package, sorted, without caches or compiled files."""
+class BuildError(Exception):
+    """A build that cannot be done; the message is one line for the user."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A Lambda runtime and architecture the package is built for."""
+
+    runtime: str = "python3.11"
+    architecture: str = "x86_64"
+
+    def __post_init__(self) -> None:
+        if self.runtime not in RUNTIMES:
+            raise BuildError(f"runtime {self.runtime!r} is not one of {', '.join(RUNTIMES)}")
+        if self.architecture not in ARCHITECTURES:
+            raise BuildError(f"architecture {self.architecture!r} is not one of {', '.join(ARCHITECTURES)}")
+
+    @property
+    def python_version(self) -> str:
+        return RUNTIMES[self.runtime]
+
+    @property
+    def machine(self) -> str:
+        return ARCHITECTURES[self.architecture]
+
+    @property
+    def platform(self) -> str:
+        return f"manylinux2014_{self.machine}"
+
+    @property
+    def extension_suffix(self) -> str:
+        """The file name ending of a native extension module for this target (PEP 3149)."""
+        return f".cpython-{self.python_version.replace('.', '')}-{self.machine}-linux-gnu.so"
+
+    @property
+    def filename(self) -> str:
+        return f"lambda-{self.runtime}-{self.architecture}.zip"
+
+
+DEFAULT_TARGET = Target()
+
+
+def default_output(target: Target = DEFAULT_TARGET) -> Path:
+    return ROOT / "build" / target.filename
+
+
+def requirements(path: Path = REQUIREMENTS) -> list[str]:
+    """The requirement lines of ``path`` (comments and blank lines dropped)."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line]
+
+
+def _skipped(path: Path, base: Path) -> bool:
+    parts = path.relative_to(base).parts
+    return bool(SKIP_PARTS.intersection(parts)) or path.suffix in (".pyc", ".pyo")
+
+
+def top_level_sources(source: Path = LAMBDA_SRC) -> list[Path]:
+    """The top-level packages (directories with ``__init__.py``) and modules under ``source``."""
     return sorted(
         p
-        for p in source.rglob("*")
-        if p.is_file() and not SKIP_PARTS.intersection(p.parts) and p.suffix not in (".pyc", ".pyo")
+        for p in source.iterdir()
+        if (p.is_dir() and (p / "__init__.py").is_file()) or (p.is_file() and p.suffix == ".py")
     )
 
 
-def inputs_digest(source: Path = SOURCE) -> str:
+def source_files(source: Path = LAMBDA_SRC) -> list[Path]:
+    """Every file that goes into the package from ``source``, sorted, without caches."""
+    files: list[Path] = []
+    for top in top_level_sources(source):
+        if top.is_file():
+            files.append(top)
+        else:
+            files.extend(p for p in top.rglob("*") if p.is_file() and not _skipped(p, source))
+    return sorted(files)
+
+
+def inputs_digest(target: Target, source: Path = LAMBDA_SRC, requirements_file: Path = REQUIREMENTS) -> str:
     """A digest of everything that decides the package's content."""
     digest = hashlib.sha256()
-    digest.update("\n".join((*REQUIREMENTS, PLATFORM, PYTHON_VERSION)).encode())
+    digest.update(json.dumps([target.runtime, target.architecture, requirements(requirements_file)]).encode())
     digest.update(Path(__file__).read_bytes())
     for path in source_files(source):
-        digest.update(str(path.relative_to(source.parent)).encode())
-        digest.update(path.read_bytes())
+        digest.update(path.relative_to(source).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
-def install_dependencies(target: Path) -> None:
-    """pip-install the runtime dependencies for the Lambda platform into ``target``."""
-    command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--platform", PLATFORM, "--implementation", "cp", "--python-version", PYTHON_VERSION,
-        "--only-binary=:all:", "--target", str(target), *REQUIREMENTS,
+def _pip(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "pip", *args, "--disable-pip-version-check", "--quiet"]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def install_dependencies(
+    target: Target, tree: Path, cache: Path = WHEEL_CACHE, requirements_file: Path = REQUIREMENTS
+) -> str:
+    """Install the requirements as wheels for ``target`` into ``tree``; where they came from.
+
+    Wheels already in ``cache`` are used offline; if they cannot satisfy the requirements for this
+    target, the missing ones are downloaded from the index into ``cache`` first."""
+    wanted = requirements(requirements_file)
+    if not wanted:
+        return "nothing to install"
+    platform = [
+        "--platform", target.platform, "--implementation", "cp",
+        "--python-version", target.python_version, "--only-binary=:all:",
     ]  # fmt: skip
-    subprocess.run(command, check=True)
+    install = ["install", "--no-index", "--find-links", str(cache), "--no-compile", "--target", str(tree)]
+    if cache.is_dir() and _pip(*install, *platform, *wanted).returncode == 0:
+        return f"wheel cache {cache}"
+    shutil.rmtree(tree)
+    tree.mkdir()
+    cache.mkdir(parents=True, exist_ok=True)
+    download = _pip("download", "--dest", str(cache), *platform, *wanted)
+    if download.returncode != 0:
+        tail = " ".join(download.stderr.split())[-400:]
+        where = f"{target.runtime}/{target.architecture} ({target.platform})"
+        raise BuildError(f"pip could not download wheels for {where}: {tail}")
+    installed = _pip(*install, *platform, *wanted)
+    if installed.returncode != 0:
+        raise BuildError(f"pip install from {cache} failed: {' '.join(installed.stderr.split())[-400:]}")
+    return "the package index (now cached)"
 
 
 def write_zip(tree: Path, output: Path) -> int:
     """Zip ``tree`` deterministically into ``output``; the number of entries."""
-    files = sorted(
-        p for p in tree.rglob("*") if p.is_file() and not SKIP_PARTS.intersection(p.relative_to(tree).parts)
-    )
-    tmp = output.with_suffix(".zip.tmp")
+    files = sorted(p for p in tree.rglob("*") if p.is_file() and not _skipped(p, tree))
+    tmp = output.with_name(output.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         for path in files:
             info = zipfile.ZipInfo(path.relative_to(tree).as_posix(), date_time=FIXED_DATE)
+            # Lambda needs the files world-readable (and executables executable).
             info.external_attr = (0o755 if path.stat().st_mode & 0o111 else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())
@@ -74,42 +185,73 @@ def write_zip(tree: Path, output: Path) -> int:
     return len(files)
 
 
-def build(output: Path, *, force: bool = False, with_dependencies: bool = True) -> bool:
-    """Build the package; False when it was up to date and left alone."""
-    stamp = output.with_suffix(".inputs-sha256")
-    digest = inputs_digest() + ("" if with_dependencies else "-nodeps")
-    if not force and output.exists() and stamp.exists() and stamp.read_text() == digest:
-        print(f"{output}: up to date (inputs unchanged)")
-        return False
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build(
+    output: Path,
+    target: Target = DEFAULT_TARGET,
+    *,
+    force: bool = False,
+    with_dependencies: bool = True,
+    cache: Path = WHEEL_CACHE,
+    source: Path = LAMBDA_SRC,
+    requirements_file: Path = REQUIREMENTS,
+) -> bool:
+    """Build the package into ``output``; False when it was up to date and left alone."""
+    stamp = output.with_name(output.name + ".inputs.json")
+    inputs = inputs_digest(target, source, requirements_file) + ("" if with_dependencies else "-nodeps")
+    if not force and output.is_file() and stamp.is_file():
+        recorded = json.loads(stamp.read_text(encoding="utf-8"))
+        if recorded == {"inputs": inputs, "zip_sha256": _sha256(output)}:
+            print(f"{output}: up to date (inputs unchanged)")
+            return False
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="lambda-pkg-") as tmp:
         tree = Path(tmp)
         if with_dependencies:
-            print(f"[1/3] installing {', '.join(REQUIREMENTS)} for {PLATFORM} / CPython {PYTHON_VERSION}")
-            install_dependencies(tree)
+            print(
+                f"[1/3] {', '.join(requirements(requirements_file))} for {target.runtime} / {target.platform}"
+            )
+            origin = install_dependencies(target, tree, cache, requirements_file)
+            print(f"      installed from {origin}")
         else:
             print("[1/3] skipping dependencies (--no-deps)")
-        print(f"[2/3] copying {SOURCE.relative_to(ROOT)} ({len(source_files())} files)")
-        for path in source_files():
-            dest = tree / path.relative_to(SOURCE.parent)
+        files = source_files(source)
+        names = ", ".join(p.name for p in top_level_sources(source))
+        print(f"[2/3] copying {names} from {source} ({len(files)} files)")
+        for path in files:
+            dest = tree / path.relative_to(source)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, dest)
         count = write_zip(tree, output)
-    stamp.write_text(digest)
+    stamp.write_text(json.dumps({"inputs": inputs, "zip_sha256": _sha256(output)}), encoding="utf-8")
     print(f"[3/3] wrote {output} ({count} files, {output.stat().st_size / 1e6:.1f} MB)")
     return True
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Build the Lambda deployment package.")
-    parser.add_argument("--output", type=Path, default=ROOT / "build" / "lambda.zip")
+    parser = argparse.ArgumentParser(
+        description="Build the Lambda deployment package for a runtime and architecture."
+    )
+    parser.add_argument("--runtime", choices=sorted(RUNTIMES), default=DEFAULT_TARGET.runtime)
+    parser.add_argument("--architecture", choices=sorted(ARCHITECTURES), default=DEFAULT_TARGET.architecture)
+    parser.add_argument(
+        "--output", type=Path, help="the zip to write (default: build/lambda-<runtime>-<architecture>.zip)"
+    )
+    parser.add_argument(
+        "--wheel-cache", type=Path, default=WHEEL_CACHE, help="where downloaded wheels are kept"
+    )
     parser.add_argument("--force", action="store_true", help="rebuild even if the inputs are unchanged")
-    parser.add_argument("--no-deps", action="store_true", help="package only gtstream (fast, for tests)")
+    parser.add_argument("--no-deps", action="store_true", help="package only our sources (fast, for tests)")
     args = parser.parse_args(argv)
     try:
-        build(args.output, force=args.force, with_dependencies=not args.no_deps)
-    except subprocess.CalledProcessError as exc:
-        print(f"error: pip failed ({exc.returncode}); is PyPI reachable?", file=sys.stderr)
+        target = Target(args.runtime, args.architecture)
+        output = args.output or default_output(target)
+        build(output, target, force=args.force, with_dependencies=not args.no_deps, cache=args.wheel_cache)
+    except BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
 

@@ -1,7 +1,7 @@
 # A production project in a real AWS account: customer managed KMS key, CodeCommit instructions
-# repository, public instructions prefix, e-mail notifications and alarms.
+# repository, public instructions prefix, e-mail notifications and alarms. The apply builds the
+# Lambda package from lambda_src/ (python3 with pip on PATH); no `make package` needed.
 #
-#   make package
 #   terraform init && terraform apply -var 'workteam_arn=arn:aws:sagemaker:...:workteam/private-crowd/my-team'
 #   git push the instructions/ directory to output.repository_clone_url_http
 
@@ -32,6 +32,7 @@ module "labeling" {
 
   project_prefix = var.project_prefix
   lambda_package = var.lambda_package
+  package_build  = { output_dir = "${path.root}/../../../build" } # beside `make package`'s zips and wheel cache
   instructions = {
     bucket_name           = module.instructions.instructions_bucket_name
     artifacts_bucket_name = module.instructions.artifacts_bucket_name

@@ -16,9 +16,9 @@ variable "workteam_arn" {
 }
 
 variable "lambda_package" {
-  description = "Path of the Lambda package built by `make package`."
+  description = "Path of a prebuilt Lambda package to deploy; null (default): the module builds it from lambda_src/ during apply into build/ of this repository (python3 with pip on PATH)."
   type        = string
-  default     = "../../../build/lambda.zip"
+  default     = null
 }
 
 variable "notification_emails" {

@@ -50,6 +50,7 @@ module "labeling" {
 
   project_prefix = var.project_prefix
   lambda_package = var.lambda_package
+  package_build  = { output_dir = "${path.root}/../../../build" } # beside `make package`'s zips and wheel cache
   force_destroy  = true
   instructions = {
     bucket_name           = module.instructions.instructions_bucket_name

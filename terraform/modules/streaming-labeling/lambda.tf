@@ -40,7 +40,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_50:X-Ray needs xray:PutTraceSegments on Resource "*", which this module's no-wildcard IAM rule forbids; Powertools logs and EMF metrics cover tracing needs.
   #checkov:skip=CKV_AWS_116:Event-driven functions are fed by SQS queues with their own DLQs; the scheduled reconciler is re-run by its schedule, so an async-invoke DLQ would hold nothing useful.
   #checkov:skip=CKV_AWS_117:The functions only call regional AWS APIs; a VPC would add NAT/endpoints for no isolation gain. Wrap the module and add vpc_config if your policy requires it.
-  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this module; the package is built reproducibly by scripts/package_lambda.py and pinned by source_code_hash.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile outside this module; the package is built reproducibly from lambda_src/ by scripts/package_lambda.py (package.tf) and pinned by source_code_hash.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is var.lambda.reserved_concurrent_executions (default unreserved: new accounts cannot reserve below the 10-unit floor).
   for_each = local.functions
 
@@ -53,8 +53,8 @@ resource "aws_lambda_function" "this" {
   memory_size                    = var.lambda.memory_size
   timeout                        = var.lambda.timeout
   reserved_concurrent_executions = var.lambda.reserved_concurrent_executions
-  filename                       = var.lambda_package
-  source_code_hash               = filebase64sha256(var.lambda_package)
+  filename                       = local.package_file # package.tf: built during apply, or var.lambda_package
+  source_code_hash               = local.package_hash
   kms_key_arn                    = local.kms_key_arn
 
   environment {

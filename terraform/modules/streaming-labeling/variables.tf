@@ -15,12 +15,27 @@ variable "tags" {
 }
 
 variable "lambda_package" {
-  description = "Path to the Lambda deployment package built by `make package` (build/lambda.zip)."
+  description = "Path of a prebuilt Lambda package (.zip, built for lambda.runtime and lambda.architecture, e.g. by scripts/package_lambda.py) to deploy as it is. null (default): the module builds the package from lambda_src/ during apply (see package_build)."
   type        = string
+  default     = null
 
   validation {
-    condition     = endswith(var.lambda_package, ".zip")
-    error_message = "lambda_package must be the path to a .zip file, e.g. \"../../../build/lambda.zip\" (run `make package`)."
+    condition     = var.lambda_package == null || endswith(coalesce(var.lambda_package, "-"), ".zip")
+    error_message = "lambda_package must be null (build during apply) or the path of a .zip file, e.g. \"build/lambda-python3.11-x86_64.zip\"."
+  }
+}
+
+variable "package_build" {
+  description = "How the package is built during apply when lambda_package is null: python = the interpreter (3.11 or newer, with pip) that runs scripts/package_lambda.py of this module's checkout; output_dir = where lambda-<runtime>-<architecture>.zip and the wheel cache (wheels/) go, relative to the root module or absolute (null: <root module>/build). The build needs PyPI the first time (wheels are then cached)."
+  type = object({
+    python     = optional(string, "python3")
+    output_dir = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = trimspace(var.package_build.python) != "" && (var.package_build.output_dir == null || trimspace(coalesce(var.package_build.output_dir, "-")) != "")
+    error_message = "package_build.python must name a Python interpreter (e.g. \"python3\") and package_build.output_dir must be null or a directory path."
   }
 }
 
@@ -210,14 +225,15 @@ variable "lambda" {
   })
   default = {}
 
+  # Exactly what scripts/package_lambda.py builds (RUNTIMES, ARCHITECTURES; a unit test compares).
   validation {
     condition     = contains(["python3.11", "python3.12", "python3.13"], var.lambda.runtime)
-    error_message = "lambda.runtime must be one of python3.11, python3.12, python3.13 (the package is built for CPython 3.11 wheels; rebuild for others)."
+    error_message = "lambda.runtime must be one of python3.11, python3.12, python3.13 (the runtimes scripts/package_lambda.py builds the package for)."
   }
 
   validation {
-    condition     = var.lambda.architecture == "x86_64"
-    error_message = "lambda.architecture must be \"x86_64\": `make package` installs manylinux x86_64 wheels."
+    condition     = contains(["x86_64", "arm64"], var.lambda.architecture)
+    error_message = "lambda.architecture must be \"x86_64\" or \"arm64\" (Lambda's names; the package gets manylinux2014 x86_64 or aarch64 wheels)."
   }
 
   validation {

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-import io
 import sys
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -33,21 +31,20 @@ def _load(name: str, path: Path) -> ModuleType:
 
 
 deployment_document = _load("cfn_tests_deployment_document", CFN / "deployment_document.py")
+package_lambda = _load("cfn_tests_package_lambda", ROOT / "scripts" / "package_lambda.py")
 
 
 def lambda_package() -> bytes:
-    """The Lambda package to upload: build/lambda.zip when `make package` ran, else the sources.
+    """The Lambda package to upload: build/lambda-python3.11-x86_64.zip (the stack's default
+    runtime and architecture) when it was built, else our sources only (``--no-deps``).
 
     moto stores the package without running it (the local event-source runner calls the same
     handlers in-process), so the sources are enough for a local stack."""
-    built = ROOT / "build" / "lambda.zip"
-    if built.is_file():
-        return built.read_bytes()
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted((ROOT / "lambda_src" / "gtstream").rglob("*.py")):
-            archive.write(path, path.relative_to(ROOT / "lambda_src").as_posix())
-    return out.getvalue()
+    built = package_lambda.default_output()
+    if not built.is_file():
+        built = ROOT / "build" / "lambda-sources-only.zip"
+        package_lambda.build(built, with_dependencies=False)
+    return built.read_bytes()
 
 
 def create_stack(name: str, template: str, parameters: dict[str, str]) -> dict[str, str]:

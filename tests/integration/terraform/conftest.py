@@ -8,6 +8,7 @@ that the no-changes check needs, so a 30-line runner is clearer.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -41,8 +42,12 @@ class Terraform:
     build_dir: Path
 
     def env(self, workdir: Path) -> dict[str, str]:
-        name = workdir.relative_to(TERRAFORM_DIR).as_posix().replace("/", "_")
-        data_dir = self.build_dir / "tf-data" / name
+        if workdir.is_relative_to(TERRAFORM_DIR):
+            data_dir = (
+                self.build_dir / "tf-data" / workdir.relative_to(TERRAFORM_DIR).as_posix().replace("/", "_")
+            )
+        else:  # a temporary copy (copy_repository): its own .terraform/
+            data_dir = workdir / ".terraform"
         return {
             **os.environ,
             "TF_CLI_CONFIG_FILE": str(self.cli_config),
@@ -78,6 +83,21 @@ class Terraform:
 
     def init(self, workdir: Path, extra: Sequence[str] = ("-backend=false",)) -> None:
         self.run(workdir, "init", "-input=false", "-no-color", *extra)
+
+
+def copy_repository(dest: Path) -> Path:
+    """The working tree as a fresh clone has it - the files git tracks or would track, no build/,
+    caches, .terraform/ or state - copied to ``dest``; returns ``dest``."""
+    listed = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():  # a tracked file deleted in the working tree is not there
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    return dest
 
 
 @pytest.fixture(scope="session")

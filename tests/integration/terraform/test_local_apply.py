@@ -13,7 +13,7 @@ import copy
 import importlib
 import inspect
 import json
-import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ import pytest
 
 from gtlocal.testing import LocalCloud, reset_local_cloud
 
-from .conftest import ROOT, TERRAFORM_DIR, Terraform
+from .conftest import ROOT, TERRAFORM_DIR, Terraform, copy_repository
 
 EXAMPLE = TERRAFORM_DIR / "examples" / "local"
 PREFIX = "tf"
@@ -35,16 +35,6 @@ BEHAVIOUR_MODULES = [
     "test_quarantine_and_crash",
     "test_reconcile",
 ]
-
-
-def lambda_package() -> Path:
-    package = ROOT / "build" / "lambda.zip"
-    if not package.exists():
-        sys.path.insert(0, str(ROOT / "scripts"))
-        import package_lambda
-
-        package_lambda.build(package)
-    return package
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +49,7 @@ def applied(
         f"-var=endpoint={local_cloud.endpoint}",
         f"-var=region={local_cloud.region}",
         f"-var=project_prefix={PREFIX}",
-        f"-var=lambda_package={lambda_package()}",
-    ]
+    ]  # no lambda_package: the module builds build/lambda-python3.11-x86_64.zip during apply
     terraform.init(EXAMPLE, extra=())
     apply = terraform.run(
         EXAMPLE, "apply", "-auto-approve", "-no-color", "-parallelism=30", f"-state={state}", *variables
@@ -71,8 +60,11 @@ def applied(
     )
     output = terraform.run(EXAMPLE, "output", "-json", f"-state={state}")
     yield {
+        "apply": apply,
         "apply_seconds": apply.seconds,
         "plan": plan,
+        "state": state,
+        "variables": variables,
         "deployment": json.loads(output.stdout)["deployment"]["value"],
     }
     # moto's ListObjectVersions keeps answering with delete markers the provider's force_destroy
@@ -106,6 +98,53 @@ def test_apply_completes_within_budget(applied: dict[str, Any]) -> None:
 def test_second_plan_has_no_changes(applied: dict[str, Any]) -> None:
     plan = applied["plan"]
     assert plan.returncode == 0, f"second plan is not empty (exit {plan.returncode}):\n{plan.stdout[-6000:]}"
+
+
+def test_apply_built_the_package_for_the_functions(applied: dict[str, Any]) -> None:
+    log = applied["apply"].stdout
+    assert "module.labeling.terraform_data.package[0]: Provisioning with 'local-exec'..." in log
+    assert "module.labeling.terraform_data.package[0]: Creation complete" in log
+    package = ROOT / "build" / "lambda-python3.11-x86_64.zip"
+    with zipfile.ZipFile(package) as archive:
+        names = set(archive.namelist())
+    assert {"gtstream/handlers/intake.py", "PIL/_imaging.cpython-311-x86_64-linux-gnu.so"} <= names
+    functions = boto3.client("lambda").list_functions()["Functions"]
+    sizes = {
+        f["FunctionName"]: f["CodeSize"] for f in functions if f["FunctionName"].startswith(f"{PREFIX}-")
+    }
+    assert len(sizes) == 4 and set(sizes.values()) == {package.stat().st_size}, sizes
+
+
+def test_a_source_change_rebuilds_the_package_and_updates_the_functions(
+    applied: dict[str, Any], terraform: Terraform, tmp_path: Path
+) -> None:
+    """The applied state, planned with a copy of the repository whose Lambda source changed."""
+    repo = copy_repository(tmp_path / "clone")
+    changed = repo / "lambda_src" / "gtstream" / "__init__.py"
+    changed.write_text(changed.read_text() + "\n# a change\n")
+    example = repo / "terraform" / "examples" / "local"
+    terraform.init(example, extra=())
+    plan_file = tmp_path / "source-change.tfplan"
+    terraform.run(
+        example, "plan", "-no-color", f"-state={applied['state']}", f"-out={plan_file}", *applied["variables"]
+    )
+    shown = json.loads(terraform.run(example, "show", "-json", str(plan_file)).stdout)
+    changes = {
+        rc["address"]: rc["change"]
+        for rc in shown["resource_changes"]
+        if rc["change"]["actions"] not in (["no-op"], ["read"])
+    }
+    functions = [
+        f'module.labeling.aws_lambda_function.this["{k}"]' for k in applied["deployment"]["handlers"]
+    ]
+    assert {a: c["actions"] for a, c in changes.items()} == {
+        "module.labeling.terraform_data.package[0]": ["delete", "create"],
+        **{address: ["update"] for address in functions},
+    }
+    for address in functions:
+        before, after = changes[address]["before"], changes[address]["after"]
+        assert after["source_code_hash"] != before["source_code_hash"]
+        assert after["filename"] == before["filename"]  # same zip path, new content
 
 
 def resource_names(document: dict[str, Any]) -> dict[str, str]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import py_compile
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, MODULES, TERRAFORM_DIR, Terraform
+from .conftest import EXAMPLES, MODULES, ROOT, TERRAFORM_DIR, Terraform
 
 
 def test_fmt_is_clean(terraform: Terraform) -> None:
@@ -28,11 +30,15 @@ def test_terraform_test_with_mock_provider(terraform: Terraform, workdir: Path) 
     assert list((workdir / "tests").glob("*.tftest.hcl")), f"{workdir} has no tests/*.tftest.hcl"
     terraform.init(workdir)
     extra: list[str] = []
-    if "lambda_package" in (workdir / "variables.tf").read_text():
+    if "var.prebuilt_lambda_package" in "".join(
+        p.read_text() for p in (workdir / "tests").glob("*.tftest.hcl")
+    ):
         package = terraform.build_dir / "tftest-lambda.zip"  # plan only hashes it
         with zipfile.ZipFile(package, "w") as archive:
             archive.writestr("gtstream/__init__.py", "")
-        extra.append(f"-var=lambda_package={package}")
+        extra.append(f"-var=prebuilt_lambda_package={json.dumps(str(package))}")  # an HCL string
+        # A compiled cache in lambda_src/, so the run that checks caches are no build input means it.
+        py_compile.compile(str(ROOT / "lambda_src" / "gtstream" / "__init__.py"), doraise=True)
     result = terraform.run(workdir, "test", "-no-color", *extra, check=False)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert " 0 failed" in result.stdout

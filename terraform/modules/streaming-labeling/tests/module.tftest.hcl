@@ -1,22 +1,8 @@
 # Plan-time logic and every validation rule (run: pytest tests/integration/terraform, which passes
-# -var lambda_package=<a small zip>).
+# -var 'prebuilt_lambda_package="<a small zip>"' for the prebuilt-package run).
 
 mock_provider "aws" {
-  mock_data "aws_caller_identity" {
-    defaults = { account_id = "123456789012" }
-  }
-  mock_data "aws_region" {
-    defaults = { name = "us-east-1" }
-  }
-  mock_data "aws_partition" {
-    defaults = { partition = "aws" }
-  }
-  mock_data "aws_iam_policy_document" {
-    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
-  }
-  mock_resource "aws_kms_key" {
-    defaults = { arn = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555" }
-  }
+  source = "../../mocks/aws" # terraform/mocks/aws/aws.tfmock.hcl
 }
 
 variables {
@@ -135,6 +121,54 @@ run "rejects_prefix_underscore" {
     project_prefix = "my_project"
   }
   expect_failures = [var.project_prefix]
+}
+
+run "builds_the_package_during_apply_by_default" {
+  command = plan
+  assert {
+    condition     = length(terraform_data.package) == 1 && terraform_data.package[0].triggers_replace.file == "${path.root}/build/lambda-python3.11-x86_64.zip"
+    error_message = "without lambda_package the module builds <root>/build/lambda-<runtime>-<architecture>.zip during apply"
+  }
+  assert {
+    condition = alltrue([for f in aws_lambda_function.this :
+    f.filename == terraform_data.package[0].triggers_replace.file && f.source_code_hash == base64sha256(jsonencode(terraform_data.package[0].triggers_replace))])
+    error_message = "every function deploys the built zip, identified by the hash of the build's inputs (known at plan time)"
+  }
+  assert {
+    condition     = contains(local.package_input_files, "scripts/package_lambda.py") && contains(local.package_input_files, "lambda_src/requirements.txt") && contains(local.package_input_files, "lambda_src/gtstream/handlers/intake.py")
+    error_message = "the build is triggered by the sources, the requirements and the build script"
+  }
+  assert {
+    condition     = length([for f in local.package_input_files : f if strcontains(f, "__pycache__") || endswith(f, ".pyc")]) == 0
+    error_message = "caches are not inputs of the package (they differ from machine to machine)"
+  }
+}
+
+run "builds_for_the_runtime_and_architecture" {
+  command = plan
+  variables {
+    lambda        = { runtime = "python3.13", architecture = "arm64" }
+    package_build = { output_dir = "/tmp/gt-build", python = "python3.13" }
+  }
+  assert {
+    condition     = terraform_data.package[0].triggers_replace.file == "/tmp/gt-build/lambda-python3.13-arm64.zip" && one(aws_lambda_function.this["intake"].architectures) == "arm64" && aws_lambda_function.this["intake"].runtime == "python3.13"
+    error_message = "the package is built for the functions' runtime and architecture, into package_build.output_dir"
+  }
+  assert {
+    condition     = aws_lambda_function.this["intake"].source_code_hash == base64sha256(jsonencode(terraform_data.package[0].triggers_replace)) && terraform_data.package[0].triggers_replace.runtime == "python3.13" && terraform_data.package[0].triggers_replace.architecture == "arm64"
+    error_message = "another runtime/architecture is another package (and another source_code_hash: the functions' code is updated)"
+  }
+}
+
+run "deploys_a_prebuilt_package" {
+  command = plan
+  variables {
+    lambda_package = var.prebuilt_lambda_package
+  }
+  assert {
+    condition     = length(terraform_data.package) == 0 && aws_lambda_function.this["intake"].filename == var.prebuilt_lambda_package && aws_lambda_function.this["intake"].source_code_hash == filebase64sha256(var.prebuilt_lambda_package)
+    error_message = "a prebuilt zip is deployed as it is, identified by its own hash, and nothing is built"
+  }
 }
 
 run "rejects_package_not_zip" {
@@ -289,12 +323,28 @@ run "rejects_lambda_runtime" {
   expect_failures = [var.lambda]
 }
 
+run "rejects_lambda_runtime_not_built" {
+  command = plan
+  variables {
+    lambda = { runtime = "python3.14" }
+  }
+  expect_failures = [var.lambda]
+}
+
 run "rejects_lambda_architecture" {
   command = plan
   variables {
-    lambda = { architecture = "arm64" }
+    lambda = { architecture = "aarch64" } # Lambda calls it arm64
   }
   expect_failures = [var.lambda]
+}
+
+run "rejects_package_build_python" {
+  command = plan
+  variables {
+    package_build = { python = " " }
+  }
+  expect_failures = [var.package_build]
 }
 
 run "rejects_lambda_memory" {
