@@ -1,7 +1,8 @@
 """Build the Lambda deployment package (``make package`` -> ``build/lambda.zip``).
 
-Copies ``lambda_src/gtstream`` and installs the runtime dependencies (Pillow and
-aws-lambda-powertools; boto3 is in the Lambda runtime) as manylinux x86_64 wheels for
+Copies ``lambda_src/gtstream`` and the contract package ``lambda_src/gtcontract`` and installs the
+runtime dependencies (Pillow, aws-lambda-powertools and jsonschema with its dependencies; boto3
+is in the Lambda runtime) as manylinux x86_64 wheels for
 CPython 3.11 with ``pip install --platform ... --only-binary=:all: --target``, then writes a
 deterministic zip (sorted entries, fixed timestamps and permissions), so the same inputs give
 the same bytes and Terraform's ``source_code_hash`` only changes when the code does.
@@ -20,30 +21,32 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCE = ROOT / "lambda_src" / "gtstream"
-REQUIREMENTS = ("aws-lambda-powertools>=3.0,<4", "pillow>=10.0,<14")
+SOURCES = (ROOT / "lambda_src" / "gtstream", ROOT / "lambda_src" / "gtcontract")
+# Keep in step with pyproject.toml's [project] dependencies (boto3 comes with the Lambda runtime).
+REQUIREMENTS = ("aws-lambda-powertools>=3.0,<4", "pillow>=10.0,<14", "jsonschema>=4.18,<5")
 PLATFORM = "manylinux2014_x86_64"
 PYTHON_VERSION = "3.11"
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 SKIP_PARTS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
 
 
-def source_files(source: Path = SOURCE) -> list[Path]:
-    """Files of the package, sorted, without caches or compiled files."""
+def source_files(sources: tuple[Path, ...] = SOURCES) -> list[Path]:
+    """Files of the packages, sorted, without caches or compiled files."""
     return sorted(
         p
+        for source in sources
         for p in source.rglob("*")
         if p.is_file() and not SKIP_PARTS.intersection(p.parts) and p.suffix not in (".pyc", ".pyo")
     )
 
 
-def inputs_digest(source: Path = SOURCE) -> str:
+def inputs_digest(sources: tuple[Path, ...] = SOURCES) -> str:
     """A digest of everything that decides the package's content."""
     digest = hashlib.sha256()
     digest.update("\n".join((*REQUIREMENTS, PLATFORM, PYTHON_VERSION)).encode())
     digest.update(Path(__file__).read_bytes())
-    for path in source_files(source):
-        digest.update(str(path.relative_to(source.parent)).encode())
+    for path in source_files(sources):
+        digest.update(path.relative_to(ROOT / "lambda_src").as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -89,9 +92,10 @@ def build(output: Path, *, force: bool = False, with_dependencies: bool = True) 
             install_dependencies(tree)
         else:
             print("[1/3] skipping dependencies (--no-deps)")
-        print(f"[2/3] copying {SOURCE.relative_to(ROOT)} ({len(source_files())} files)")
+        listing = ", ".join(str(s.relative_to(ROOT)) for s in SOURCES)
+        print(f"[2/3] copying {listing} ({len(source_files())} files)")
         for path in source_files():
-            dest = tree / path.relative_to(SOURCE.parent)
+            dest = tree / path.relative_to(ROOT / "lambda_src")
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(path, dest)
         count = write_zip(tree, output)
@@ -104,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the Lambda deployment package.")
     parser.add_argument("--output", type=Path, default=ROOT / "build" / "lambda.zip")
     parser.add_argument("--force", action="store_true", help="rebuild even if the inputs are unchanged")
-    parser.add_argument("--no-deps", action="store_true", help="package only gtstream (fast, for tests)")
+    parser.add_argument(
+        "--no-deps", action="store_true", help="package only gtstream and gtcontract (fast, for tests)"
+    )
     args = parser.parse_args(argv)
     try:
         build(args.output, force=args.force, with_dependencies=not args.no_deps)

@@ -32,3 +32,17 @@ def test_build_skips_when_inputs_are_unchanged(tmp_path: Path) -> None:
         assert "gtstream/__init__.py" in archive.namelist()
     assert package_lambda.build(output, with_dependencies=False) is False
     assert package_lambda.build(output, with_dependencies=False, force=True) is True
+
+
+def test_the_package_holds_the_contract_and_the_runtime_dependencies_of_pyproject(tmp_path: Path) -> None:
+    import tomllib
+
+    output = tmp_path / "lambda.zip"
+    package_lambda.build(output, with_dependencies=False)
+    with zipfile.ZipFile(output) as archive:
+        names = set(archive.namelist())
+    assert {"gtcontract/project_config.py", "gtcontract/project_config.schema.json"} <= names
+    assert {"gtcontract/deployment.schema.json", "gtcontract/py.typed"} <= names
+    pyproject = tomllib.loads((package_lambda.ROOT / "pyproject.toml").read_text())
+    runtime = [d for d in pyproject["project"]["dependencies"] if not d.startswith("boto3")]  # in the runtime
+    assert sorted(package_lambda.REQUIREMENTS) == sorted(runtime)
