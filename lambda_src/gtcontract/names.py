@@ -134,6 +134,11 @@ def function_name(prefix: str, kind: str) -> str:
     return f"{resource_base(prefix)}-{kind.replace('_', '-')}"
 
 
+def lambda_role_name(prefix: str, kind: str) -> str:
+    """The execution role of the Lambda function of ``kind``: ``<base>-intake-lambda`` ..."""
+    return f"{function_name(prefix, kind)}-lambda"
+
+
 def rule_name(prefix: str, kind: str) -> str:
     """EventBridge rules: ``<base>-job-state``, ``<base>-worker-task``, ``<base>-reconcile``."""
     return f"{resource_base(prefix)}-{_RULE_SUFFIX[kind]}"

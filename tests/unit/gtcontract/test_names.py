@@ -28,6 +28,7 @@ def test_short_prefix_names_are_the_prefix_itself() -> None:
     assert names.rule_name("Cats", "job_events") == "Cats-job-state"
     assert names.rule_name("Cats", "worker_events") == "Cats-worker-task"
     assert names.function_name("Cats", "worker_events") == "Cats-worker-events"
+    assert names.lambda_role_name("Cats", "job_events") == "Cats-job-events-lambda"
     assert names.ledger_table_name("Cats") == "Cats-ledger"
     assert names.groundtruth_role_name("Cats") == "Cats-groundtruth"
     assert names.service_name("Cats") == "gt-streaming-cats"
@@ -37,7 +38,7 @@ def test_short_prefix_names_are_the_prefix_itself() -> None:
 def test_longest_prefix_names_fit_the_service_limits_and_stay_distinct() -> None:
     assert len(LONGEST) == 56
     base = resource_base(LONGEST)
-    assert len(f"{base}-worker-events-lambda") <= 64  # IAM role names
+    assert len(names.lambda_role_name(LONGEST, "worker_events")) <= 64  # IAM role names
     assert base.startswith(LONGEST[:27]) and base != resource_base(LONGEST[:-1] + "2")
     for kind in BUCKET_KINDS:
         name = bucket_name(LONGEST, kind, ACCOUNT)
