@@ -153,3 +153,36 @@ def test_publish_puts_in_order() -> None:
 
     pub.publish([pub.Upload("a", b"1", "x"), pub.Upload("config/project.json", b"{}", "y")], "b", FakeS3())
     assert calls == ["a", "config/project.json"]
+
+
+def test_the_publisher_runs_as_the_pipeline_lays_it_out(tmp_path: Path) -> None:
+    """CodeBuild gets publish_instructions.py and gtcontract/*.{py,json} side by side (Terraform's
+    fileset, the buildspec's copy); the script must run from there, with that gtcontract."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    tools = tmp_path / "publisher"
+    (tools / "gtcontract").mkdir(parents=True)
+    shutil.copy(root / "scripts" / "publish_instructions.py", tools)
+    contract = root / "lambda_src" / "gtcontract"
+    for path in [*contract.glob("*.py"), *contract.glob("*.json")]:
+        shutil.copy(path, tools / "gtcontract")
+    env = {**os.environ, "GT_DEFAULT_WORKTEAM_ARN": TEAM}
+    script = [sys.executable, "-I", str(tools / "publish_instructions.py")]
+    run = subprocess.run(
+        [*script, "--source", str(STARTER), "--bucket", "b", "--region", "us-east-1", "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "(dry run) config/project.json" in run.stdout
+    where = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tools)!r}); "
+         "import gtcontract.project_config as m; print(m.__file__)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert where.stdout.strip().startswith(str(tools))
