@@ -68,12 +68,7 @@ def published_config(**changes: Any) -> dict[str, Any]:
         "template_uri": "s3://b/config/v1/template.liquid.html",
         "label_category_config_uri": "s3://b/config/v1/categories.json",
         "workteam_arn": TEAM,
-        "workers_per_object": 1,
-        "task_time_limit_seconds": 300,
-        "task_availability_lifetime_seconds": 864000,
-        "max_concurrent_task_count": 1000,
-        "pre_human_task_lambda_arn": None,
-        "annotation_consolidation_lambda_arn": None,
+        # workers, time limits, concurrency and the Lambda ARNs: the schema's defaults
         "preprocessing": {"transform": "gtstream.transforms:default", "max_side": 512},
     }
     config.update(changes)
