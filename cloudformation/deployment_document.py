@@ -4,8 +4,10 @@
 
 The values come from the stack outputs of cloudformation/labeling.yaml; ``lambda_environment``
 is the Environment of the deployed intake function (all four functions share it), so the
-document describes what actually runs. boto3 honours AWS_ENDPOINT_URL, so the same command
-works against the local cloud.
+document describes what actually runs. The document goes through the contract's one parser
+(``gtcontract.deployment``), so a stack whose outputs drifted from docs/interfaces.md section 2
+is named here, problem by problem. boto3 honours AWS_ENDPOINT_URL, so the same command works
+against the local cloud. Run it where the project is installed (``make install``: ``.venv``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import sys
 from typing import Any
 
 import boto3
+
+from gtcontract.deployment import Deployment, DeploymentError
 
 QUEUES = {"intake": "Intake", "job_events": "JobEvents", "worker_events": "WorkerEvents"}
 HANDLERS = {
@@ -31,13 +35,13 @@ class StackError(RuntimeError):
 
 
 def document_from_outputs(outputs: dict[str, str], lambda_environment: dict[str, str]) -> dict[str, Any]:
-    """Assemble the deployment document from the labeling stack's outputs."""
+    """Assemble the deployment document from the labeling stack's outputs and validate it."""
     missing = [k for k in ("ProjectPrefix", "LedgerTableName", "IntakeQueueUrl") if k not in outputs]
     if missing:
         raise StackError(
             f"not a labeling stack (cloudformation/labeling.yaml): no output {', '.join(missing)}"
         )
-    return {
+    document = {
         "project_prefix": outputs["ProjectPrefix"],
         "region": outputs["Region"],
         "account_id": outputs["AccountId"],
@@ -69,6 +73,10 @@ def document_from_outputs(outputs: dict[str, str], lambda_environment: dict[str,
         "handlers": {key: outputs[f"{name}Handler"] for key, name in HANDLERS.items()},
         "lambda_environment": {k: str(v) for k, v in lambda_environment.items()},
     }
+    try:
+        return Deployment.from_document(document, f"stack of project {outputs['ProjectPrefix']}").document
+    except DeploymentError as exc:
+        raise StackError(str(exc)) from None
 
 
 def stack_deployment_document(stack_name: str, region: str | None = None) -> dict[str, Any]:

@@ -251,8 +251,12 @@ def deploy_terraform(endpoint: str, workdir: Path, timeout: float) -> dict[str, 
     out = run(
         ["terraform", chdir, "output", f"-state={state}", "-json", "deployment"], env, "terraform output"
     )
-    doc: dict[str, Any] = json.loads(out)
-    return doc
+    from gtcontract.deployment import Deployment
+
+    try:
+        return Deployment.from_document(json.loads(out), "terraform output deployment").document
+    except ValueError as exc:  # not JSON, or not the contract's document (DeploymentError)
+        raise DemoError(str(exc)) from None
 
 
 def deploy_sdk(endpoint: str) -> dict[str, Any]:

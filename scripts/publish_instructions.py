@@ -1,12 +1,18 @@
 """Render the instructions repository and publish it to the instruction bucket.
 
 Run by the instructions pipeline's CodeBuild project on every push (``instructions/buildspec.yml``)
-and by the demo. Only the standard library and boto3 (both present in CodeBuild images).
+and by the demo. Needs boto3, ``jsonschema`` and the contract package ``gtcontract`` (importable
+beside this script, as the pipeline lays them out, or installed).
 
 Input (``--source``, an instructions repository): ``project.json`` (task settings, categories,
 examples), ``instructions.md``, ``template.liquid.html`` (Ground Truth Liquid template with
 ``[[ task_title ]]``, ``[[ categories_json ]]``, ``[[ instructions_url ]]`` and
 ``[[ examples_html ]]`` placeholders filled here), ``examples/``.
+
+Validation, before anything is uploaded: ``project.json`` through the contract's validator
+(``gtcontract.project_config``: the same code the Lambdas parse the published config with),
+then what only the publisher can check (the repository's files). Every problem is one line on
+stderr naming the field and the fix; the exit status is then 1 and nothing is uploaded.
 
 Output (bucket layout, docs/interfaces.md section 5), ``<version>`` = ``<UTC time>-<git sha>``:
 
@@ -29,16 +35,15 @@ import mimetypes
 import os
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-TASK_TYPES = ("image-classification", "image-multilabel-classification", "bounding-box")
-ARN_WORKTEAM = re.compile(r"^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:\d{12}:workteam/[a-z-]+/[A-Za-z0-9-]+$")
-ARN_LAMBDA = re.compile(
-    r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]+(:[A-Za-z0-9_$-]+)?$"
-)
+from gtcontract.project_config import SOURCE_ONLY_FIELDS, validate_project_config, with_defaults
+from gtcontract.schema import Problem
+
 ENV_DEFAULTS = {
     "workteam_arn": ("GT_DEFAULT_WORKTEAM_ARN", str),
     "workers_per_object": ("GT_DEFAULT_WORKERS_PER_OBJECT", int),
@@ -46,16 +51,18 @@ ENV_DEFAULTS = {
     "task_availability_lifetime_seconds": ("GT_DEFAULT_TASK_AVAILABILITY_SECONDS", int),
     "max_concurrent_task_count": ("GT_DEFAULT_MAX_CONCURRENT_TASK_COUNT", int),
 }
-DEFAULT_PREPROCESSING = {
-    "transform": "gtstream.transforms:default",
-    "max_side": 1024,
-    "format": "JPEG",
-    "quality": 90,
+REPOSITORY_FILES = {
+    "instructions.md": "the worker instructions (Markdown)",
+    "template.liquid.html": "the worker task template (Liquid)",
 }
 
 
 class ProjectError(ValueError):
-    """The project file is invalid; the message says what to write instead."""
+    """The instructions repository is invalid: one line per problem, each saying what to write instead."""
+
+    def __init__(self, problems: Iterable[Problem | str]) -> None:
+        self.lines = [str(p) for p in problems]
+        super().__init__("; ".join(self.lines))
 
 
 @dataclass(frozen=True)
@@ -68,118 +75,64 @@ class Upload:
 # --- validation -------------------------------------------------------------------------------
 
 
-def _int_in(project: dict[str, Any], name: str, low: int, high: int, hint: str = "") -> None:
-    value = project.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise ProjectError(f"{name} must be a whole number from {low} to {high}{hint}; got {value!r}")
-
-
 def load_project(source: Path, environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """Read ``project.json``, fill defaults from the environment and validate it."""
+    """Read ``project.json``, fill what it leaves out from the environment, validate everything.
+
+    Raises ``ProjectError`` listing every problem; returns the project with the schema's defaults."""
     environ = dict(os.environ if environ is None else environ)
     path = source / "project.json"
     try:
-        project: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        project = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ProjectError(f"{path} not found: the instructions repository needs a project.json") from None
+        raise ProjectError([f"{path}: not found; the instructions repository needs a project.json"]) from None
     except json.JSONDecodeError as exc:
         raise ProjectError(
-            f"{path} is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
+            [f"{path}: not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"]
         ) from None
     if not isinstance(project, dict):
-        raise ProjectError(f"{path} must hold a JSON object")
+        raise ProjectError([f"{path}: must hold a JSON object {{...}}"])
+    problems: list[Problem] = []
     for name, (variable, kind) in ENV_DEFAULTS.items():
         if project.get(name) is None and environ.get(variable):
             try:
                 project[name] = kind(environ[variable])
             except ValueError:
-                raise ProjectError(f"{variable}={environ[variable]!r} is not a valid {name}") from None
-    project.setdefault("schema_version", 1)
-    project.setdefault("pre_human_task_lambda_arn", None)
-    project.setdefault("annotation_consolidation_lambda_arn", None)
-    project.setdefault("preprocessing", dict(DEFAULT_PREPROCESSING))
-    project.setdefault("examples", [])
-    validate_project(project, source)
-    return project
+                problems.append(Problem(name, f"{variable}={environ[variable]!r} is not a whole number"))
+    problems.extend(validate_project(project, source))
+    if problems:
+        raise ProjectError(problems)
+    return with_defaults(project)
 
 
-def validate_project(project: dict[str, Any], source: Path) -> None:
-    """Raise ProjectError with a clear message for the first problem found."""
-    if project["schema_version"] != 1:
-        raise ProjectError(f"schema_version must be 1; got {project['schema_version']!r}")
-    if project.get("task_type") not in TASK_TYPES:
-        raise ProjectError(
-            f"task_type must be one of {', '.join(TASK_TYPES)}; got {project.get('task_type')!r}"
-        )
-    label = project.get("label_attribute_name")
-    if (
-        not isinstance(label, str)
-        or not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*", label)
-        or len(label) > 127
-    ):
-        raise ProjectError(
-            f"label_attribute_name must be letters/digits/inner hyphens, <= 127 chars; got {label!r}"
-        )
-    if label in ("source", "source-ref") or label.endswith("-metadata") or label.endswith("-ref"):
-        raise ProjectError(
-            f"label_attribute_name {label!r} is reserved by Ground Truth "
-            "(not source/source-ref, not ending in -metadata or -ref for these task types)"
-        )
-    categories = project.get("categories")
-    if (
-        not isinstance(categories, list)
-        or not 1 <= len(categories) <= 30
-        or not all(isinstance(c, str) and 1 <= len(c) <= 256 for c in categories)
-        or len(set(categories)) != len(categories)
-    ):
-        raise ProjectError(
-            'categories must be a list of 1-30 distinct non-empty strings, e.g. ["cat", "dog"]'
-        )
-    task = project.get("task")
-    if not isinstance(task, dict) or not task.get("title") or not task.get("description"):
-        raise ProjectError('task must be {"title": "...", "description": "...", "keywords": [...]}')
-    if len(str(task["title"])) > 128 or len(str(task["description"])) > 255:
-        raise ProjectError("task.title must be <= 128 characters and task.description <= 255")
-    task.setdefault("keywords", [])
-    workteam = project.get("workteam_arn")
-    if not isinstance(workteam, str) or not ARN_WORKTEAM.match(workteam):
-        raise ProjectError(
-            "workteam_arn must be a workteam ARN like arn:aws:sagemaker:us-east-1:123456789012:"
-            f"workteam/private-crowd/my-team (or set GT_DEFAULT_WORKTEAM_ARN); got {workteam!r}"
-        )
-    _int_in(project, "workers_per_object", 1, 9)
-    _int_in(project, "task_time_limit_seconds", 30, 28800, " (30 s to 8 h)")
-    limit = 43200 if ":workteam/public-crowd/" in workteam else 2592000
-    _int_in(
-        project,
-        "task_availability_lifetime_seconds",
-        60,
-        limit,
-        " (12 h for the public workforce, else 30 days)",
-    )
-    _int_in(project, "max_concurrent_task_count", 1, 5000)
-    for name in ("pre_human_task_lambda_arn", "annotation_consolidation_lambda_arn"):
-        value = project.get(name)
-        if value is not None and not (isinstance(value, str) and ARN_LAMBDA.match(value)):
-            raise ProjectError(f"{name} must be null (built-in) or a Lambda function ARN; got {value!r}")
-    classifiers = project.setdefault("content_classifiers", [])
-    allowed = ("FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent")
-    if not isinstance(classifiers, list) or any(c not in allowed for c in classifiers):
-        raise ProjectError(
-            f"content_classifiers must be a list of {', '.join(allowed)} (what you declare about "
-            f"your images to Ground Truth; default none); got {classifiers!r}"
-        )
-    for example in project["examples"]:
-        if not isinstance(example, dict) or not isinstance(example.get("file"), str):
-            raise ProjectError(
-                'examples must be a list of {"file": "examples/x.jpg", "label": ..., "caption": ...}'
+def validate_project(project: dict[str, Any], source: Path) -> list[Problem]:
+    """The contract's problems of the config, then the repository's (files the config relies on)."""
+    problems = validate_project_config(project)
+    if project.get("workteam_arn") is None:  # required once published; say where else it may come from
+        problems.append(
+            Problem(
+                "workteam_arn",
+                'is required but missing; write "workteam_arn": "arn:aws:sagemaker:<region>:<account>:'
+                'workteam/private-crowd/<team>" in project.json, or set GT_DEFAULT_WORKTEAM_ARN '
+                "(Terraform: labeling_defaults.workteam_arn)",
             )
-        if not (source / example["file"]).is_file():
-            raise ProjectError(f"example file {example['file']!r} does not exist in the repository")
-        if example.get("label") is not None and example["label"] not in categories:
-            raise ProjectError(
-                f"example {example['file']!r} has label {example['label']!r}, not one of the categories"
+        )
+    for name, what in REPOSITORY_FILES.items():
+        if not (source / name).is_file():
+            problems.append(Problem(name, f"missing from the repository; add {what}"))
+    examples = project.get("examples")
+    reported = {problem.path for problem in problems}
+    for index, example in enumerate(examples if isinstance(examples, list) else []):
+        file = example.get("file") if isinstance(example, dict) else None
+        if f"examples[{index}].file" in reported:
+            continue  # not a path inside the repository: the contract said so
+        if isinstance(file, str) and not (source / file).is_file():
+            problems.append(
+                Problem(
+                    f"examples[{index}].file",
+                    f"{json.dumps(file)} is not a file of the repository; add it, or write the path of one",
+                )
             )
+    return problems
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -251,7 +204,7 @@ def render(
     instructions_url = f"{public_base}/instructions.html"
     uploads: list[Upload] = []
     example_refs: list[tuple[dict[str, Any], str]] = []
-    for example in project["examples"]:
+    for example in project.get("examples", []):
         name = Path(example["file"]).name
         body = (source / example["file"]).read_bytes()
         ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
@@ -293,7 +246,12 @@ def render(
         template = template.replace(f"[[ {name} ]]", value)
     leftover = re.search(r"\[\[ *[a-z_]+ *\]\]", template)
     if leftover:
-        raise ProjectError(f"template.liquid.html has an unknown placeholder {leftover.group(0)}")
+        raise ProjectError(
+            [
+                f"template.liquid.html: unknown placeholder {leftover.group(0)}; write one of [[ task_title ]], "
+                "[[ categories_json ]], [[ instructions_url ]], [[ examples_html ]]"
+            ]
+        )
     categories = {"document-version": "2018-11-28", "labels": [{"label": c} for c in project["categories"]]}
     uploads.append(
         Upload(f"config/{version}/template.liquid.html", template.encode(), "text/html; charset=utf-8")
@@ -301,13 +259,17 @@ def render(
     uploads.append(
         Upload(f"config/{version}/categories.json", json.dumps(categories).encode(), "application/json")
     )
-    config = {k: v for k, v in project.items() if k != "examples"}
+    config = {k: v for k, v in with_defaults(project).items() if k not in SOURCE_ONLY_FIELDS}
     config.update(
         version=version,
         template_uri=f"s3://{bucket}/config/{version}/template.liquid.html",
         label_category_config_uri=f"s3://{bucket}/config/{version}/categories.json",
         instructions_url=instructions_url,
     )
+    # What the Lambdas will parse, checked by their own validator before anything is uploaded.
+    problems = validate_project_config(config, published=True)
+    if problems:
+        raise ProjectError(problems)
     uploads.append(Upload("config/project.json", json.dumps(config, indent=2).encode(), "application/json"))
     return uploads, config
 
@@ -341,8 +303,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         project = load_project(args.source)
         version = args.version or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{args.git_sha[:12]}"
-        if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", version):
-            raise ProjectError(f"version must be 1-64 letters, digits, '.', '_' or '-'; got {version!r}")
         import boto3
 
         s3 = boto3.client("s3", region_name=args.region)
@@ -351,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             args.source, project, bucket=args.bucket, region=region, version=version, public=not args.private
         )
     except ProjectError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
         return 1
     print(f"publishing version {version} ({'private' if args.private else 'public'}) to s3://{args.bucket}")
     if args.dry_run:

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Stopped"})
-ACTIVE_STATUSES = frozenset({"Initializing", "InProgress", "Stopping"})
+from gtcontract.states import ACTIVE_JOB_STATUSES, TERMINAL_JOB_STATUSES
 
 
 def error_code(exc: BaseException) -> str:
@@ -208,11 +207,11 @@ class JobDescription:
 
     @property
     def active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
+        return self.status in ACTIVE_JOB_STATUSES
 
     @property
     def terminal(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+        return self.status in TERMINAL_JOB_STATUSES
 
     def expected_output_manifest_uri(self) -> str:
         """Where Ground Truth writes the output manifest, even before it says so."""

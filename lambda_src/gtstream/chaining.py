@@ -12,17 +12,33 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from gtcontract.names import input_manifest_uri, job_name
+from gtcontract.states import (
+    ACTIVE,
+    BUSY,
+    CHAINED,
+    CREATED,
+    DECISION_STOPPED,
+    FAILED,
+    IDLE,
+    INITIALIZING,
+    JOB_CREATED,
+    JOB_ENDED,
+    LABELED,
+    PENDING,
+    WAITING,
+    chain_event,
+    sent_state_key,
+)
 from gtstream.aws import JobDescription
 from gtstream.config import Settings
 from gtstream.deps import Deps
-from gtstream.ledger import FAILED, LABELED, PENDING
 from gtstream.manifest import MergeStats, merge_lines
 from gtstream.project_config import ProjectConfig, ProjectConfigError
 
@@ -30,28 +46,9 @@ log = logging.getLogger("gtstream.chaining")
 LOCK_LEASE_SECONDS = 300
 
 
-def job_name(prefix: str, index: int) -> str:
-    """``P-NNNN``: zero-padded to 4 digits, more digits past 9999, never truncated."""
-    return f"{prefix}-{index:04d}"
-
-
-def job_index(prefix: str, name: str) -> int | None:
-    """The chain index of one of this project's job names (any case, as in ARNs); None if not ours."""
-    match = re.fullmatch(re.escape(prefix.lower()) + r"-(\d{4,})", name.lower())
-    return int(match.group(1)) if match else None
-
-
-def job_name_from_arn(prefix: str, arn: str) -> str | None:
-    """Our job name for a labeling-job ARN (whose name part is lower-case), or None if not ours."""
-    if ":labeling-job/" not in arn:
-        return None
-    index = job_index(prefix, arn.rsplit("/", 1)[-1])
-    return None if index is None else job_name(prefix, index)
-
-
 @dataclass(frozen=True)
 class Decision:
-    action: str  # created | active | busy | idle | stopped | waiting
+    action: str  # one of gtcontract.states.DECISIONS
     reason: str
     job: str | None = None
 
@@ -97,7 +94,7 @@ def handle_job_end(deps: Deps, desc: JobDescription) -> MergeStats | None:
     # Objects sent to the job but never worked on (it ended first) go back to PENDING, uncounted.
     returned = sum(
         ledger.return_to_pending(item["object_id"], desc.name)
-        for item in ledger.iter_state(f"SENT#{desc.name}")
+        for item in ledger.iter_state(sent_state_key(desc.name))
     )
     first = ledger.mark_job_ended(desc.name, desc.status, desc.counters, desc.failure_reason)
     ledger.clear_active_job(desc.name)
@@ -105,7 +102,7 @@ def handle_job_end(deps: Deps, desc: JobDescription) -> MergeStats | None:
         deps.metrics.add_metric("ObjectsLabeled", "Count", stats.labeled)
         deps.metrics.add_metric("ObjectAttemptsFailed", "Count", stats.failed_attempts)
         deps.notifier.notify(
-            "job-ended",
+            JOB_ENDED,
             f"{desc.name} ended {desc.status}: {stats.labeled} labeled, "
             f"{stats.failed_attempts} expired/failed, "
             f"{stats.permanently_failed} past the failure limit, {returned} not worked on",
@@ -125,8 +122,8 @@ def _decide(
     changed = deps.ledger.record_decision(action, reason)
     if parent:
         deps.ledger.set_job_decision(parent, action, reason)
-    if changed and action in ("stopped", "waiting"):
-        deps.notifier.notify(f"chain-{action}", reason, job=job, parent=parent)
+    if changed and action in (DECISION_STOPPED, WAITING):
+        deps.notifier.notify(chain_event(action), reason, job=job, parent=parent)
     log.info("decision %s: %s", action, reason)
     return Decision(action, reason, job)
 
@@ -135,7 +132,7 @@ def ensure_job(deps: Deps, reason: str) -> Decision:
     """Make sure a job runs when there is work: process an unrecorded end, then chain exactly once."""
     owner = uuid.uuid4().hex
     if not deps.ledger.acquire_lock(owner, LOCK_LEASE_SECONDS):
-        return Decision("busy", "another invocation holds the project lock")
+        return Decision(BUSY, "another invocation holds the project lock")
     try:
         return _ensure_job_locked(deps, reason, owner)
     finally:
@@ -150,7 +147,7 @@ def _ensure_job_locked(deps: Deps, reason: str, owner: str) -> Decision:
         if active:
             desc = deps.jobs.describe(active)
             if desc is not None and desc.active:
-                return Decision("active", f"{active} is {desc.status}", active)
+                return Decision(ACTIVE, f"{active} is {desc.status}", active)
             if desc is not None:
                 handle_job_end(deps, desc)
             else:
@@ -167,25 +164,25 @@ def _ensure_job_locked(deps: Deps, reason: str, owner: str) -> Decision:
             ledger.set_active_job(owner, name, index, existing.label_attribute_name)
             log.warning("adopted %s (%s)", name, existing.status)
             if existing.active:
-                return Decision("active", f"adopted {name} ({existing.status})", name)
+                return Decision(ACTIVE, f"adopted {name} ({existing.status})", name)
             continue  # it already ended too: process its end, then decide again
         if not ledger.has_state(PENDING):
             failed = sum(1 for _ in ledger.iter_state(FAILED))
             if failed:
                 return _decide(
                     deps,
-                    "stopped",
+                    DECISION_STOPPED,
                     f"no chained job: {failed} object(s) reached the per-object failure limit "
                     f"({settings.max_object_failures}) and nothing else is unlabeled",
                     parent=parent,
                 )
             return _decide(
-                deps, "idle", "every object is labeled, quarantined or failed; no job needed", parent=parent
+                deps, IDLE, "every object is labeled, quarantined or failed; no job needed", parent=parent
             )
         if index > settings.max_chain_depth:
             return _decide(
                 deps,
-                "stopped",
+                DECISION_STOPPED,
                 f"max chain depth {settings.max_chain_depth} reached; unlabeled objects stay PENDING "
                 "(raise MAX_CHAIN_DEPTH to continue)",
                 parent=parent,
@@ -195,18 +192,18 @@ def _ensure_job_locked(deps: Deps, reason: str, owner: str) -> Decision:
         except (ProjectConfigError, ValueError) as exc:
             return _decide(
                 deps,
-                "waiting",
+                WAITING,
                 f"project config {settings.project_config_uri} is invalid: {exc}",
                 parent=parent,
             )
         if config is None:
             return _decide(
-                deps, "waiting", f"waiting for project config at {settings.project_config_uri}", parent=parent
+                deps, WAITING, f"waiting for project config at {settings.project_config_uri}", parent=parent
             )
         return _create(
             deps, owner, config, index, name, parent, reason, str(project.get("label_attribute_name") or "")
         )
-    return _decide(deps, "stopped", "too many adopted jobs in one decision; will retry")
+    return _decide(deps, DECISION_STOPPED, "too many adopted jobs in one decision; will retry")
 
 
 def _labeled_and_pending_lines(deps: Deps, attr: str, spool: Any) -> Iterator[str]:
@@ -237,7 +234,7 @@ def _create(
         log.warning(
             "config label_attribute_name %s ignored: the chain keeps %s", config.label_attribute_name, attr
         )
-    manifest_uri = f"s3://{settings.input_bucket}/manifests/{name}/input.manifest" if parent else None
+    manifest_uri = input_manifest_uri(settings.input_bucket, name) if parent else None
     with tempfile.TemporaryFile("w+") as spool:
         if manifest_uri:
             lines = deps.store.put_lines(manifest_uri, _labeled_and_pending_lines(deps, attr, spool))
@@ -249,20 +246,20 @@ def _create(
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
             if code != "ValidationException":
                 raise
-            return _decide(deps, "waiting", f"CreateLabelingJob {name} rejected: {exc}", name, parent)
+            return _decide(deps, WAITING, f"CreateLabelingJob {name} rejected: {exc}", name, parent)
         spool.seek(0)
         for object_id in spool:
             ledger.mark_sent(object_id.strip(), name)
     ledger.set_active_job(owner, name, index, attr)
-    ledger.set_job_status(name, "Initializing")
+    ledger.set_job_status(name, INITIALIZING)
     why = f"{name} {'created' if created else 'already existed (adopted)'}: {reason}"
-    ledger.record_decision("created", why)
+    ledger.record_decision(CREATED, why)
     if parent:
-        ledger.set_job_decision(parent, "chained", why)
+        ledger.set_job_decision(parent, CHAINED, why)
     if created:  # the invocation that really created it says so, once
-        deps.notifier.notify("job-created", why, job=name, parent=parent, config_version=config.version)
+        deps.notifier.notify(JOB_CREATED, why, job=name, parent=parent, config_version=config.version)
         deps.metrics.add_metric("JobsCreated", "Count", 1)
-    return Decision("created", why, name)
+    return Decision(CREATED, why, name)
 
 
 def force_chain(settings: Settings, reason: str) -> Decision:

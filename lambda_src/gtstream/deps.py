@@ -64,7 +64,8 @@ class Deps:
         ):
             return self._config_cache[1]
         data = self.store.get_json(self.settings.project_config_uri)
-        config = None if data is None else ProjectConfig.parse(data)
+        # The Lambdas also check that preprocessing.transform imports here, where it runs.
+        config = None if data is None else ProjectConfig.parse(data, check_import=True)
         self._config_cache = (time.monotonic(), config)
         return config
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
+from gtcontract.states import ACTIVE, DROP_QUARANTINED, IN_PROGRESS, OBJECT_QUARANTINED
 from gtstream import transforms
 from gtstream.chaining import Decision, ensure_job
 from gtstream.deps import Deps
@@ -107,11 +108,11 @@ def quarantine(deps: Deps, drop: Drop, object_id: str, reason: str) -> Outcome:
         drop.bucket, drop.key, drop.bucket, target, {"reason": _ascii(reason), "object-id": object_id}
     )
     deps.ledger.add_quarantined_object(object_id, drop.key, reason)
-    deps.ledger.record_drop(drop.key, object_id, "QUARANTINED", reason, target)
+    deps.ledger.record_drop(drop.key, object_id, DROP_QUARANTINED, reason, target)
     deps.store.delete(drop.bucket, drop.key)
     deps.metrics.add_metric("ObjectsQuarantined", "Count", 1)
     deps.notifier.notify(
-        "object-quarantined",
+        OBJECT_QUARANTINED,
         f"{drop.key} quarantined: {reason}",
         drop_key=drop.key,
         quarantine_key=target,
@@ -140,14 +141,14 @@ def dispatch(deps: Deps, outcomes: Iterable[Outcome]) -> DispatchResult:
         return result
     job = deps.ledger.get_project().get("active_job")
     desc = deps.jobs.describe(job) if job else None
-    if desc is not None and desc.status == "InProgress":
+    if desc is not None and desc.status == IN_PROGRESS:
         result.sent = send_objects(deps, desc.name, pending)
     elif desc is None or desc.terminal:
         result.decision = ensure_job(deps, f"{len(pending)} new object(s) while no job is active")
-        if result.decision.action == "active" and result.decision.job:
+        if result.decision.action == ACTIVE and result.decision.job:
             # A job became active meanwhile; if it is already InProgress its flush may be over.
             now = deps.jobs.describe(result.decision.job)
-            if now is not None and now.status == "InProgress":
+            if now is not None and now.status == IN_PROGRESS:
                 result.sent = send_objects(deps, now.name, pending)
     # Initializing / Stopping: leave PENDING; the InProgress flush or the chain picks them up.
     return result

@@ -6,12 +6,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from gtstream.chaining import Decision, ensure_job, handle_job_end, job_name_from_arn
+from gtcontract.names import job_name_from_arn
+from gtcontract.states import IN_PROGRESS, JOB_STATE_CHANGE
+from gtstream.chaining import Decision, ensure_job, handle_job_end
 from gtstream.deps import Deps
 from gtstream.dispatch import flush_pending
 
 log = logging.getLogger("gtstream.job_events")
-STATE_CHANGE = "SageMaker Ground Truth Labeling Job State Change"
 
 
 @dataclass
@@ -26,7 +27,7 @@ class EventResult:
 def handle_state_change(deps: Deps, event: Any) -> EventResult:
     """One EventBridge state-change event. Decides from DescribeLabelingJob, not from the event's status,
     so duplicate, late and out-of-order events are harmless."""
-    if not isinstance(event, dict) or event.get("detail-type") != STATE_CHANGE:
+    if not isinstance(event, dict) or event.get("detail-type") != JOB_STATE_CHANGE:
         raise ValueError(f"not a labeling-job state-change event: {str(event)[:200]}")
     resources = event.get("resources") or []
     name = job_name_from_arn(deps.settings.project_prefix, str(resources[0])) if resources else None
@@ -43,7 +44,7 @@ def handle_state_change(deps: Deps, event: Any) -> EventResult:
             name, desc.status, "ended", decision=ensure_job(deps, f"{name} ended {desc.status}")
         )
     deps.ledger.set_job_status(name, desc.status)
-    if desc.status != "InProgress":
+    if desc.status != IN_PROGRESS:
         return EventResult(name, desc.status, "noted")
     project = deps.ledger.get_project()
     decision: Decision | None = None

@@ -6,9 +6,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gtcontract.states import FAILED as FAILED
+from gtcontract.states import LABELED as LABELED
+from gtcontract.states import PENDING as PENDING
+from gtcontract.states import QUARANTINED as QUARANTINED
+from gtcontract.states import SENT as SENT
+from gtcontract.states import sent_state_key
 from gtstream.aws import Clients, error_code
 
-PENDING, SENT, LABELED, QUARANTINED, FAILED = "PENDING", "SENT", "LABELED", "QUARANTINED", "FAILED"
 GSI = "by-state"
 PROJECT_KEY = {"pk": "PROJECT", "sk": "PROJECT"}
 
@@ -182,7 +187,7 @@ class Ledger:
                 {
                     ":sent": SENT,
                     ":pending": PENDING,
-                    ":sk": f"SENT#{job}",
+                    ":sk": sent_state_key(job),
                     ":job": job,
                     ":now": self._stamp(),
                 },
@@ -257,7 +262,7 @@ class Ledger:
                 {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
                 "SET #s = :pending, state_key = :pending, updated_at = :now",
                 "state_key = :sk",
-                {":pending": PENDING, ":sk": f"SENT#{job}", ":now": self._stamp()},
+                {":pending": PENDING, ":sk": sent_state_key(job), ":now": self._stamp()},
                 {"#s": "state"},
             )
             is not None

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from gtcontract.states import FAILED
+
 _IMAGE_ID = re.compile(r"/images/([0-9a-f]{64})\.[A-Za-z0-9]+$")
 
 
@@ -92,7 +94,7 @@ def merge_lines(
         if "failure-reason" in metadata or label_attribute not in line:
             stats.failed_attempts += 1
             reason = str(metadata.get("failure-reason", "no label in the output manifest"))
-            if sink.failed(object_id, reason) == "FAILED":
+            if sink.failed(object_id, reason) == FAILED:
                 stats.permanently_failed += 1
             continue
         stats.labeled += 1

@@ -6,10 +6,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from gtstream.chaining import Decision, ensure_job, job_index, job_name
+from gtcontract.names import groundtruth_queue_prefix, job_name_from_groundtruth_queue
+from gtcontract.states import IDLE_STOP_WARNING, IN_PROGRESS, PENDING
+from gtstream.chaining import Decision, ensure_job
 from gtstream.deps import Deps
 from gtstream.dispatch import flush_pending
-from gtstream.ledger import PENDING, iso
+from gtstream.ledger import iso
 
 log = logging.getLogger("gtstream.reconcile")
 
@@ -36,7 +38,7 @@ def reconcile(deps: Deps) -> ReconcileReport:
     project = ledger.get_project()
     active = project.get("active_job")
     desc = deps.jobs.describe(active) if active else None
-    if desc is not None and desc.status == "InProgress":
+    if desc is not None and desc.status == IN_PROGRESS:
         report.active_job, report.status = desc.name, desc.status
         # PENDING objects older than the threshold missed their flush (lost event, publish failure).
         stale_before = iso(deps.now() - timedelta(seconds=settings.pending_stale_seconds))
@@ -46,7 +48,7 @@ def reconcile(deps: Deps) -> ReconcileReport:
         if idle and last is not None and ledger.mark_idle_warned(desc.name):
             report.idle_warning = True
             deps.notifier.notify(
-                "idle-stop-warning",
+                IDLE_STOP_WARNING,
                 f"{desc.name} received no new object since {last.isoformat()}; Ground Truth stops "
                 "a streaming job idle for 10 days (a chained job follows when new images arrive)",
                 job=desc.name,
@@ -67,12 +69,11 @@ def delete_orphaned_queues(deps: Deps) -> list[str]:
     """Ground Truth leaves `GroundTruth-<job>` queues behind; delete those of our ended jobs."""
     prefix = deps.settings.project_prefix
     deleted = []
-    for url in deps.queues.list_queue_urls(f"GroundTruth-{prefix.lower()}-"):
+    for url in deps.queues.list_queue_urls(groundtruth_queue_prefix(prefix)):
         queue_name = url.rsplit("/", 1)[-1]
-        index = job_index(prefix, queue_name[len("GroundTruth-") :])
-        if index is None:
+        name = job_name_from_groundtruth_queue(prefix, queue_name)
+        if name is None:
             continue  # another project whose prefix starts like ours
-        name = job_name(prefix, index)
         desc = deps.jobs.describe(name)
         job_item = deps.ledger.get_job(name)
         ended = desc is not None and desc.terminal and job_item is not None and bool(job_item.get("ended_at"))

@@ -6,11 +6,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from gtstream.chaining import job_name_from_arn
+from gtcontract.names import job_name_from_arn
+from gtcontract.states import DECLINE_SPIKE, TASK_STATUS_CHANGE
 from gtstream.deps import Deps
 
 log = logging.getLogger("gtstream.worker_events")
-TASK_STATUS_CHANGE = "SageMaker Ground Truth Labeling Job Task Status Change"
 STATES = ("accepted", "declined", "submitted", "returned", "expired", "failed")
 WINDOW_MINUTES = 60
 SPIKE_MIN_DECLINES = 5
@@ -51,7 +51,7 @@ def handle_task_event(deps: Deps, event: Any) -> WorkerEventResult:
     spike = declined >= SPIKE_MIN_DECLINES and declined >= SPIKE_RATIO * total
     if spike and deps.ledger.mark_spike_notified(window):
         deps.notifier.notify(
-            "decline-spike",
+            DECLINE_SPIKE,
             f"{declined} of {total} worker task events declined in the current hour ({job})",
             job=job,
             declined=declined,

@@ -136,7 +136,7 @@ def cli(
     endpoint_url: str | None,
     debug: bool,
 ) -> None:
-    """Operate a Ground Truth streaming labeling project: status, drop, chain, report."""
+    """Operate a Ground Truth streaming labeling project: status, drop, chain, report, config."""
     set_endpoint(endpoint_url)
     ctx.obj = State(deployment_file, terraform_dir, prefix, region, debug)
 
@@ -275,6 +275,42 @@ def report(state: State, output_dir: Path) -> None:
 
     png, csv_path, timeline = reports.generate(state.aws(), state.deployment(), output_dir)
     click.echo(f"wrote {png} and {csv_path} ({len(timeline.rows)} points, {len(timeline.jobs)} jobs)")
+
+
+@cli.group()
+def config() -> None:
+    """The project config (docs/interfaces.md section 5): check it before you push."""
+
+
+@config.command("validate")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--published",
+    is_flag=True,
+    help="Check a published config/project.json (as the Lambdas read it), not a repository's project.json.",
+)
+@click.pass_context
+def config_validate(ctx: click.Context, file: Path, published: bool) -> None:
+    """Check FILE with the publisher's and the Lambdas' own validator: one line per problem, exit 1.
+
+    The workteam and task settings that the pipeline supplies (GT_DEFAULT_*) are not filled in here;
+    a missing workteam_arn is only reported with --published."""
+    from gtcontract.project_config import validate_project_config
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CliError(f"config file not found: {file}") from None
+    except OSError as exc:
+        raise CliError(f"cannot read {file}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{file}: invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    problems = validate_project_config(data, published=published)
+    for problem in problems:
+        click.echo(f"{file}: {problem}", err=True)
+    if problems:
+        ctx.exit(1)
+    click.echo(f"{file}: valid ({'published config' if published else 'project.json'})")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -12,10 +12,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from gtcontract.states import ACTIVE_JOB_STATUSES, DROP_QUARANTINED, FAILED, LABELED, QUARANTINED
 from gtctl.aws import Aws, translate_errors
 from gtctl.deployment import Deployment
 from gtctl.drop import existing_objects
-from gtctl.ledger import ACTIVE_JOB_STATUSES, LedgerReader
+from gtctl.ledger import LedgerReader
 
 
 @dataclass
@@ -75,7 +76,7 @@ def run(aws: Aws, dep: Deployment) -> Audit:
             result.lost += 1
             result.lost_keys[key] = "in the drop bucket but unknown to the ledger"
             continue
-        if drop.get("state") == "QUARANTINED":
+        if drop.get("state") == DROP_QUARANTINED:
             reason = str(drop.get("reason") or "no reason recorded")
             result.quarantined += 1
             result.quarantined_keys[key] = reason
@@ -83,11 +84,11 @@ def run(aws: Aws, dep: Deployment) -> Audit:
             continue
         obj = objects.get(str(drop.get("object_id")))
         state = str(obj.get("state")) if obj else None
-        if state == "LABELED":
+        if state == LABELED:
             result.labeled += 1
-        elif state == "FAILED":
+        elif state == FAILED:
             result.failed += 1
-        elif state == "QUARANTINED":
+        elif state == QUARANTINED:
             reason = str((obj or {}).get("reason") or "no reason recorded")
             result.quarantined += 1
             result.quarantined_keys[key] = reason

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from gtcontract.deployment import DeploymentError
 from gtctl.deployment import Deployment, check_prefix
 from gtctl.errors import GtctlError
 
@@ -96,9 +97,12 @@ def discover(aws: Aws, prefix: str) -> Deployment:
             for fn in page.get("Functions", []):
                 env = (fn.get("Environment") or {}).get("Variables") or {}
                 if env.get("PROJECT_PREFIX") == prefix and env.get("LEDGER_TABLE"):
-                    return Deployment.from_lambda_environment(
-                        env, aws.region, f"Lambda function {fn.get('FunctionName')}"
-                    )
+                    try:
+                        return Deployment.from_lambda_environment(
+                            env, aws.region, f"Lambda function {fn.get('FunctionName')}"
+                        )
+                    except DeploymentError as exc:
+                        raise GtctlError(str(exc)) from None
     raise GtctlError(
         f"unknown project prefix {prefix!r}: no Lambda function with PROJECT_PREFIX={prefix} in "
         f"{aws.region} (check --region, or pass --deployment FILE / --terraform-dir DIR)"

@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gtcontract.states import ACTIVE_JOB_STATUSES, CREATED, IDLE, IN_PROGRESS, INITIALIZING
 from gtctl.aws import Aws, translate_errors
 from gtctl.deployment import Deployment
 from gtctl.errors import GtctlError
-from gtctl.ledger import ACTIVE_JOB_STATUSES
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class ChainOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.action in ("created", "idle")
+        return self.action in (CREATED, IDLE)
 
 
 def _stop_and_wait(aws: Aws, job: str, timeout: float, on_wait: Callable[[str], None] | None) -> None:
@@ -37,7 +37,7 @@ def _stop_and_wait(aws: Aws, job: str, timeout: float, on_wait: Callable[[str], 
     sm = aws.client("sagemaker")
     with translate_errors():
         status = sm.describe_labeling_job(LabelingJobName=job)["LabelingJobStatus"]
-        if status in ("Initializing", "InProgress"):
+        if status in (INITIALIZING, IN_PROGRESS):
             try:
                 sm.stop_labeling_job(LabelingJobName=job)
             except ClientError as exc:  # someone else stopped it first: fine, wait for the end
@@ -68,15 +68,15 @@ def force(
     """Run the chaining decision now; with ``stop_active`` the running job is stopped first."""
     aws = Aws(dep.region)
     aws.session  # noqa: B018 - one-line errors for missing credentials / endpoint first
+    from gtcontract.settings import SettingsError
     from gtstream import chaining
-    from gtstream.config import ConfigError, Settings
     from gtstream.deps import Deps
 
     with translate_errors():
         try:
             # The deployment's Lambda environment, parsed as the Lambdas parse theirs (no os.environ).
-            settings = Settings.from_env(dep.lambda_environment)
-        except ConfigError as exc:
+            settings = dep.settings
+        except SettingsError as exc:
             raise GtctlError(f"the deployment's Lambda environment is invalid: {exc}") from None
         deps = Deps.build(settings)
         stopped = None

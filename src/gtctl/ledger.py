@@ -12,10 +12,9 @@ from typing import Any
 
 from gtctl.aws import Aws, translate_errors
 from gtctl.deployment import Deployment
-from gtstream.aws import ACTIVE_STATUSES as ACTIVE_JOB_STATUSES
 from gtstream.ledger import GSI as STATE_INDEX
 
-__all__ = ["ACTIVE_JOB_STATUSES", "STATE_INDEX", "JobRow", "LedgerReader", "parse_label"]
+__all__ = ["STATE_INDEX", "JobRow", "LedgerReader", "parse_label"]
 
 
 def _plain(value: Any) -> Any:

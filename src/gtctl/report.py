@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gtcontract.states import FAILED, LABELED, QUARANTINED
 from gtctl.aws import Aws
 from gtctl.deployment import Deployment
 from gtctl.ledger import LedgerReader, parse_label
@@ -64,17 +65,17 @@ def build_timeline(objects: list[dict[str, Any]], jobs: list[dict[str, Any]]) ->
         state = obj.get("state")
         if created is None:
             continue
-        if state == "QUARANTINED":
+        if state == QUARANTINED:
             events.append((created, "quarantined"))
             continue
         events.append((created, "dropped"))
-        if state == "LABELED":
+        if state == LABELED:
             labeled_at = _creation_date(parse_label(obj.get("label")))
             # Ground Truth's own time, when it is plausible: after the drop, before the ledger
             # recorded it (an emulated clock that ran ahead, or clock skew, fall back to the ledger).
             plausible = labeled_at is not None and created <= labeled_at <= (updated or labeled_at)
             events.append((labeled_at if plausible and labeled_at else updated or created, "labeled"))
-        elif state == "FAILED":
+        elif state == FAILED:
             events.append((updated or created, "failed"))
     spans = []
     for job in jobs:

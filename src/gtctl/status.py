@@ -9,11 +9,26 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from gtcontract.names import job_name
+from gtcontract.states import (
+    ACTIVE_JOB_STATUSES,
+    COMPLETED,
+    FAILED,
+    IN_PROGRESS,
+    INITIALIZING,
+    JOB_FAILED,
+    LABELED,
+    OBJECT_STATES,
+    PENDING,
+    QUARANTINED,
+    SENT,
+    STOPPED,
+    STOPPING,
+    sent_state_key,
+)
 from gtctl.aws import Aws, translate_errors
 from gtctl.deployment import Deployment
-from gtctl.ledger import ACTIVE_JOB_STATUSES, JobRow, LedgerReader
-
-OBJECT_STATES = ("PENDING", "SENT", "LABELED", "QUARANTINED", "FAILED")
+from gtctl.ledger import JobRow, LedgerReader
 
 
 @dataclass
@@ -35,7 +50,7 @@ class Status:
 def job_names_for(prefix: str, chain_index: int | None) -> list[str]:
     if chain_index is None:
         return []
-    return [f"{prefix}-{i:04d}" for i in range(0, chain_index + 1)]
+    return [job_name(prefix, i) for i in range(0, chain_index + 1)]
 
 
 def list_sagemaker_jobs(aws: Aws, prefix: str) -> dict[str, dict[str, Any]]:
@@ -93,8 +108,8 @@ def collect(aws: Aws, dep: Deployment) -> Status:
         rows.append(row)
     rows.sort(key=lambda r: (r.chain_index if r.chain_index is not None else -1, r.name))
 
-    totals = {state: ledger.count_state(state) for state in ("PENDING", "LABELED", "QUARANTINED", "FAILED")}
-    totals["SENT"] = sum(ledger.count_state(f"SENT#{row.name}") for row in rows)
+    totals = {state: ledger.count_state(state) for state in (PENDING, LABELED, QUARANTINED, FAILED)}
+    totals[SENT] = sum(ledger.count_state(sent_state_key(row.name)) for row in rows)
     totals = {state: totals[state] for state in OBJECT_STATES}
     totals["TOTAL"] = sum(totals.values())
     return Status(
@@ -111,12 +126,12 @@ def collect(aws: Aws, dep: Deployment) -> Status:
 
 
 STATUS_STYLE = {
-    "InProgress": "green",
-    "Initializing": "cyan",
-    "Stopping": "yellow",
-    "Completed": "blue",
-    "Stopped": "yellow",
-    "Failed": "red",
+    IN_PROGRESS: "green",
+    INITIALIZING: "cyan",
+    STOPPING: "yellow",
+    COMPLETED: "blue",
+    STOPPED: "yellow",
+    JOB_FAILED: "red",
 }
 
 

@@ -2,11 +2,12 @@
 
 This is the SDK deployment used where terraform is absent (behaviour tests, the demo): the same
 resources and the same deployment document (docs/interfaces.md section 2) as the Terraform
-module, created against whatever ``AWS_ENDPOINT_URL`` points at. Names are Terraform's and
-CloudFormation's: buckets ``<P>-<account>-<kind>``, topics ``<P>-gt-input``, ``<P>-gt-output``,
-``<P>-notifications``, queues ``<P>-intake``/``<P>-job-events``/``<P>-worker-events`` (each with
-``-dlq``), table ``<P>-ledger``, rules ``<P>-job-state``/``<P>-worker-task``, role
-``<P>-groundtruth`` (long prefixes shortened with a hash as the Terraform module does).
+module, created against whatever ``AWS_ENDPOINT_URL`` points at. Names are the contract's
+(``gtcontract.names``), which Terraform and CloudFormation follow: buckets ``<P>-<account>-<kind>``,
+topics ``<P>-gt-input``, ``<P>-gt-output``, ``<P>-notifications``, queues
+``<P>-intake``/``<P>-job-events``/``<P>-worker-events`` (each with ``-dlq``), table ``<P>-ledger``,
+rules ``<P>-job-state``/``<P>-worker-task``, role ``<P>-groundtruth`` (long prefixes shortened
+with a hash as the Terraform module does).
 
     gtlocal deploy --prefix demo --output build/deployment.json [--publish-config]
 """
@@ -15,16 +16,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
+from gtcontract import names
+from gtcontract.deployment import DEFAULT_HANDLERS, environment_from_document
+from gtcontract.names import BUCKET_KINDS, bucket_name
+from gtcontract.states import JOB_STATE_CHANGE, SAGEMAKER_EVENT_SOURCE, TASK_STATUS_CHANGE
 from gtstream.ledger import table_definition
 
-STATE_CHANGE = "SageMaker Ground Truth Labeling Job State Change"
-TASK_CHANGE = "SageMaker Ground Truth Labeling Job Task Status Change"
 TEST_TEMPLATE = (
     '<script src="https://assets.crowd.aws/crowd-html-elements.js"></script>\n<crowd-form>'
     '<crowd-image-classifier name="crowd-image-classifier" '
@@ -32,37 +34,11 @@ TEST_TEMPLATE = (
     'categories="{{ task.input.labels | to_json | escape }}" header="Classify the image">'
     "</crowd-image-classifier></crowd-form>\n"
 )
-BUCKET_KINDS = ("drop", "input", "output", "instructions", "artifacts")
 QUEUES = {  # name -> (batch size, max receive count)
     "intake": (10, 3),
     "job_events": (10, 5),
     "worker_events": (10, 3),
 }
-HANDLERS = {
-    "intake": "gtstream.handlers.intake.handler",
-    "job_events": "gtstream.handlers.job_events.handler",
-    "worker_events": "gtstream.handlers.worker_events.handler",
-    "reconcile": "gtstream.handlers.reconcile.handler",
-}
-
-
-def _short(value: str, keep: int, limit: int) -> str:
-    """``value``, or past ``limit`` characters its first ``keep`` plus 8 hex of its sha256."""
-    if len(value) <= limit:
-        return value
-    return f"{value[:keep]}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
-
-
-def resource_base(prefix: str) -> str:
-    """The base of resource names, as Terraform's ``local.name``: the prefix, or past 36
-    characters its first 27 plus a hash (``<base>-worker-events-lambda`` fits IAM's 64)."""
-    return _short(prefix, 27, 36)
-
-
-def bucket_name(prefix: str, kind: str, account: str) -> str:
-    """``<base>-<account>-<kind>`` as Terraform and CloudFormation: the lower-case prefix, or past
-    37 characters its first 28 plus a hash, so that every name fits S3's 63 characters."""
-    return f"{_short(prefix.lower(), 28, 37)}-{account}-{kind}"
 
 
 def deploy_project(
@@ -75,18 +51,12 @@ def deploy_project(
     """Create (idempotently) every resource of one project; return the deployment document."""
     import boto3
 
-    from gtstream.config import PREFIX_PATTERN
-
-    if not PREFIX_PATTERN.match(prefix):
-        raise ValueError(f"project prefix {prefix!r} must match ^[a-zA-Z0-9](-*[a-zA-Z0-9]){{0,55}}$")
+    names.check_prefix(prefix)
     session = boto3.session.Session(region_name=region)
     region = session.region_name or "us-east-1"
     account = session.client("sts").get_caller_identity()["Account"]
     s3, sns, sqs = session.client("s3"), session.client("sns"), session.client("sqs")
     events, dynamodb, iam = session.client("events"), session.client("dynamodb"), session.client("iam")
-    low = prefix.lower()
-    base = resource_base(prefix)
-
     buckets = {kind: bucket_name(prefix, kind, account) for kind in BUCKET_KINDS}
     for name in buckets.values():
         kwargs: dict[str, Any] = {"Bucket": name}
@@ -118,25 +88,19 @@ def deploy_project(
     )
 
     topics = {
-        kind: sns.create_topic(Name=f"{base}-{topic}")["TopicArn"]
-        for kind, topic in (
-            ("input", "gt-input"),
-            ("output", "gt-output"),
-            ("notifications", "notifications"),
-        )
+        kind: sns.create_topic(Name=names.topic_name(prefix, kind))["TopicArn"] for kind in names.TOPIC_KINDS
     }
 
     queues: dict[str, dict[str, Any]] = {}
     for kind, (batch_size, max_receive) in QUEUES.items():
-        dash = kind.replace("_", "-")
         dlq_url = sqs.create_queue(
-            QueueName=f"{base}-{dash}-dlq", Attributes={"MessageRetentionPeriod": "1209600"}
+            QueueName=names.dlq_name(prefix, kind), Attributes={"MessageRetentionPeriod": "1209600"}
         )["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
             "QueueArn"
         ]
         url = sqs.create_queue(
-            QueueName=f"{base}-{dash}",
+            QueueName=names.queue_name(prefix, kind),
             Attributes={
                 "VisibilityTimeout": str(visibility_timeout),
                 "RedrivePolicy": json.dumps(
@@ -156,10 +120,13 @@ def deploy_project(
     # S3 -> intake queue, EventBridge -> job/worker event queues: allow exactly those senders.
     sources = {
         "intake": ("s3.amazonaws.com", f"arn:aws:s3:::{buckets['drop']}"),
-        "job_events": ("events.amazonaws.com", f"arn:aws:events:{region}:{account}:rule/{base}-job-state"),
+        "job_events": (
+            "events.amazonaws.com",
+            f"arn:aws:events:{region}:{account}:rule/{names.rule_name(prefix, 'job_events')}",
+        ),
         "worker_events": (
             "events.amazonaws.com",
-            f"arn:aws:events:{region}:{account}:rule/{base}-worker-task",
+            f"arn:aws:events:{region}:{account}:rule/{names.rule_name(prefix, 'worker_events')}",
         ),
     }
     for kind, (service, source_arn) in sources.items():
@@ -184,25 +151,25 @@ def deploy_project(
         },
     )
 
-    table = f"{base}-ledger"
+    table = names.ledger_table_name(prefix)
     with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
         dynamodb.create_table(**table_definition(table))
 
-    job_arn_prefix = f"arn:aws:sagemaker:{region}:{account}:labeling-job/{low}-"
+    job_arn_prefix = names.job_arn_prefix(region, account, prefix)
     rules = {
         "job_events": (
-            f"{base}-job-state",
+            names.rule_name(prefix, "job_events"),
             {
-                "source": ["aws.sagemaker"],
-                "detail-type": [STATE_CHANGE],
+                "source": [SAGEMAKER_EVENT_SOURCE],
+                "detail-type": [JOB_STATE_CHANGE],
                 "resources": [{"prefix": job_arn_prefix}],
             },
         ),
         "worker_events": (
-            f"{base}-worker-task",
+            names.rule_name(prefix, "worker_events"),
             {
-                "source": ["aws.sagemaker"],
-                "detail-type": [TASK_CHANGE],
+                "source": [SAGEMAKER_EVENT_SOURCE],
+                "detail-type": [TASK_STATUS_CHANGE],
                 "detail": {"labeling-job-arn": [{"prefix": job_arn_prefix}]},
             },
         ),
@@ -211,7 +178,7 @@ def deploy_project(
         events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
         events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queues[kind]["arn"]}])
 
-    role_name = f"{base}-groundtruth"
+    role_name = names.groundtruth_role_name(prefix)
     trust = {
         "Version": "2012-10-17",
         "Statement": [
@@ -229,24 +196,8 @@ def deploy_project(
     except iam.exceptions.EntityAlreadyExistsException:
         role_arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
 
-    config_uri = f"s3://{buckets['instructions']}/config/project.json"
-    lambda_environment = {
-        "PROJECT_PREFIX": prefix,
-        "LEDGER_TABLE": table,
-        "DROP_BUCKET": buckets["drop"],
-        "QUARANTINE_PREFIX": "quarantine/",
-        "INPUT_BUCKET": buckets["input"],
-        "OUTPUT_BUCKET": buckets["output"],
-        "INPUT_TOPIC_ARN": topics["input"],
-        "OUTPUT_TOPIC_ARN": topics["output"],
-        "NOTIFICATION_TOPIC_ARN": topics["notifications"],
-        "PROJECT_CONFIG_URI": config_uri,
-        "GROUNDTRUTH_ROLE_ARN": role_arn,
-        "POWERTOOLS_SERVICE_NAME": f"gt-streaming-{low}",
-        "POWERTOOLS_METRICS_NAMESPACE": "GroundTruthStreaming",
-        **(environment or {}),
-    }
-    return {
+    config_uri = names.project_config_uri(buckets["instructions"])
+    document: dict[str, Any] = {
         "project_prefix": prefix,
         "region": region,
         "account_id": account,
@@ -256,9 +207,16 @@ def deploy_project(
         "project_config_uri": config_uri,
         "groundtruth_role_arn": role_arn,
         "queues": queues,
-        "handlers": dict(HANDLERS),
-        "lambda_environment": lambda_environment,
+        "handlers": dict(DEFAULT_HANDLERS),
     }
+    document["lambda_environment"] = {
+        **environment_from_document(document),
+        "QUARANTINE_PREFIX": "quarantine/",
+        "POWERTOOLS_SERVICE_NAME": names.service_name(prefix),
+        "POWERTOOLS_METRICS_NAMESPACE": "GroundTruthStreaming",
+        **(environment or {}),
+    }
+    return document
 
 
 def publish_project_config(deployment: dict[str, Any], **overrides: Any) -> dict[str, Any]:

@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
-import json
 import os
-import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,12 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gtcontract.deployment import DeploymentError, load_deployment_file, load_terraform_deployment
+
 Handler = Callable[[dict[str, Any], Any], Any]
 QUEUE_KINDS = ("intake", "job_events", "worker_events")
-
-
-class DeploymentError(ValueError):
-    pass
 
 
 @dataclass
@@ -82,32 +78,13 @@ class RunStats:
 
 
 def load_deployment(path: Path | None = None, terraform_dir: Path | None = None) -> dict[str, Any]:
-    """The deployment document from a JSON file or from `terraform output -json deployment`."""
+    """The deployment document from a JSON file or from `terraform output -json deployment`,
+    validated by the contract's parser (``gtcontract.deployment``)."""
     if path is not None:
-        try:
-            document = json.loads(Path(path).read_text())
-        except (OSError, ValueError) as exc:
-            raise DeploymentError(f"cannot read the deployment document {path}: {exc}") from None
-    elif terraform_dir is not None:
-        try:
-            out = subprocess.run(
-                ["terraform", f"-chdir={terraform_dir}", "output", "-json", "deployment"],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-        except (OSError, subprocess.CalledProcessError) as exc:
-            detail = getattr(exc, "stderr", "") or str(exc)
-            raise DeploymentError(
-                f"terraform output -json deployment failed in {terraform_dir}: {detail}"
-            ) from None
-        document = json.loads(out)
-    else:
-        raise DeploymentError("give --deployment FILE or --terraform-dir DIR")
-    missing = [k for k in ("queues", "handlers", "lambda_environment", "region") if k not in document]
-    if missing:
-        raise DeploymentError(f"the deployment document lacks {', '.join(missing)}")
-    return dict(document)
+        return load_deployment_file(path).document
+    if terraform_dir is not None:
+        return load_terraform_deployment(terraform_dir).document
+    raise DeploymentError("give --deployment FILE or --terraform-dir DIR")
 
 
 @contextmanager

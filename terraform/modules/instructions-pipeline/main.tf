@@ -29,6 +29,10 @@ locals {
 
   publisher_script = coalesce(var.publisher_script, "${path.module}/../../../scripts/publish_instructions.py")
   publisher_key    = "tools/publish_instructions.py"
+  # The publisher validates with the contract package (gtcontract), uploaded beside it: the
+  # buildspec copies tools/ and runs the script, which imports gtcontract from its own folder.
+  contract_dir   = "${path.module}/../../../lambda_src/gtcontract"
+  contract_files = fileset(local.contract_dir, "*.{py,json}")
 
   tags = merge(var.tags, { "gt-streaming:project" = local.prefix })
 }
@@ -185,6 +189,21 @@ resource "aws_s3_object" "publisher" {
   source                 = local.publisher_script
   source_hash            = filemd5(local.publisher_script)
   content_type           = "text/x-python"
+  server_side_encryption = var.kms_key_arn != null ? "aws:kms" : "AES256"
+  kms_key_id             = var.kms_key_arn
+  tags                   = local.tags
+
+  depends_on = [aws_s3_bucket_server_side_encryption_configuration.this]
+}
+
+resource "aws_s3_object" "contract" {
+  for_each = local.contract_files
+
+  bucket                 = aws_s3_bucket.this["artifacts"].id
+  key                    = "tools/gtcontract/${each.value}"
+  source                 = "${local.contract_dir}/${each.value}"
+  source_hash            = filemd5("${local.contract_dir}/${each.value}")
+  content_type           = endswith(each.value, ".json") ? "application/json" : "text/x-python"
   server_side_encryption = var.kms_key_arn != null ? "aws:kms" : "AES256"
   kms_key_id             = var.kms_key_arn
   tags                   = local.tags

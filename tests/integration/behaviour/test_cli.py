@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import boto3
 
+from gtcontract.deployment import load_deployment_file
 from gtlocal.testing import LocalCloud
 
 from .conftest import image_bytes
@@ -24,7 +24,7 @@ def test_deploy_then_run_events_drains_the_queues(cloud: LocalCloud, tmp_path: P
     document = tmp_path / "deployment.json"
     deployed = gtlocal("deploy", "--prefix", "cli", "--output", str(document), "--publish-config")
     assert deployed.returncode == 0, deployed.stderr
-    deployment = json.loads(document.read_text())
+    deployment = load_deployment_file(document).document  # the contract's parser accepts it
     assert set(deployment["queues"]) == {"intake", "job_events", "worker_events"}
     boto3.client("s3").put_object(Bucket=deployment["buckets"]["drop"], Key="a b.jpg", Body=image_bytes(1))
 
@@ -38,6 +38,7 @@ def test_deploy_then_run_events_drains_the_queues(cloud: LocalCloud, tmp_path: P
 
 def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     missing = gtlocal("run-events", "--deployment", str(tmp_path / "nope.json"))
-    assert missing.returncode == 2 and "cannot read the deployment document" in missing.stderr
+    assert missing.returncode == 2 and "deployment file not found" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
     bad = gtlocal("deploy", "--prefix", "bad_prefix!")
-    assert bad.returncode == 2 and "must match" in bad.stderr
+    assert bad.returncode == 2 and "invalid project prefix 'bad_prefix!': use 1-56 letters" in bad.stderr

@@ -10,7 +10,9 @@ from typing import Any
 
 import boto3
 import pytest
+from tests.documents import deployment_document
 
+from gtcontract.names import BUCKET_KINDS, project_config_uri
 from gtlocal.testing import LocalCloud
 from gtstream.ledger import table_definition
 
@@ -35,23 +37,17 @@ class Project:
 
 
 def make_document(prefix: str, region: str) -> dict[str, Any]:
-    buckets = {kind: f"{prefix}-{kind}" for kind in ("drop", "input", "output", "instructions", "artifacts")}
-    env = {
-        "PROJECT_PREFIX": prefix,
-        "LEDGER_TABLE": f"{prefix}-ledger",
-        "DROP_BUCKET": buckets["drop"],
-        "INPUT_BUCKET": buckets["input"],
-        "OUTPUT_BUCKET": buckets["output"],
-        "QUARANTINE_PREFIX": "quarantine/",
-    }
-    return {
-        "project_prefix": prefix,
-        "region": region,
-        "account_id": "123456789012",
-        "ledger_table": f"{prefix}-ledger",
-        "buckets": buckets,
-        "lambda_environment": env,
-    }
+    """A valid deployment document (the contract's parser reads it) whose buckets are ``<prefix>-<kind>``."""
+    doc = deployment_document(prefix, region=region)
+    doc["buckets"] = {kind: f"{prefix}-{kind}" for kind in BUCKET_KINDS}
+    doc["project_config_uri"] = project_config_uri(doc["buckets"]["instructions"])
+    doc["lambda_environment"].update(
+        DROP_BUCKET=doc["buckets"]["drop"],
+        INPUT_BUCKET=doc["buckets"]["input"],
+        OUTPUT_BUCKET=doc["buckets"]["output"],
+        PROJECT_CONFIG_URI=doc["project_config_uri"],
+    )
+    return doc
 
 
 def create_ledger_table(name: str) -> None:

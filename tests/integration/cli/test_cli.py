@@ -329,7 +329,9 @@ def test_bad_deployment_file_is_a_one_line_error(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{not json")
     assert_one_line_error(gtctl_file(tmp_path / "bad.json"), "invalid JSON")
     (tmp_path / "partial.json").write_text(json.dumps({"project_prefix": "x"}))
-    assert_one_line_error(gtctl_file(tmp_path / "partial.json"), "not a deployment document", "ledger_table")
+    assert_one_line_error(
+        gtctl_file(tmp_path / "partial.json"), "not a valid deployment document", "ledger_table"
+    )
 
 
 def gtctl_file(path: Path) -> Result:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from tests.documents import deployment_document
 
 from gtctl.__main__ import cli
 from gtctl.aws import check_endpoint
@@ -17,13 +18,8 @@ from gtctl.errors import GtctlError
 from gtctl.report import build_timeline, parse_time, write_csv, write_png
 from gtctl.status import job_names_for
 
-DOC = {
-    "project_prefix": "demo",
-    "region": "eu-west-1",
-    "ledger_table": "demo-ledger",
-    "buckets": {"drop": "d", "input": "i", "output": "o"},
-    "lambda_environment": {"PROJECT_PREFIX": "demo", "QUARANTINE_PREFIX": "bad/"},
-}
+DOC = deployment_document("demo", region="eu-west-1")
+DOC["lambda_environment"]["QUARANTINE_PREFIX"] = "bad/"
 
 
 def test_deployment_document_from_file_and_from_terraform_output_json(tmp_path: Path) -> None:
@@ -36,28 +32,31 @@ def test_deployment_document_from_file_and_from_terraform_output_json(tmp_path: 
         assert (dep.project_prefix, dep.region, dep.drop_bucket, dep.quarantine_prefix) == (
             "demo",
             "eu-west-1",
-            "d",
+            "demo-123456789012-drop",
             "bad/",
         )
 
 
-def test_an_incomplete_document_names_every_missing_field() -> None:
+def test_an_incomplete_document_is_one_line_naming_every_missing_field(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    path.write_text(json.dumps({"project_prefix": "x", "buckets": {"drop": "d"}}))
     with pytest.raises(GtctlError) as err:
-        Deployment.from_document({"project_prefix": "x", "buckets": {"drop": "d"}}, "f.json")
+        load_file(path)
     message = str(err.value)
+    assert "\n" not in message and "not a valid deployment document" in message
     for name in ("region", "ledger_table", "buckets.input", "buckets.output", "lambda_environment"):
-        assert name in message
-    with pytest.raises(GtctlError, match="must be a JSON object"):
-        Deployment.from_document([], "f.json")
+        assert f"{name}: is required but missing" in message
+    path.write_text("[]")
+    with pytest.raises(GtctlError, match="must be an object"):
+        load_file(path)
 
 
 def test_rebuilt_from_a_lambda_environment() -> None:
-    env = {"PROJECT_PREFIX": "p", "LEDGER_TABLE": "p-ledger", "DROP_BUCKET": "a", "INPUT_BUCKET": "b"}
-    env["OUTPUT_BUCKET"] = "c"
+    env = deployment_document("p", region="us-west-2")["lambda_environment"]
     dep = Deployment.from_lambda_environment(env, "us-west-2", "fn")
     assert (dep.ledger_table, dep.output_bucket, dep.region, dep.quarantine_prefix) == (
         "p-ledger",
-        "c",
+        "p-123456789012-output",
         "us-west-2",
         "quarantine/",
     )
@@ -184,3 +183,33 @@ def test_terraform_dir_that_does_not_exist(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["--terraform-dir", str(tmp_path / "nope"), "status"])
     assert result.exit_code == 1
     assert "terraform directory not found" in result.stderr
+
+
+def test_config_validate_passes_the_starter_and_names_each_problem(tmp_path: Path) -> None:
+    starter = Path(__file__).resolve().parents[3] / "instructions" / "project.json"
+    ok = CliRunner().invoke(cli, ["config", "validate", str(starter)])
+    assert ok.exit_code == 0 and "valid" in ok.stdout
+    broken = json.loads(starter.read_text())
+    broken.update(workers_per_object=0, colour="blue")
+    path = tmp_path / "project.json"
+    path.write_text(json.dumps(broken))
+    result = CliRunner().invoke(cli, ["config", "validate", str(path)])
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 1 and len(lines) == 2, result.stderr
+    assert lines[0].startswith(f"{path}: colour: unknown key; remove it")
+    assert lines[1].startswith(f"{path}: workers_per_object: 0 is below the minimum 1")
+    # A published config needs what the publisher adds; the repository's project.json does not.
+    published = CliRunner().invoke(cli, ["config", "validate", "--published", str(starter)])
+    assert published.exit_code == 1 and "template_uri: is required but missing" in published.stderr
+
+
+def test_config_validate_of_an_unreadable_file_is_one_line(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(cli, ["config", "validate", str(tmp_path / "nope.json")])
+    assert (
+        missing.exit_code == 1
+        and missing.stderr.strip() == f"gtctl: error: config file not found: {tmp_path / 'nope.json'}"
+    )
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    result = CliRunner().invoke(cli, ["config", "validate", str(bad)])
+    assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1 and "invalid JSON" in result.stderr

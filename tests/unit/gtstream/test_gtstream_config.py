@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.documents import published_config as config
 
 from gtstream.config import ConfigError, Settings
 from gtstream.project_config import ProjectConfig, ProjectConfigError
@@ -44,54 +45,6 @@ def test_every_problem_is_listed_in_one_error() -> None:
     ):
         assert expected in text
     assert len(caught.value.problems) == 5
-
-
-def config(**changes: object) -> dict[str, object]:
-    base: dict[str, object] = {
-        "schema_version": 1,
-        "version": "v1",
-        "task_type": "image-classification",
-        "label_attribute_name": "category",
-        "categories": ["cat", "dog"],
-        "task": {"title": "t", "description": "d", "keywords": ["image"]},
-        "template_uri": "s3://b/config/v1/template.liquid.html",
-        "label_category_config_uri": "s3://b/config/v1/categories.json",
-        "workteam_arn": "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/team",
-        "workers_per_object": 1,
-        "task_time_limit_seconds": 300,
-        "task_availability_lifetime_seconds": 864000,
-        "max_concurrent_task_count": 1000,
-        "pre_human_task_lambda_arn": None,
-        "annotation_consolidation_lambda_arn": None,
-        "preprocessing": {"transform": "gtstream.transforms:default", "max_side": 512},
-    }
-    base.update(changes)
-    return base
-
-
-def test_project_config_parses_and_resolves_builtin_lambdas_per_region() -> None:
-    parsed = ProjectConfig.parse(config(task_type="bounding-box"))
-    assert (
-        parsed.preprocessing.options["max_side"] == 512 and parsed.preprocessing.options["format"] == "JPEG"
-    )
-    pre, acs = parsed.lambda_arns("eu-west-1")
-    assert pre == "arn:aws:lambda:eu-west-1:568282634449:function:PRE-BoundingBox"
-    assert acs == "arn:aws:lambda:eu-west-1:568282634449:function:ACS-BoundingBox"
-    with pytest.raises(ProjectConfigError, match="no built-in"):
-        parsed.lambda_arns("xx-nowhere-1")
-
-
-def test_project_config_lists_every_problem() -> None:
-    with pytest.raises(ProjectConfigError) as caught:
-        ProjectConfig.parse(
-            config(
-                label_attribute_name="x-metadata",
-                categories=[],
-                task_time_limit_seconds=5,
-                workteam_arn="nope",
-            )
-        )
-    assert len(caught.value.problems) == 4
 
 
 def test_content_classifiers_are_declared_only_when_the_config_says_so() -> None:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from gtstream.chaining import job_index, job_name, job_name_from_arn
+from gtcontract.names import job_index, job_name, job_name_from_arn
 from gtstream.intake import parse_s3_event
 from gtstream.manifest import merge_lines, object_id_of, source_line
 

@@ -8,10 +8,11 @@ import stat
 from pathlib import Path
 
 import pytest
+from tests.documents import deployment_document
 
 from gtlocal.runner import DeploymentError, lambda_environment, load_deployment, sqs_event
 
-DOC = {"region": "us-east-1", "queues": {}, "handlers": {}, "lambda_environment": {"PROJECT_PREFIX": "x"}}
+DOC = deployment_document("x")
 
 
 def test_sqs_event_has_the_shape_lambda_sends() -> None:
@@ -42,10 +43,15 @@ def test_deployment_from_a_file_or_terraform_output(tmp_path: Path, monkeypatch:
     fake.write_text(f"#!/bin/sh\necho '{json.dumps(DOC)}'\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
-    assert load_deployment(terraform_dir=tmp_path)["lambda_environment"] == {"PROJECT_PREFIX": "x"}
-    path.write_text(json.dumps({"region": "x"}))
-    with pytest.raises(DeploymentError, match="lacks queues, handlers, lambda_environment"):
+    assert load_deployment(terraform_dir=tmp_path)["lambda_environment"]["PROJECT_PREFIX"] == "x"
+    path.write_text(json.dumps({"region": "us-east-1"}))
+    with pytest.raises(DeploymentError, match="queues: is required but missing") as caught:
         load_deployment(path)
+    assert "handlers: is required" in str(caught.value) and "lambda_environment: is required" in str(
+        caught.value
+    )
+    with pytest.raises(DeploymentError, match="give --deployment FILE or --terraform-dir DIR"):
+        load_deployment()
 
 
 def test_lambda_environment_is_restored(monkeypatch: pytest.MonkeyPatch) -> None:

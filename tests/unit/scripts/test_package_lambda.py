@@ -249,3 +249,15 @@ def test_terraform_and_cloudformation_accept_exactly_what_is_built() -> None:
     assert set(parameters["LambdaArchitecture"]["AllowedValues"]) == set(package_lambda.ARCHITECTURES)
     assert parameters["LambdaRuntime"]["Default"] == package_lambda.DEFAULT_TARGET.runtime
     assert parameters["LambdaArchitecture"]["Default"] == package_lambda.DEFAULT_TARGET.architecture
+
+
+def test_the_real_package_holds_the_contract_and_its_schema_files(tmp_path: Path) -> None:
+    """The contract package ships beside gtstream, with its JSON Schema files, and jsonschema is
+    one of the Lambda package's requirements (gtcontract validates with it)."""
+    output = tmp_path / "lambda.zip"
+    package_lambda.build(output, with_dependencies=False)
+    with zipfile.ZipFile(output) as archive:
+        names = set(archive.namelist())
+    assert {"gtcontract/project_config.py", "gtcontract/project_config.schema.json"} <= names
+    assert {"gtcontract/deployment.schema.json", "gtcontract/py.typed"} <= names
+    assert any(r.startswith("jsonschema") for r in package_lambda.requirements())

@@ -34,33 +34,82 @@ def test_starter_repository_is_valid_with_the_workteam_from_the_environment(repo
 
 
 @pytest.mark.parametrize(
-    ("changes", "message"),
+    ("changes", "line"),
     [
-        ({"task_type": "video"}, "task_type must be one of"),
-        ({"label_attribute_name": "category-metadata"}, "reserved by Ground Truth"),
-        ({"categories": []}, "categories must be a list"),
-        ({"workers_per_object": 10}, "workers_per_object must be a whole number from 1 to 9"),
-        ({"task_time_limit_seconds": 10}, "task_time_limit_seconds must be a whole number from 30 to 28800"),
-        ({"max_concurrent_task_count": 6000}, "max_concurrent_task_count"),
-        ({"workteam_arn": "team"}, "workteam_arn must be a workteam ARN"),
-        ({"pre_human_task_lambda_arn": "lambda"}, "pre_human_task_lambda_arn must be null"),
-        ({"examples": [{"file": "examples/missing.png"}]}, "does not exist"),
-        ({"content_classifiers": ["SafeForWork"]}, "content_classifiers must be a list of"),
+        ({"task_type": "video"}, 'task_type: "video" is not allowed; write one of "image-classification"'),
+        (
+            {"label_attribute_name": "category-metadata"},
+            'label_attribute_name: "category-metadata": Ground Truth keeps',
+        ),
+        (
+            {"categories": ["cat", "dog", *"abcdefghi"]},
+            "categories: image-classification takes 2 to 10 categories, not 11",
+        ),
+        (
+            {"workers_per_object": 10},
+            "workers_per_object: 10 is above the maximum 9; write a whole number from 1 to 9",
+        ),
+        ({"task_time_limit_seconds": 10}, "task_time_limit_seconds: 10 is below the minimum 30"),
+        ({"workteam_arn": "team"}, 'workteam_arn: "team": use a work team ARN'),
+        (
+            {"pre_human_task_lambda_arn": "lambda"},
+            'pre_human_task_lambda_arn: "lambda": use null (the built-in one)',
+        ),
+        (
+            {"examples": [{"file": "examples/missing.png"}]},
+            'examples[0].file: "examples/missing.png" is not a file',
+        ),
+        ({"content_classifiers": ["SafeForWork"]}, 'content_classifiers[0]: "SafeForWork" is not allowed'),
+        ({"colour": "blue"}, "colour: unknown key; remove it"),
     ],
 )
-def test_invalid_project_files_fail_with_a_clear_message(
-    repo: Path, changes: dict[str, Any], message: str
+def test_invalid_project_files_name_the_field_and_the_fix(
+    repo: Path, changes: dict[str, Any], line: str
 ) -> None:
     edit(repo, **{"workteam_arn": TEAM, **changes})
-    with pytest.raises(pub.ProjectError, match=message):
+    with pytest.raises(pub.ProjectError) as caught:
         pub.load_project(repo, {})
+    (only,) = caught.value.lines
+    assert only.startswith(line), only
+
+
+def test_every_problem_is_reported_at_once_including_the_repositorys_files(repo: Path) -> None:
+    (repo / "instructions.md").unlink()
+    edit(repo, workers_per_object=0, examples=[{"file": "examples/gone.svg", "label": "fish"}])
+    with pytest.raises(pub.ProjectError) as caught:
+        pub.load_project(repo, {})
+    assert [line.split(":", 1)[0] for line in caught.value.lines] == [
+        "examples[0].label",
+        "workers_per_object",
+        "workteam_arn",
+        "instructions.md",
+        "examples[0].file",
+    ]
+    assert "GT_DEFAULT_WORKTEAM_ARN" in caught.value.lines[2]
 
 
 def test_public_availability_limit_for_the_public_workforce(repo: Path) -> None:
     public_team = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
     edit(repo, workteam_arn=public_team, task_availability_lifetime_seconds=86400)
-    with pytest.raises(pub.ProjectError, match="12 h for the public workforce"):
+    with pytest.raises(pub.ProjectError, match="the maximum for the public workforce"):
         pub.load_project(repo, {})
+
+
+def test_main_prints_one_line_per_problem_and_uploads_nothing(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(repo, workers_per_object=0, task_type="video")
+    code = pub.main(["--source", str(repo), "--bucket", "unused", "--region", "us-east-1"])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 1 and len(err) == 3 and all(line.startswith("error: ") for line in err)
+    assert "Traceback" not in "\n".join(err)
+
+
+def test_the_published_config_leaves_out_what_is_not_published(repo: Path) -> None:
+    project = pub.load_project(repo, {"GT_DEFAULT_WORKTEAM_ARN": TEAM})
+    _, config = pub.render(repo, project, bucket="ib", region="us-east-1", version="v1", public=True)
+    assert "$schema" not in config and "examples" not in config
+    assert config["content_classifiers"] == [] and config["workers_per_object"] == 1  # defaults written out
 
 
 def test_render_public_uploads_config_last_and_fills_the_template(repo: Path) -> None:
@@ -104,3 +153,36 @@ def test_publish_puts_in_order() -> None:
 
     pub.publish([pub.Upload("a", b"1", "x"), pub.Upload("config/project.json", b"{}", "y")], "b", FakeS3())
     assert calls == ["a", "config/project.json"]
+
+
+def test_the_publisher_runs_as_the_pipeline_lays_it_out(tmp_path: Path) -> None:
+    """CodeBuild gets publish_instructions.py and gtcontract/*.{py,json} side by side (Terraform's
+    fileset, the buildspec's copy); the script must run from there, with that gtcontract."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    tools = tmp_path / "publisher"
+    (tools / "gtcontract").mkdir(parents=True)
+    shutil.copy(root / "scripts" / "publish_instructions.py", tools)
+    contract = root / "lambda_src" / "gtcontract"
+    for path in [*contract.glob("*.py"), *contract.glob("*.json")]:
+        shutil.copy(path, tools / "gtcontract")
+    env = {**os.environ, "GT_DEFAULT_WORKTEAM_ARN": TEAM}
+    script = [sys.executable, "-I", str(tools / "publish_instructions.py")]
+    run = subprocess.run(
+        [*script, "--source", str(STARTER), "--bucket", "b", "--region", "us-east-1", "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "(dry run) config/project.json" in run.stdout
+    where = subprocess.run(
+        [sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tools)!r}); "
+         "import gtcontract.project_config as m; print(m.__file__)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert where.stdout.strip().startswith(str(tools))

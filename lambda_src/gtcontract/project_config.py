@@ -1,0 +1,399 @@
+"""The project config (docs/interfaces.md section 5): its one validator and the parsed config.
+
+What people write (``project.json`` of the instructions repository) and what the publisher
+writes from it (``config/project.json``, read by the Lambdas at chain time) are checked by the
+same function, ``validate_project_config``:
+
+1. the JSON Schema ``project_config.schema.json`` (draft 2020-12; shipped to the instructions
+   repository as ``project.schema.json`` so editors check as people type): types, ranges,
+   patterns, required and unknown keys; with ``published=True`` its ``$defs/published``, which
+   also requires what the publisher fills in;
+2. the rules a schema does not express, from the table ``TASK_TYPES`` and Ground Truth's
+   documented limits: category counts and ``LabelAttributeName`` per task type, the task
+   lifetime per workforce, built-in Lambda ARNs, the transform (``check_import``: importable
+   here, which only the Lambdas can check).
+
+Every problem is one ``Problem``: the field (dotted path) and what to write instead.
+A new task type is one row of ``TASK_TYPES`` plus its name in the schema's ``task_type`` enum
+(a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gtcontract.schema import Problem, load_schema, schema_problems, show
+
+SCHEMA_FILE = "project_config.schema.json"
+SCHEMA_VERSION = 1
+DEFAULT_TRANSFORM = "gtstream.transforms:default"
+# Transforms shipped in the Lambda package (gtstream); a test checks each is a function there.
+BUILTIN_TRANSFORMS = (DEFAULT_TRANSFORM,)
+CONTENT_CLASSIFIERS = ("FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent")
+# Keys of the repository's project.json that are not published.
+SOURCE_ONLY_FIELDS = ("$schema", "examples")
+
+# HumanTaskConfig.TaskAvailabilityLifetimeInSeconds: "If you choose the Amazon Mechanical Turk
+# workforce, the maximum is 12 hours (43,200 seconds) ... a private or vendor workforce ... 30 days"
+# (docs.aws.amazon.com/sagemaker/latest/APIReference/API_HumanTaskConfig.html).
+PUBLIC_WORKFORCE_MAX_LIFETIME = 43_200
+MAX_LIFETIME = 2_592_000
+PUBLIC_WORKFORCE_MARKER = ":workteam/public-crowd/"
+
+
+@dataclass(frozen=True)
+class TaskType:
+    """What Ground Truth documents about one built-in task type."""
+
+    name: str
+    builtin_suffix: str  # PRE-<suffix> / ACS-<suffix>: the built-in Lambdas
+    min_categories: int
+    max_categories: int
+    label_attribute_ref: bool  # LabelAttributeName must end with "-ref" (and only then may)
+    source: str  # where the category limits are documented
+
+
+# Category limits:
+# - at least two for image classification (single and multi-label), one otherwise: CreateLabelingJob,
+#   LabelCategoryConfigS3Uri (docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateLabelingJob.html);
+# - single-label classification: the crowd-image-classifier element takes "up to 10 categories"
+#   (docs.aws.amazon.com/sagemaker/latest/dg/sms-ui-template-crowd-image-classifier.html);
+# - multi-label classification: "you can provide up to 50 label-categories"
+#   (docs.aws.amazon.com/sagemaker/latest/dg/sms-image-classification-multilabel.html);
+# - bounding box: "Box bounding labeling jobs (all): 10 labels" (DescribeLabelingJob,
+#   LabelCategoryConfigS3Uri, docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeLabelingJob.html).
+#   The developer guide's console page says "up to 50 labels" (sms-bounding-box.html); the API
+#   reference's stricter figure is the one we hold to, so nothing we accept is rejected by AWS.
+# LabelAttributeName "-ref": only and always for semantic segmentation, video frame and 3D point
+# cloud task types (CreateLabelingJob, LabelAttributeName), none of which is in this table yet.
+TASK_TYPES: dict[str, TaskType] = {
+    t.name: t
+    for t in (
+        TaskType(
+            "image-classification",
+            "ImageMultiClass",
+            2,
+            10,
+            False,
+            "CreateLabelingJob (at least 2); crowd-image-classifier (up to 10)",
+        ),
+        TaskType(
+            "image-multilabel-classification",
+            "ImageMultiClassMultiLabel",
+            2,
+            50,
+            False,
+            "CreateLabelingJob (at least 2); Image Classification (Multi-label) (up to 50)",
+        ),
+        TaskType(
+            "bounding-box",
+            "BoundingBox",
+            1,
+            10,
+            False,
+            "CreateLabelingJob (at least 1); DescribeLabelingJob LabelCategoryConfigS3Uri (10)",
+        ),
+    )
+}
+
+# Ground Truth's built-in pre-annotation / consolidation Lambdas are owned by one AWS account per
+# region (HumanTaskConfig.PreHumanTaskLambdaArn,
+# docs.aws.amazon.com/sagemaker/latest/APIReference/API_HumanTaskConfig.html).
+BUILTIN_LAMBDA_ACCOUNTS: dict[str, str] = {
+    "us-east-1": "432418664414",
+    "us-east-2": "266458841044",
+    "us-west-2": "081040173940",
+    "ca-central-1": "918755190332",
+    "eu-west-1": "568282634449",
+    "eu-west-2": "487402164563",
+    "eu-central-1": "203001061592",
+    "ap-northeast-1": "477331159723",
+    "ap-northeast-2": "845288260483",
+    "ap-south-1": "565803892007",
+    "ap-southeast-1": "377565633583",
+    "ap-southeast-2": "454466003867",
+}
+_BUILTIN_REGION = {account: region for region, account in BUILTIN_LAMBDA_ACCOUNTS.items()}
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (a shared object: do not modify it)."""
+    return load_schema(SCHEMA_FILE)
+
+
+def defaults() -> dict[str, Any]:
+    """The value of every key that may be left out, from the schema's ``default``s."""
+    return {
+        name: prop["default"]
+        for name, prop in schema()["properties"].items()
+        if isinstance(prop, dict) and "default" in prop
+    }
+
+
+def with_defaults(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` with every absent key that has a default filled in (a new dict)."""
+    return {**defaults(), **config}
+
+
+class ProjectConfigError(ValueError):
+    """An invalid project config: ``problems`` lists each one (field and fix)."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("invalid project config: " + "; ".join(str(p) for p in problems))
+
+
+def validate_project_config(
+    config: Any, *, published: bool = False, check_import: bool = False
+) -> list[Problem]:
+    """Every problem of ``config``, sorted by field; ``[]`` when it is valid.
+
+    ``published``: the config the Lambdas read (the publisher's fields are required too).
+    ``check_import``: also import ``preprocessing.transform`` (in the Lambdas, where it runs)."""
+    problems = schema_problems(SCHEMA_FILE, config, "published" if published else None)
+    if isinstance(config, dict):
+        reported = {problem.path for problem in problems}  # one field, one kind of complaint
+        problems.extend(
+            p for p in _semantic_problems(config, check_import=check_import) if p.path not in reported
+        )
+    return sorted(problems)
+
+
+def _semantic_problems(config: dict[str, Any], *, check_import: bool) -> list[Problem]:
+    """The rules a schema does not express; each applies only where the schema found the fields sound."""
+    problems: list[Problem] = []
+    values = with_defaults(config)
+    task = TASK_TYPES.get(values.get("task_type"))  # type: ignore[arg-type]
+    categories = values.get("categories")
+    if task is not None and isinstance(categories, list):
+        count = len(categories)
+        if not task.min_categories <= count <= task.max_categories:
+            problems.append(
+                Problem(
+                    "categories",
+                    f"{task.name} takes {task.min_categories} to {task.max_categories} categories, not "
+                    f"{count} ({task.source}); "
+                    f"write {task.min_categories} to {task.max_categories} categories",
+                )
+            )
+    attr = values.get("label_attribute_name")
+    if task is not None and isinstance(attr, str) and attr:
+        if task.label_attribute_ref and not attr.endswith("-ref"):
+            problems.append(
+                Problem("label_attribute_name", f"{task.name} needs a name ending in -ref; write {attr}-ref")
+            )
+        if not task.label_attribute_ref and attr.endswith("-ref"):
+            problems.append(
+                Problem(
+                    "label_attribute_name",
+                    f"{show(attr)} ends in -ref, which Ground Truth keeps for semantic segmentation, "
+                    f"video frame and 3D point cloud tasks; write {show(attr[: -len('-ref')] or 'label')}",
+                )
+            )
+    problems.extend(_lifetime_problems(config, values))
+    problems.extend(_lambda_problems(values, task))
+    problems.extend(_transform_problems(values, check_import))
+    problems.extend(_example_problems(values))
+    return problems
+
+
+def _lifetime_problems(config: dict[str, Any], values: dict[str, Any]) -> list[Problem]:
+    workteam, lifetime = values.get("workteam_arn"), values.get("task_availability_lifetime_seconds")
+    name = "task_availability_lifetime_seconds"
+    if (
+        isinstance(workteam, str)
+        and PUBLIC_WORKFORCE_MARKER in workteam
+        and isinstance(lifetime, int)
+        and not isinstance(lifetime, bool)
+        and lifetime > PUBLIC_WORKFORCE_MAX_LIFETIME
+    ):
+        default = " (the default)" if name not in config else ""
+        return [
+            Problem(
+                name,
+                f"{lifetime}{default} is above {PUBLIC_WORKFORCE_MAX_LIFETIME} (12 hours), "
+                "the maximum for the "
+                f"public workforce ({workteam}); write at most {PUBLIC_WORKFORCE_MAX_LIFETIME}",
+            )
+        ]
+    return []
+
+
+def _lambda_problems(values: dict[str, Any], task: TaskType | None) -> list[Problem]:
+    """A built-in Lambda (one of Ground Truth's accounts) must be this task type's and its region's."""
+    problems: list[Problem] = []
+    for name, kind in (("pre_human_task_lambda_arn", "PRE"), ("annotation_consolidation_lambda_arn", "ACS")):
+        arn = values.get(name)
+        if not isinstance(arn, str) or arn.count(":") < 6:
+            continue
+        parts = arn.split(":")
+        region, account, function = parts[3], parts[4], parts[6]
+        builtin_region = _BUILTIN_REGION.get(account)
+        if builtin_region is None:
+            continue  # your own Lambda
+        if region != builtin_region:
+            problems.append(
+                Problem(
+                    name,
+                    f"{show(arn)} names Ground Truth's built-in account of {builtin_region} in {region}; "
+                    f"write null to use the built-in Lambda of the job's region",
+                )
+            )
+        elif task is not None and function != f"{kind}-{task.builtin_suffix}":
+            problems.append(
+                Problem(
+                    name,
+                    f"{show(function)} is not the built-in {kind} Lambda of {task.name}; write null, or "
+                    f"{show(f'arn:aws:lambda:{region}:{account}:function:{kind}-{task.builtin_suffix}')}",
+                )
+            )
+    return problems
+
+
+def _transform_problems(values: dict[str, Any], check_import: bool) -> list[Problem]:
+    preprocessing = values.get("preprocessing")
+    spec = preprocessing.get("transform") if isinstance(preprocessing, dict) else None
+    if not isinstance(spec, str) or ":" not in spec:
+        return []  # the schema reports it
+    path = "preprocessing.transform"
+    module_name, _, function = spec.partition(":")
+    builtins = ", ".join(show(t) for t in BUILTIN_TRANSFORMS)
+    if module_name.split(".")[0] == "gtstream" and spec not in BUILTIN_TRANSFORMS:
+        return [Problem(path, f"{show(spec)} is not a transform of the Lambda package; write {builtins}")]
+    if not check_import:
+        return []
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:
+        return [
+            Problem(
+                path,
+                f"cannot import {module_name} in the Lambda package ({type(exc).__name__}: {exc}); "
+                f"ship it beside gtstream, or write {builtins}",
+            )
+        ]
+    if not callable(getattr(module, function, None)):
+        return [
+            Problem(path, f"{module_name} has no function {function}; write an existing one, or {builtins}")
+        ]
+    return []
+
+
+def _example_problems(values: dict[str, Any]) -> list[Problem]:
+    examples, categories = values.get("examples"), values.get("categories")
+    if not isinstance(examples, list) or not isinstance(categories, list):
+        return []
+    problems = []
+    for index, example in enumerate(examples):
+        label = example.get("label") if isinstance(example, dict) else None
+        if isinstance(label, str) and label not in categories:
+            problems.append(
+                Problem(
+                    f"examples[{index}].label",
+                    f"{show(label)} is not one of the categories; write one of "
+                    f"{', '.join(dict.fromkeys(show(c) for c in categories))} (or null)",
+                )
+            )
+    return problems
+
+
+def check_project_config(config: Any, *, published: bool = False, check_import: bool = False) -> None:
+    """Raise ``ProjectConfigError`` naming every problem of ``config``."""
+    problems = validate_project_config(config, published=published, check_import=check_import)
+    if problems:
+        raise ProjectConfigError(problems)
+
+
+# --- the parsed config ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    transform: str = DEFAULT_TRANSFORM
+    options: Mapping[str, Any] = field(
+        default_factory=lambda: {"max_side": 1024, "format": "JPEG", "quality": 90}
+    )
+
+
+DEFAULT_PREPROCESSING = Preprocessing()
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """The published config as the Lambdas use it (validated by ``parse``)."""
+
+    version: str
+    task_type: str
+    label_attribute_name: str
+    categories: tuple[str, ...]
+    title: str
+    description: str
+    keywords: tuple[str, ...]
+    template_uri: str
+    label_category_config_uri: str
+    workteam_arn: str
+    workers_per_object: int
+    task_time_limit_seconds: int
+    task_availability_lifetime_seconds: int
+    max_concurrent_task_count: int
+    pre_human_task_lambda_arn: str | None
+    annotation_consolidation_lambda_arn: str | None
+    preprocessing: Preprocessing
+    # What the project declares about its images to Ground Truth (DataAttributes). Nothing is
+    # declared unless the config says so: it is the data owner's statement, not ours.
+    content_classifiers: tuple[str, ...] = ()
+
+    def lambda_arns(self, region: str) -> tuple[str, str]:
+        """(pre-human-task, annotation-consolidation) ARNs; built-in ones when the config leaves them null."""
+        pre, acs = self.pre_human_task_lambda_arn, self.annotation_consolidation_lambda_arn
+        if pre and acs:
+            return pre, acs
+        account = BUILTIN_LAMBDA_ACCOUNTS.get(region)
+        if account is None:
+            raise ProjectConfigError(
+                [
+                    Problem(
+                        "pre_human_task_lambda_arn" if not pre else "annotation_consolidation_lambda_arn",
+                        f"no built-in Ground Truth Lambdas known for {region}; "
+                        "write the Lambda ARNs of your region in the config",
+                    )
+                ]
+            )
+        suffix = TASK_TYPES[self.task_type].builtin_suffix
+        return (
+            pre or f"arn:aws:lambda:{region}:{account}:function:PRE-{suffix}",
+            acs or f"arn:aws:lambda:{region}:{account}:function:ACS-{suffix}",
+        )
+
+    @classmethod
+    def parse(cls, data: Any, *, check_import: bool = False) -> ProjectConfig:
+        """Validate the published config (``published=True``) and build it; ``ProjectConfigError`` else."""
+        check_project_config(data, published=True, check_import=check_import)
+        values = with_defaults(data)
+        task = values["task"]
+        prep = dict(values["preprocessing"])
+        transform = str(prep.pop("transform", DEFAULT_TRANSFORM))
+        options = {**DEFAULT_PREPROCESSING.options, **prep}
+        return cls(
+            version=values["version"],
+            task_type=values["task_type"],
+            label_attribute_name=values["label_attribute_name"],
+            categories=tuple(values["categories"]),
+            title=task["title"],
+            description=task["description"],
+            keywords=tuple(task.get("keywords", ["image"])),
+            template_uri=values["template_uri"],
+            label_category_config_uri=values["label_category_config_uri"],
+            workteam_arn=values["workteam_arn"],
+            workers_per_object=values["workers_per_object"],
+            task_time_limit_seconds=values["task_time_limit_seconds"],
+            task_availability_lifetime_seconds=values["task_availability_lifetime_seconds"],
+            max_concurrent_task_count=values["max_concurrent_task_count"],
+            pre_human_task_lambda_arn=values["pre_human_task_lambda_arn"],
+            annotation_consolidation_lambda_arn=values["annotation_consolidation_lambda_arn"],
+            preprocessing=Preprocessing(transform=transform, options=options),
+            content_classifiers=tuple(values["content_classifiers"]),
+        )
