@@ -55,8 +55,13 @@ class GroundTruthControl:
         result: list[dict[str, Any]] = self.request("GET", "jobs")["jobs"]
         return result
 
-    def workforce(self, job_name: str, label: int = 0, decline: int = 0, fail: int = 0) -> dict[str, int]:
-        body = {"job_name": job_name, "label": label, "decline": decline, "fail": fail}
+    def workforce(
+        self, job_name: str, label: int = 0, decline: int = 0, fail: int = 0, return_: int = 0
+    ) -> dict[str, int]:
+        """Workers act on the oldest available objects; ``return_`` is the body's ``return``."""
+        body: dict[str, Any] = {"job_name": job_name, "label": label, "decline": decline, "fail": fail}
+        if return_:
+            body["return"] = return_
         result: dict[str, int] = self.request("POST", "workforce", body)
         return result
 

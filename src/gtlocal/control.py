@@ -11,8 +11,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from gtlocal.emulator import GroundTruthEmulator
 from gtlocal.errors import ControlError
+from gtlocal.groundtruth.models import GroundTruthBackend
 
 LOG = logging.getLogger("gtlocal.control")
 PREFIX = "/_groundtruth"
@@ -50,7 +50,7 @@ def _count(data: dict[str, Any], key: str) -> int:
 
 
 class ControlApi:
-    def __init__(self, emulator: GroundTruthEmulator) -> None:
+    def __init__(self, emulator: GroundTruthBackend) -> None:
         self.emulator = emulator
 
     def handle(self, request: Request) -> Response:
@@ -95,16 +95,23 @@ class ControlApi:
             emu.reset()
             return _json({"reset": True})
         if path == "/workforce" and method == "POST":
-            data = _body(request, {"job_name", "label", "decline", "fail"}, {"job_name"})
+            data = _body(request, {"job_name", "label", "decline", "fail", "return"}, {"job_name"})
             name = data["job_name"]
             if not isinstance(name, str) or not name:
                 raise ControlError("job_name must be a non-empty string")
-            result = emu.workforce(name, _count(data, "label"), _count(data, "decline"), _count(data, "fail"))
+            result = emu.workforce(
+                name,
+                _count(data, "label"),
+                _count(data, "decline"),
+                _count(data, "fail"),
+                _count(data, "return"),
+            )
             return _json(result)
         if path == "/jobs" and method == "GET":
             with emu.lock:
                 emu.tick()
-                return _json({"jobs": [{"name": j.name, "status": j.status} for j in emu.jobs.values()]})
+                jobs = [{"name": j.name, "region": j.region, "status": j.status} for j in emu.jobs.values()]
+                return _json({"jobs": jobs})
         if path.startswith("/jobs/"):
             rest = path[len("/jobs/") :]
             if rest.endswith("/fail") and method == "POST":
@@ -120,5 +127,5 @@ class ControlApi:
         raise ControlError(f"no control operation {method} {request.path}", status=404)
 
     def _clock(self) -> dict[str, Any]:
-        now = self.emulator.now()
-        return {"now": now, "offset_seconds": self.emulator.offset}
+        clock = self.emulator.clock
+        return {"now": clock.now(), "offset_seconds": clock.offset}

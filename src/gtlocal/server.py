@@ -8,11 +8,9 @@ Dispatch, in this order:
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
-import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,8 +18,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
 from gtlocal.control import ControlApi
-from gtlocal.emulator import EMULATED_OPERATIONS, GroundTruthEmulator
-from gtlocal.errors import ApiError
+from gtlocal.groundtruth.models import GroundTruthBackend
+from gtlocal.groundtruth.responses import EMULATED_OPERATIONS, GroundTruthResponse
 
 LOG = logging.getLogger("gtlocal")
 
@@ -41,9 +39,10 @@ def region_of(request: Request) -> str:
 class LocalCloudApp:
     """The WSGI application of the local cloud."""
 
-    def __init__(self, emulator: GroundTruthEmulator, moto_app: WSGIApp) -> None:
+    def __init__(self, emulator: GroundTruthBackend, moto_app: WSGIApp) -> None:
         self.emulator = emulator
         self.control = ControlApi(emulator)
+        self.sagemaker = GroundTruthResponse(emulator)
         self.moto_app = moto_app
         # moto's DynamoDB checks a ConditionExpression and then applies the write without a lock,
         # so two concurrent conditional writes could both succeed. Real DynamoDB makes each item
@@ -69,36 +68,8 @@ class LocalCloudApp:
 
     def _sagemaker(self, request: Request) -> Response:
         operation = request.headers["X-Amz-Target"].partition(".")[2]
-        request_id = str(uuid.uuid4())
-        headers = {"x-amzn-RequestId": request_id}
-        try:
-            raw = request.get_data(as_text=True) or "{}"
-            try:
-                body = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise ApiError("SerializationException", f"Request body is not valid JSON: {exc}") from exc
-            if not isinstance(body, dict):
-                raise ApiError("SerializationException", "Request body must be a JSON object")
-            result = self.emulator.call(operation, body, region_of(request))
-            return Response(
-                json.dumps(result), status=200, headers=headers, content_type="application/x-amz-json-1.1"
-            )
-        except ApiError as err:
-            headers["x-amzn-ErrorType"] = err.code
-            payload = {"__type": err.code, "message": err.message}
-            return Response(
-                json.dumps(payload),
-                status=err.status,
-                headers=headers,
-                content_type="application/x-amz-json-1.1",
-            )
-        except Exception:  # a bug must still answer in the AWS error shape
-            LOG.exception("emulator error in %s", operation)
-            headers["x-amzn-ErrorType"] = "InternalFailure"
-            payload = {"__type": "InternalFailure", "message": "internal error in the Ground Truth emulator"}
-            return Response(
-                json.dumps(payload), status=500, headers=headers, content_type="application/x-amz-json-1.1"
-            )
+        status, headers, body = self.sagemaker.dispatch(operation, request.get_data(), region_of(request))
+        return Response(body, status=status, headers=headers)
 
 
 class LocalCloud:
@@ -118,7 +89,7 @@ class LocalCloud:
         from gtlocal import shims
 
         moto_app = DomainDispatcherApplication(create_backend_app)
-        self.emulator = GroundTruthEmulator()
+        self.emulator = GroundTruthBackend()
         self.server: BaseWSGIServer = make_server(
             host,
             port,
@@ -132,6 +103,7 @@ class LocalCloud:
         # aws_endpoint); a wildcard bind address is reached through the loopback.
         own_host = "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104
         shims.apply(f"http://{own_host}:{self.port}")
+        shims.follow_clock(self.emulator.clock.now)  # moto's SQS timers run on the emulated clock
         self.emulator.configure(aws_endpoint or self.url)
 
     def serve_forever(self) -> None:

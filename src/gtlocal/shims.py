@@ -35,16 +35,40 @@ nothing here changes behaviour that AWS would show differently.
 - **CloudFormation resource models** (``gtlocal.cfn_models``): bucket/queue/topic policies, SNS
   subscriptions, alarms, CodeCommit/CodeBuild/CodePipeline resources and the bucket settings
   moto's CloudFormation ignores.
+- **SNS with a deleted subscribed queue**: moto's topic stops at the first subscription whose
+  queue is gone - Publish fails, the subscribers after it get nothing, and PublishBatch answers
+  neither Successful nor Failed. AWS keeps delivering to the remaining subscribers (the delivery to
+  the dead endpoint fails alone, "Amazon SNS message delivery retries"). The shim skips the dead
+  queue.
+- **SQS message retention**: moto keeps a message past ``MessageRetentionPeriod`` and stops its
+  receive loop at it (the valid messages behind it are not returned in that call). AWS deletes
+  such messages ("Amazon SQS message retention"); so does the shim, before every receive and
+  attribute read.
+- **S3 event ``sequencer``**: moto's S3 event notifications lack ``s3.object.sequencer``, which AWS
+  sends with object-creation and deletion events ("Event message structure") and which Ground
+  Truth deduplicates S3 input by. The shim adds an increasing hexadecimal sequencer.
+- **SQS on the emulated clock** (``follow_clock``, called by ``gtlocal.server.LocalCloud`` with the
+  Ground Truth emulator's clock): moto's SQS reads the time for send timestamps, ``DelaySeconds``,
+  visibility timeouts and retention; with the shim it reads the emulated clock, so ``POST
+  /_groundtruth/clock {"advance_seconds"}`` moves them as time passing would on AWS. A jump past a
+  message's retention period deletes it (previous point), as AWS would after that much time.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
+LOG = logging.getLogger("gtlocal.shims")
 _lock = threading.Lock()
 _applied = False
+_clock_now: Callable[[], float] | None = None
+_clock_followed = False
 
 
 def apply(endpoint: str) -> None:
@@ -66,6 +90,9 @@ def apply(endpoint: str) -> None:
         _patch_codebuild_encryption_key()
         _patch_lambda_logging_config()
         _patch_events_rule_targets()
+        _patch_sns_dead_subscriptions()
+        _patch_sqs_retention()
+        _patch_s3_event_sequencer()
         _applied = True
 
 
@@ -373,3 +400,100 @@ def _patch_events_rule_targets() -> None:
             self.targets = targets
 
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+# --- SNS: a deleted subscribed queue fails alone ------------------------------------------------
+
+
+def _patch_sns_dead_subscriptions() -> None:
+    from moto.sns.models import Subscription
+    from moto.sqs.exceptions import QueueDoesNotExist
+
+    original = Subscription.publish
+
+    def publish(self: Subscription, *args: Any, **kwargs: Any) -> None:
+        try:
+            original(self, *args, **kwargs)
+        except QueueDoesNotExist:
+            LOG.info("SNS %s: subscribed queue %s is gone; delivery skipped", self.topic.arn, self.endpoint)
+
+    Subscription.publish = publish  # type: ignore[method-assign]
+
+
+# --- SQS: retention, and the emulated clock -----------------------------------------------------
+
+
+def _drop_expired(queue: Any) -> None:
+    from moto.sqs import models
+
+    retention = float(getattr(queue, "message_retention_period", None) or 345_600)
+    now = float(models.unix_time())  # type: ignore[attr-defined]
+    expired = [m for m in queue._messages if m.sent_timestamp / 1000 + retention <= now]
+    for message in expired:
+        queue._messages.remove(message)
+        queue.pending_messages.discard(message)
+
+
+def _patch_sqs_retention() -> None:
+    from moto.sqs.models import SQSBackend
+
+    original_receive = SQSBackend.receive_message
+    original_attributes = SQSBackend.get_queue_attributes
+
+    def receive_message(self: SQSBackend, queue_name: str, *args: Any, **kwargs: Any) -> Any:
+        _drop_expired(self.get_queue(queue_name))
+        return original_receive(self, queue_name, *args, **kwargs)
+
+    def get_queue_attributes(self: SQSBackend, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        _drop_expired(self.get_queue(queue_name))
+        result: dict[str, Any] = original_attributes(self, queue_name, attribute_names)
+        return result
+
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
+    SQSBackend.get_queue_attributes = get_queue_attributes  # type: ignore[method-assign]
+
+
+def follow_clock(now: Callable[[], float]) -> None:
+    """moto's SQS reads the time from ``now`` (epoch seconds) instead of the wall clock.
+
+    Process-wide, like the other shims: the last clock given wins."""
+    global _clock_now, _clock_followed
+    with _lock:
+        _clock_now = now
+        if _clock_followed:
+            return
+        from moto.sqs import models
+
+        wall_time, wall_millis = models.unix_time, models.unix_time_millis  # type: ignore[attr-defined]
+
+        def unix_time(dt: Any = None) -> float:
+            clock = _clock_now
+            return clock() if dt is None and clock is not None else float(wall_time(dt))
+
+        def unix_time_millis(dt: Any = None) -> float:
+            clock = _clock_now
+            return clock() * 1000.0 if dt is None and clock is not None else float(wall_millis(dt))
+
+        models.unix_time = unix_time  # type: ignore[attr-defined]
+        models.unix_time_millis = unix_time_millis  # type: ignore[attr-defined]
+        _clock_followed = True
+
+
+# --- S3: the sequencer of event notifications ----------------------------------------------------
+
+
+def _patch_s3_event_sequencer() -> None:
+    from moto.s3 import notifications
+
+    original = notifications._get_s3_event
+    sequence = itertools.count(time.time_ns())
+
+    def get_s3_event(*args: Any, **kwargs: Any) -> dict[str, list[dict[str, Any]]]:
+        event: dict[str, list[dict[str, Any]]] = original(*args, **kwargs)
+        for record in event.get("Records", []):
+            obj = record.get("s3", {}).get("object")
+            if isinstance(obj, dict) and "sequencer" not in obj:
+                obj["sequencer"] = f"{next(sequence):X}"
+        return event
+
+    notifications._get_s3_event = get_s3_event

@@ -159,7 +159,8 @@ class Project:
 
 @pytest.fixture
 def project(deployment: dict[str, Any], cloud: LocalCloud) -> Iterator[Project]:
-    cloud.control.update_settings(initializing_seconds=INITIALIZING_SECONDS)
+    # state_change_events="all": until the Lambdas follow new jobs themselves (issue 8, Build 3)
+    cloud.control.update_settings(initializing_seconds=INITIALIZING_SECONDS, state_change_events="all")
     given = Project(copy.deepcopy(deployment), cloud)  # tests may change its Lambda environment
     given.subscribe_notifications()
     yield given

@@ -30,7 +30,9 @@ def end_job(project: Project, how: str) -> None:
         project.cloud.control.update_settings(idle_stop_seconds=90 * 86400)
         project.advance(31 * 86400)  # the 30-day limit (objects' 10-day lifetime elapses first)
     elif how == "idle-stopped":
-        project.advance(11 * 86400)
+        # The idle timer starts once nothing waits ("Stop a Streaming Labeling Job"): after the
+        # unlabeled objects' 10-day lifetime, then 10 idle days.
+        project.advance(21 * 86400)
     elif how == "stopped":
         boto3.client("sagemaker").stop_labeling_job(LabelingJobName=name)
         project.advance(5)

@@ -130,7 +130,8 @@ def test_status_reads_status_and_counters_from_ground_truth(project: Project) ->
     s3.put_object(
         Bucket="clitest-input",
         Key="categories.json",
-        Body=json.dumps({"document-version": "2018-11-28", "labels": [{"label": "cat"}]}),
+        # Image classification needs at least two categories (CreateLabelingJob, LabelCategoryConfigS3Uri).
+        Body=json.dumps({"document-version": "2018-11-28", "labels": [{"label": "cat"}, {"label": "dog"}]}),
     )
     sm.create_labeling_job(
         LabelingJobName="clitest-0001",

@@ -4,10 +4,15 @@ It uses plain boto3 and the standard AWS configuration (credentials, region, end
 environment); nothing in it knows about an emulator, so it runs unchanged on real AWS
 (given a private work team and a Ground Truth execution role, passed as arguments).
 
-Steps (SageMaker developer guide, "Create a streaming labeling job" and "Use Amazon EventBridge"):
-create buckets, label categories, template, input/output SNS topics, an EventBridge rule with an
-SQS target; create the job; wait for InProgress; publish three objects; wait until two are
-labeled; stop the job; read the state-change event from the queue; read the output manifest.
+Steps (SageMaker developer guide, "Create a Streaming Labeling Job with the SageMaker API"
+(sms-streaming-create-labeling-job-api), "Subscribe an Endpoint to Your Amazon SNS Output Topic",
+"Stop a Streaming Labeling Job" and "Monitor Labeling Job Status"): create buckets, label
+categories, template, an input manifest, a KMS key for the output, input/output SNS topics (the
+output topic with an SQS subscriber), an EventBridge rule with an SQS target; create the job with
+the page's request (S3DataSource and SnsDataSource, DataAttributes, KmsKeyId, TaskKeywords, Tags);
+wait for InProgress (no objects while Initializing); publish three objects; wait until two are
+labeled; stop the job; read the Stopped state-change event; read the output topic and the output
+manifest.
 """
 
 from __future__ import annotations
@@ -44,6 +49,23 @@ def wait_for(what: str, check: Any, timeout: float, interval: float = 2.0) -> An
     raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def allow_sends(sqs: Any, queue_url: str, service: str, source_arn: str) -> str:
+    """Let ``service`` send to the queue for ``source_arn`` only; return the queue's ARN."""
+    queue_arn: str = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    statement = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sqs:SendMessage",
+        "Resource": queue_arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": source_arn}},
+    }
+    policy = {"Version": "2012-10-17", "Statement": [statement]}
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+    return queue_arn
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--name", default=f"docs-walkthrough-{uuid.uuid4().hex[:8]}")
@@ -61,7 +83,7 @@ def main() -> int:
     region = session.region_name or "us-east-1"
     account = session.client("sts").get_caller_identity()["Account"]
     s3, sns, sqs = session.client("s3"), session.client("sns"), session.client("sqs")
-    events, sagemaker = session.client("events"), session.client("sagemaker")
+    events, sagemaker, kms = session.client("events"), session.client("sagemaker"), session.client("kms")
     name = args.name
     role_arn = args.role_arn or f"arn:aws:iam::{account}:role/GroundTruthExecution"
     workteam_arn = args.workteam_arn or f"arn:aws:sagemaker:{region}:{account}:workteam/private-crowd/default"
@@ -89,48 +111,57 @@ def main() -> int:
     categories = {"document-version": "2018-11-28", "labels": [{"label": "cat"}, {"label": "dog"}]}
     s3.put_object(Bucket=input_bucket, Key="config/categories.json", Body=json.dumps(categories).encode())
     s3.put_object(Bucket=input_bucket, Key="config/template.liquid.html", Body=TEMPLATE.encode())
+    # The input manifest: objects labeled as soon as the job starts.
+    s3.put_object(Bucket=input_bucket, Key="images/first.jpg", Body=b"\xff\xd8\xff\xe0 not a real jpeg")
+    first = {"source-ref": f"s3://{input_bucket}/images/first.jpg"}
+    s3.put_object(
+        Bucket=input_bucket, Key="manifests/manifest-with-input-data.json", Body=json.dumps(first).encode()
+    )
+    # A customer managed key for the output data (OutputConfig.KmsKeyId).
+    kms_key = kms.create_key(Description=f"{name} labeling output")["KeyMetadata"]["Arn"]
 
-    # Input and output topics of the streaming job.
+    # Input and output topics of the streaming job; a queue subscribed to the output topic.
     input_topic = sns.create_topic(Name=f"{name}-input")["TopicArn"]
     output_topic = sns.create_topic(Name=f"{name}-output")["TopicArn"]
+    output_queue = sqs.create_queue(QueueName=f"{name}-output")["QueueUrl"]
+    output_queue_arn = allow_sends(sqs, output_queue, "sns.amazonaws.com", output_topic)
+    sns.subscribe(TopicArn=output_topic, Protocol="sqs", Endpoint=output_queue_arn)
 
     # EventBridge rule for the job's state changes, with an SQS target.
     queue_url = sqs.create_queue(QueueName=f"{name}-events")["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
     rule_arn = events.put_rule(
         Name=f"{name}-state",
         EventPattern=json.dumps(
             {"source": ["aws.sagemaker"], "detail-type": ["SageMaker Ground Truth Labeling Job State Change"]}
         ),
     )["RuleArn"]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "events.amazonaws.com"},
-                "Action": "sqs:SendMessage",
-                "Resource": queue_arn,
-                "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}},
-            }
-        ],
-    }
-    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+    queue_arn = allow_sends(sqs, queue_url, "events.amazonaws.com", rule_arn)
     events.put_targets(Rule=f"{name}-state", Targets=[{"Id": "events-queue", "Arn": queue_arn}])
 
     job_arn = sagemaker.create_labeling_job(
         LabelingJobName=name,
         LabelAttributeName="animal",
-        InputConfig={"DataSource": {"SnsDataSource": {"SnsTopicArn": input_topic}}},
-        OutputConfig={"S3OutputPath": f"s3://{output_bucket}/output/", "SnsTopicArn": output_topic},
+        InputConfig={
+            "DataSource": {
+                "S3DataSource": {
+                    "ManifestS3Uri": f"s3://{input_bucket}/manifests/manifest-with-input-data.json"
+                },
+                "SnsDataSource": {"SnsTopicArn": input_topic},
+            },
+            "DataAttributes": {"ContentClassifiers": ["FreeOfPersonallyIdentifiableInformation"]},
+        },
+        OutputConfig={
+            "S3OutputPath": f"s3://{output_bucket}/output/",
+            "KmsKeyId": kms_key,
+            "SnsTopicArn": output_topic,
+        },
         RoleArn=role_arn,
         LabelCategoryConfigS3Uri=f"s3://{input_bucket}/config/categories.json",
         HumanTaskConfig={
             "WorkteamArn": workteam_arn,
             "UiConfig": {"UiTemplateS3Uri": f"s3://{input_bucket}/config/template.liquid.html"},
             "PreHumanTaskLambdaArn": PRE_LAMBDA.format(region=region),
+            "TaskKeywords": ["Image classification"],
             "TaskTitle": "Which animal?",
             "TaskDescription": "Choose the animal in the picture",
             "NumberOfHumanWorkersPerDataObject": 1,
@@ -141,6 +172,7 @@ def main() -> int:
                 "AnnotationConsolidationLambdaArn": ACS_LAMBDA.format(region=region)
             },
         },
+        Tags=[{"Key": "project", "Value": name}],
     )["LabelingJobArn"]
     print(f"created {job_arn}", flush=True)
 
@@ -188,6 +220,18 @@ def main() -> int:
 
     wait_for("the Stopped state-change event", stopped_event, args.timeout, 0)
     print(f"events {' '.join(seen)}", flush=True)
+
+    # "Each time a worker submits a labeled object, a notification with the output data is sent."
+    notified: list[dict[str, Any]] = []
+
+    def two_notifications() -> bool:
+        for message in sqs.receive_message(QueueUrl=output_queue, MaxNumberOfMessages=10).get("Messages", []):
+            notified.append(json.loads(json.loads(message["Body"])["Message"]))
+            sqs.delete_message(QueueUrl=output_queue, ReceiptHandle=message["ReceiptHandle"])
+        return len(notified) >= 2
+
+    wait_for("two output-topic notifications", two_notifications, args.timeout, args.poll)
+    print(f"output-topic {len(notified)} labeled {sum(1 for n in notified if 'animal' in n)}", flush=True)
 
     manifest_uri = final["LabelingJobOutput"]["OutputDatasetS3Uri"]
     bucket, _, key = manifest_uri.removeprefix("s3://").partition("/")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -28,6 +28,7 @@ class World:
     input_topic: str
     output_topic: str
     events_queue: str
+    seen_events: list[dict[str, Any]] = field(default_factory=list)
 
     def request(
         self, name: str, *, streaming: bool = True, manifest: str | None = None, **human: Any
@@ -100,12 +101,40 @@ class World:
                 bodies.append(json.loads(message["Body"]))
                 self.sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def state_events(self) -> list[tuple[str, str]]:
-        found = []
-        for event in self.drain(self.events_queue):
-            if event["detail-type"] == "SageMaker Ground Truth Labeling Job State Change":
-                found.append((event["resources"][0], event["detail"]["LabelingJobStatus"]))
+    def sagemaker_events(self) -> list[dict[str, Any]]:
+        """Every aws.sagemaker event delivered so far (read once: the queue is drained)."""
+        found = self.drain(self.events_queue)
+        self.seen_events.extend(found)
         return found
+
+    def state_events(self) -> list[tuple[str, str]]:
+        return [
+            (event["resources"][0], event["detail"]["LabelingJobStatus"])
+            for event in self.sagemaker_events()
+            if event["detail-type"] == "SageMaker Ground Truth Labeling Job State Change"
+        ]
+
+    def task_events(self) -> list[dict[str, Any]]:
+        return [
+            event
+            for event in self.sagemaker_events()
+            if event["detail-type"] == "SageMaker Ground Truth Labeling Job Task Status Change"
+        ]
+
+    def put_manifest(self, key: str, lines: list[dict[str, Any]]) -> str:
+        body = "\n".join(json.dumps(line) for line in lines) + "\n"
+        self.s3.put_object(Bucket="gt-input", Key=key, Body=body.encode())
+        return f"s3://gt-input/{key}"
+
+    def subscribe_queue(self, topic_arn: str, name: str, raw: bool = True) -> str:
+        """A queue subscribed to ``topic_arn``; returns its URL."""
+        url: str = self.sqs.create_queue(QueueName=name)["QueueUrl"]
+        arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        attributes = {"RawMessageDelivery": "true"} if raw else {}
+        self.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
+        return url
 
 
 def make_world(cloud: LocalCloud) -> World:

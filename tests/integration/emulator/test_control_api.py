@@ -37,6 +37,10 @@ BAD = [
     ("POST", "settings", b'{"expiry_status": "Done"}', 400, "expiry_status"),
     ("POST", "settings", b'{"colour": "red"}', 400, "unknown field"),
     ("POST", "settings", b'{"initializing_seconds": -1}', 400, "initializing_seconds"),
+    ("POST", "settings", b'{"state_change_events": "some"}', 400, "['terminal', 'all']"),
+    ("POST", "settings", b'{"unlabeled_in_output": "yes"}', 400, "['plain', 'failure-metadata', 'omitted']"),
+    ("POST", "settings", b'{"idle_stop_status": "InProgress"}', 400, "idle_stop_status"),
+    ("POST", "workforce", b'{"job_name": "x", "return": -1}', 400, "non-negative"),
     ("GET", "jobs/nope", None, 404, "unknown labeling job"),
     ("POST", "jobs/nope/fail", b'{"reason": "x"}', 404, "unknown labeling job"),
     ("POST", "jobs/nope/fail", b'{"reason": 5}', 400, "reason"),
@@ -66,9 +70,21 @@ def test_workforce_on_a_job_that_is_not_in_progress_is_409(world: World) -> None
 
 def test_settings_round_trip_and_reset_restores(cloud: LocalCloud) -> None:
     defaults = cloud.control.settings()
-    assert defaults["expiry_status"] == "Failed" and defaults["duplicate_events"] == 1
-    changed = cloud.control.update_settings(duplicate_events=2, expiry_status="Stopped", label_seed=7)
+    assert (defaults["state_change_events"], defaults["idle_stop_status"], defaults["expiry_status"]) == (
+        "terminal",
+        "Stopped",
+        "Failed",
+    )
+    assert (defaults["duplicate_events"], defaults["unlabeled_in_output"]) == (1, "plain")
+    changed = cloud.control.update_settings(
+        duplicate_events=2,
+        expiry_status="Stopped",
+        label_seed=7,
+        state_change_events="all",
+        unlabeled_in_output="omitted",
+    )
     assert (changed["duplicate_events"], changed["expiry_status"], changed["label_seed"]) == (2, "Stopped", 7)
+    assert (changed["state_change_events"], changed["unlabeled_in_output"]) == ("all", "omitted")
     cloud.control.reset()
     assert cloud.control.settings() == defaults
 

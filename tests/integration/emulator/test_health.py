@@ -1,6 +1,6 @@
-from __future__ import annotations
+"""The local cloud answers on one port and its process is gone after use (start time: `make bench`)."""
 
-import time
+from __future__ import annotations
 
 import boto3
 
@@ -14,10 +14,8 @@ def test_health_and_moto_behind_one_port(cloud: LocalCloud) -> None:
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["health-bucket"]
 
 
-def test_startup_under_three_seconds() -> None:
-    started = time.monotonic()
+def test_a_started_local_cloud_answers_and_stops_with_its_context() -> None:
     with running_local_cloud() as (endpoint, proc):
-        elapsed = time.monotonic() - started
         assert endpoint.startswith("http://127.0.0.1:")
+        assert proc.poll() is None
     assert proc.returncode is not None, "the server process must be gone after the context"
-    assert elapsed < 3.0, f"local cloud took {elapsed:.2f} s to answer"

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from emulator_world import ACCOUNT, World
 
 
-def test_create_initializing_then_in_progress_with_events(world: World) -> None:
+def test_create_initializing_then_in_progress(world: World) -> None:
     arn = world.create("Stream-One")
     assert arn == f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:labeling-job/stream-one"
     described = world.sm.describe_labeling_job(LabelingJobName="Stream-One")
@@ -19,17 +19,22 @@ def test_create_initializing_then_in_progress_with_events(world: World) -> None:
     assert described["LabelCounters"]["Unlabeled"] == 0
     world.cloud.control.advance_clock(1)
     assert world.status("Stream-One") == "InProgress"
-    assert world.state_events() == [(arn, "Initializing"), (arn, "InProgress")]
+    assert world.state_events() == []  # AWS documents events for Completed, Failed, Stopped only
 
 
-def test_queue_named_after_job_is_subscribed_and_kept(world: World) -> None:
+def test_queue_named_after_job_is_subscribed_then_unsubscribed_at_stop_and_kept(world: World) -> None:
+    """ "Stop a Streaming Labeling Job": Ground Truth "unsubscribes your Amazon SNS topic from your
+    Amazon SQS queue. The Amazon SQS is *not* deleted"."""
     world.start("Stream-Q")
     url = world.sqs.get_queue_url(QueueName="GroundTruth-stream-q")["QueueUrl"]
     subs = world.sns.list_subscriptions_by_topic(TopicArn=world.input_topic)["Subscriptions"]
     assert [s["Protocol"] for s in subs] == ["sqs"]
     assert subs[0]["Endpoint"].endswith(":GroundTruth-stream-q")
+    retention = world.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["MessageRetentionPeriod"])
+    assert retention["Attributes"]["MessageRetentionPeriod"] == "1209600"  # objects expire after 14 days
     world.sm.stop_labeling_job(LabelingJobName="Stream-Q")
     assert world.status("Stream-Q") == "Stopped"
+    assert world.sns.list_subscriptions_by_topic(TopicArn=world.input_topic)["Subscriptions"] == []
     assert world.sqs.get_queue_url(QueueName="GroundTruth-stream-q")["QueueUrl"] == url
 
 
@@ -61,13 +66,17 @@ def test_dedupe_by_message_id_and_by_object_id_attribute(world: World) -> None:
     assert world.sm.describe_labeling_job(LabelingJobName="dedupe")["LabelCounters"]["Unlabeled"] == 4
 
 
-def test_malformed_lines_are_rejected(world: World) -> None:
+def test_malformed_lines_are_counted_and_shown_failed(world: World) -> None:
     world.start("malformed")
     world.sns.publish(TopicArn=world.input_topic, Message="not json")
     world.publish({"other": 1}, {"source-ref": "s3://gt-input/ok.jpg"})
+    world.publish({"source-ref": "s3://gt-input/k.jpg", "dataset-objectid-attribute-name": "missing"})
     view = world.cloud.control.job("malformed")
     assert [o["source"] for o in view["objects"]] == ["s3://gt-input/ok.jpg"]
-    assert [r["body"] for r in view["rejected"]] == ["not json", '{"other": 1}']
+    assert [r["body"] for r in view["rejected"]][:2] == ["not json", '{"other": 1}']
+    assert [r["state"] for r in view["rejected"]] == ["failed"] * 3
+    assert "missing" in view["rejected"][2]["reason"]
+    assert view["counters"]["FailedNonRetryableError"] == 3
 
 
 def test_workforce_labels_oldest_first_and_writes_output(world: World) -> None:
@@ -102,7 +111,7 @@ def test_workforce_labels_oldest_first_and_writes_output(world: World) -> None:
     assert meta["type"] == "groundtruth/image-classification"
     assert meta["class-name"] in ("cat", "dog", "bird")
     assert ["cat", "dog", "bird"][first["category"]] == meta["class-name"]
-    assert 0 < meta["confidence"] <= 1
+    assert meta["confidence"] == 0.0  # "Output Data": one worker per object -> confidence 0.00
     assert "creation-date" in meta
     assert "category" not in lines[2] and "failure-reason" in lines[2]["category-metadata"]
     assert "failure-reason" in lines[3]["category-metadata"]
@@ -127,25 +136,25 @@ def test_labels_are_deterministic_for_a_seed(world: World) -> None:
 
 
 def test_task_events_for_worker_actions(world: World) -> None:
-    arn = world.start("tasks")
-    world.drain(world.events_queue)
+    arn = world.start("tasks", NumberOfHumanWorkersPerDataObject=2)
     world.publish({"source-ref": "s3://gt-input/a.jpg"}, {"source-ref": "s3://gt-input/b.jpg"})
-    world.cloud.control.workforce("tasks", label=1, decline=1)
-    events = [
-        e
-        for e in world.drain(world.events_queue)
-        if e["detail-type"] == "SageMaker Ground Truth Labeling Job Task Status Change"
-    ]
-    assert [(e["detail"]["state"], e["detail"]["data-object"]) for e in events] == [
-        ("Submitted", "s3://gt-input/a.jpg"),
-        ("Declined", "s3://gt-input/b.jpg"),
+    assert world.cloud.control.workforce("tasks", return_=1, label=1, decline=1)["returned"] == 1
+    events = world.task_events()
+    # one event per worker and action: a return, two submissions, two declines
+    assert [e["detail"]["State"] for e in events] == [
+        "Returned",
+        "Submitted",
+        "Submitted",
+        "Declined",
+        "Declined",
     ]
     assert all(e["detail"]["labeling-job-arn"] == arn and e["resources"] == [arn] for e in events)
+    assert [o["state"] for o in world.cloud.control.job("tasks")["objects"]] == ["labeled", "expired"]
 
 
 def test_stop_goes_through_stopping(world: World) -> None:
+    world.cloud.control.update_settings(stopping_seconds=60, state_change_events="all")
     arn = world.start("stopper")
-    world.cloud.control.update_settings(stopping_seconds=60)
     world.sm.stop_labeling_job(LabelingJobName="stopper")
     assert world.status("stopper") == "Stopping"
     world.cloud.control.advance_clock(60)
@@ -163,27 +172,30 @@ def test_stop_goes_through_stopping(world: World) -> None:
 
 def test_duplicate_events_setting(world: World) -> None:
     world.cloud.control.update_settings(duplicate_events=3)
-    arn = world.create("dup")
-    assert world.state_events() == [(arn, "Initializing")] * 3
+    arn = world.start("dup")
+    world.sm.stop_labeling_job(LabelingJobName="dup")
+    assert world.state_events() == [(arn, "Stopped")] * 3
 
 
-def test_idle_stop_after_ten_days(world: World) -> None:
+def test_idle_stop_after_ten_days_without_arrivals(world: World) -> None:
     world.start("idle")
     world.publish({"source-ref": "s3://gt-input/a.jpg"})
-    world.cloud.control.tick()
+    world.cloud.control.workforce("idle", label=1)
     world.cloud.control.advance_clock(9 * 86_400)
-    world.publish({"source-ref": "s3://gt-input/b.jpg"})  # activity resets the idle timer
+    world.publish({"source-ref": "s3://gt-input/b.jpg"})  # an arrival stops the idle timer
+    world.cloud.control.workforce("idle", label=1)  # ... which starts again once it is labeled
     world.cloud.control.advance_clock(9 * 86_400)
     assert world.status("idle") == "InProgress"
     world.cloud.control.advance_clock(86_400)
-    assert world.status("idle") == "Completed"
+    assert world.status("idle") == "Stopped"
 
 
-def test_idle_stop_status_is_configurable(world: World) -> None:
-    world.cloud.control.update_settings(idle_stop_status="Stopped")
+@pytest.mark.parametrize("status", ["Completed", "Failed", "Stopped"])
+def test_idle_stop_status_is_configurable(world: World, status: str) -> None:
+    world.cloud.control.update_settings(idle_stop_status=status)
     world.start("idle2")
     world.cloud.control.advance_clock(10 * 86_400)
-    assert world.status("idle2") == "Stopped"
+    assert world.status("idle2") == status
 
 
 def test_job_expiry_after_thirty_days(world: World) -> None:

@@ -6,6 +6,7 @@ Each test shows one place where plain moto differs from AWS and the local cloud 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import boto3
 import pytest
@@ -101,3 +102,90 @@ def test_cloudformation_creates_a_topic_policy_moto_has_no_model_for(cloud: Loca
     attributes = boto3.client("sns").get_topic_attributes(TopicArn=topic["TopicArn"])["Attributes"]
     (statement,) = json.loads(attributes["Policy"])["Statement"]
     assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+
+
+def _queue(sqs: Any, name: str, **attributes: str) -> tuple[str, str]:
+    url: str = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn
+
+
+def _bodies(sqs: Any, url: str) -> list[str]:
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"])["Message"] for m in messages]
+
+
+def test_sns_keeps_delivering_when_one_subscribed_queue_is_gone(cloud: LocalCloud) -> None:
+    """AWS: a failed delivery to one endpoint does not affect the others ("Amazon SNS message
+    delivery retries"); moto alone fails Publish and drops the rest (issue 8, difference 10)."""
+    sns, sqs = boto3.client("sns"), boto3.client("sqs")
+    topic = sns.create_topic(Name="fan-out")["TopicArn"]
+    gone_url, gone_arn = _queue(sqs, "GroundTruth-ended-job")
+    live_url, live_arn = _queue(sqs, "GroundTruth-running-job")
+    for arn in (gone_arn, live_arn):  # the deleted queue is the first subscription
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+    sqs.delete_queue(QueueUrl=gone_url)
+
+    sns.publish(TopicArn=topic, Message="one")
+    answer = sns.publish_batch(
+        TopicArn=topic,
+        PublishBatchRequestEntries=[{"Id": str(i), "Message": f"batch-{i}"} for i in range(3)],
+    )
+
+    assert sorted(entry["Id"] for entry in answer["Successful"]) == ["0", "1", "2"]
+    assert answer["Failed"] == []
+    assert sorted(_bodies(sqs, live_url)) == ["batch-0", "batch-1", "batch-2", "one"]
+
+
+def test_sqs_delays_and_visibility_follow_the_emulated_clock(cloud: LocalCloud) -> None:
+    """``POST /_groundtruth/clock`` moves SQS timers as time passing would on AWS."""
+    sqs = boto3.client("sqs")
+    url, _ = _queue(sqs, "timers")
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=600)
+    assert sqs.receive_message(QueueUrl=url).get("Messages") is None
+    cloud.control.advance_clock(601)
+    [message] = sqs.receive_message(QueueUrl=url, VisibilityTimeout=3600)["Messages"]
+    assert message["Body"] == "later"
+    assert sqs.receive_message(QueueUrl=url).get("Messages") is None  # in flight for an hour
+    cloud.control.advance_clock(3601)
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url)["Messages"]] == ["later"]
+
+
+def test_sqs_deletes_messages_past_their_retention_period(cloud: LocalCloud) -> None:
+    """ "Amazon SQS automatically deletes messages that have been in a queue for more than the
+    maximum message retention period" - also when the emulated clock jumps past it; the messages
+    sent after it are still delivered (moto alone stops its receive at the expired one)."""
+    sqs = boto3.client("sqs")
+    url, _ = _queue(sqs, "retention", MessageRetentionPeriod="60")
+    sqs.send_message(QueueUrl=url, MessageBody="old")
+    cloud.control.advance_clock(61)
+    sqs.send_message(QueueUrl=url, MessageBody="new")
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessages"] == "1"
+    assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]] == [
+        "new"
+    ]
+
+
+def test_s3_event_notifications_carry_a_sequencer(cloud: LocalCloud) -> None:
+    """ "Event message structure": ``s3.object.sequencer`` orders the events of one key; Ground
+    Truth deduplicates S3 input by the object's URI and this sequencer."""
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    url, arn = _queue(sqs, "s3-events")
+    s3.create_bucket(Bucket="sequenced")
+    s3.put_bucket_notification_configuration(
+        Bucket="sequenced",
+        NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
+    for body in (b"1", b"2"):
+        s3.put_object(Bucket="sequenced", Key="same.jpg", Body=body)
+    records = [
+        json.loads(m["Body"])["Records"][0]
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+        if "Records" in json.loads(m["Body"])
+    ]
+    sequencers = [r["s3"]["object"]["sequencer"] for r in records]
+    assert len(sequencers) == 2 and len(set(sequencers)) == 2
+    assert all(int(s, 16) > 0 for s in sequencers)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gtlocal.emulator import GroundTruthEmulator, Settings
 from gtlocal.errors import ApiError, ControlError
-from gtlocal.validation import account_of_role, task_type_of
+from gtlocal.groundtruth.models import account_of_role
+from gtlocal.groundtruth.responses import _decode_token
+from gtlocal.groundtruth.settings import Settings
+from gtlocal.groundtruth.workforce import CUSTOM, task_type_of
 
 
 def test_settings_update_checks_types_and_names() -> None:
@@ -22,26 +24,52 @@ def test_settings_update_checks_types_and_names() -> None:
         {"expiry_status": "Running"},
         {"nope": 1},
         {"stopping_seconds": "1"},
+        {"state_change_events": "some"},
+        {"unlabeled_in_output": "yes"},
+        {"duplicate_events": 2, "idle_stop_status": "InProgress"},
     ):
         with pytest.raises(ControlError):
             settings.update(bad)
     assert settings.duplicate_events == 3  # a rejected update changes nothing
 
 
-def test_task_type_from_pre_lambda_suffix() -> None:
-    assert task_type_of(None) == "image-classification"
-    assert task_type_of("arn:aws:lambda:us-east-1:1:function:PRE-BoundingBox") == "bounding-box"
+def test_documented_defaults() -> None:
+    assert Settings().to_dict() == {
+        "state_change_events": "terminal",
+        "idle_stop_status": "Stopped",
+        "expiry_status": "Failed",
+        "duplicate_events": 1,
+        "unlabeled_in_output": "plain",
+        "initializing_seconds": 1.0,
+        "stopping_seconds": 0.0,
+        "job_expiry_seconds": 2_592_000.0,
+        "idle_stop_seconds": 864_000.0,
+        "label_seed": 0,
+    }
+
+
+def test_task_type_from_pre_lambda_name() -> None:
+    arn = "arn:aws:lambda:us-east-1:432418664414:function:PRE-{}"
+    assert task_type_of(arn.format("ImageMultiClass")).output_type == "groundtruth/image-classification"
+    assert task_type_of(arn.format("BoundingBox")).output_type == "groundtruth/object-detection"
     assert (
-        task_type_of("arn:aws:lambda:us-east-1:1:function:PRE-ImageMultiClassMultiLabel")
-        == "image-multilabel-classification"
+        task_type_of(arn.format("ImageMultiClassMultiLabel")).output_type
+        == "groundtruth/image-classification-multilabel"
     )
+    assert task_type_of(arn.format("VerificationBoundingBox")).output_type == "groundtruth/label-verification"
+    assert task_type_of(arn.format("AdjustmentSemanticSegmentation")).ref_required
+    assert not task_type_of(arn.format("VerificationSemanticSegmentation")).ref_required
+    # Any other Lambda, PRE-PassThrough or none: a custom workflow.
+    assert task_type_of("arn:aws:lambda:us-east-1:111122223333:function:my-pre") is CUSTOM
+    assert task_type_of(arn.format("PassThrough")) is CUSTOM
+    assert task_type_of(None) is CUSTOM
 
 
 def test_account_from_role() -> None:
     assert account_of_role("arn:aws:iam::111122223333:role/path/x") == "111122223333"
 
 
-def test_pagination_token_round_trip_and_garbage() -> None:
+def test_pagination_token_garbage() -> None:
     with pytest.raises(ApiError) as err:
-        GroundTruthEmulator._decode_token("bm90IGpzb24=")
+        _decode_token("bm90IGpzb24=")
     assert err.value.code == "ValidationException"
