@@ -31,7 +31,6 @@ locals {
 }
 
 resource "aws_sns_topic" "this" {
-  #checkov:skip=CKV_AWS_26:Without kms.create_key/kms.key_arn the output and notification topics stay unencrypted: Ground Truth and CloudWatch alarms cannot publish to topics under alias/aws/sns (see local.topic_keys). With a key (the default) every topic uses it.
   for_each = local.topics
 
   name              = each.value
