@@ -78,8 +78,9 @@ $(CHECKOV_VENV)/.installed-stamp:
 	@touch $@
 
 .PHONY: checkov
-checkov: $(CHECKOV_VENV)/.installed-stamp ## checkov on terraform/ (its own environment; offline: --skip-download)
+checkov: $(CHECKOV_VENV)/.installed-stamp ## checkov on terraform/ and cloudformation/ (its own environment; offline: --skip-download)
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework terraform -d terraform
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -d cloudformation
 
 .PHONY: clean
 clean: ## Remove build output and caches (keeps .venv)

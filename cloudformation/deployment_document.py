@@ -60,6 +60,7 @@ def document_from_outputs(outputs: dict[str, str], lambda_environment: dict[str,
         },
         "project_config_uri": outputs["ProjectConfigUri"],
         "groundtruth_role_arn": outputs["GroundTruthRoleArn"],
+        "lambda_roles": {key: outputs[f"{name}RoleArn"] for key, name in HANDLERS.items()},
         "queues": {
             key: {
                 "url": outputs[f"{name}QueueUrl"],

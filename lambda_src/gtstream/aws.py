@@ -263,25 +263,26 @@ class LabelingJobs:
 
 
 class Queues:
-    """SQS (only for cleaning up Ground Truth's per-job queues)."""
+    """SQS: only the ``GroundTruth-<job>`` queues Ground Truth leaves behind, addressed by name."""
+
+    # GetQueueUrl/DeleteQueue of a queue that does not exist: the JSON protocol's code and the
+    # query-compatible one botocore reports for it.
+    MISSING = frozenset({"QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"})
 
     def __init__(self, clients: Clients) -> None:
         self._clients = clients
 
-    def list_queue_urls(self, name_prefix: str) -> list[str]:
+    def delete_queue_named(self, name: str) -> bool:
+        """GetQueueUrl then DeleteQueue; False when no queue has that name (never created, or gone)."""
         sqs = self._clients.client("sqs")
-        urls: list[str] = []
-        kwargs: dict[str, Any] = {"QueueNamePrefix": name_prefix, "MaxResults": 1000}
-        while True:
-            response = sqs.list_queues(**kwargs)
-            urls.extend(response.get("QueueUrls", []))
-            token = response.get("NextToken")
-            if not token:
-                return urls
-            kwargs["NextToken"] = token
-
-    def delete_queue(self, url: str) -> None:
-        self._clients.client("sqs").delete_queue(QueueUrl=url)
+        try:
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            sqs.delete_queue(QueueUrl=url)
+        except Exception as exc:
+            if error_code(exc) in self.MISSING:
+                return False
+            raise
+        return True
 
 
 class Notifier:

@@ -492,6 +492,18 @@ class Ledger:
             {":d": decision, ":r": reason, ":now": self._stamp()},
         )
 
+    def mark_queue_deleted(self, job: str) -> bool:
+        """Record that the ended job's ``GroundTruth-<job>`` queue is gone (reconcile); False if it was."""
+        return (
+            self._update(
+                {"pk": f"JOB#{job}", "sk": "JOB"},
+                "SET queue_deleted_at = :now",
+                "attribute_exists(ended_at) AND attribute_not_exists(queue_deleted_at)",
+                {":now": self._stamp()},
+            )
+            is not None
+        )
+
     # ---- worker task events --------------------------------------------------------------------
     def count_worker_event(self, window: str, state: str) -> dict[str, Any]:
         """Count one worker task event in a time window; returns the window's counters."""

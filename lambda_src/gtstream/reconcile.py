@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from gtcontract.names import groundtruth_queue_prefix, job_name_from_groundtruth_queue
+from gtcontract.names import groundtruth_queue_name, job_name
 from gtcontract.states import IDLE_STOP_WARNING, IN_PROGRESS, PENDING
 from gtstream.chaining import Decision, ensure_job
 from gtstream.deps import Deps
@@ -61,24 +61,35 @@ def reconcile(deps: Deps) -> ReconcileReport:
         report.active_job = report.decision.job
     else:
         report.active_job, report.status = desc.name, desc.status
-    report.deleted_queues = delete_orphaned_queues(deps)
+    report.deleted_queues = delete_ended_job_queues(deps)
     return report
 
 
-def delete_orphaned_queues(deps: Deps) -> list[str]:
-    """Ground Truth leaves `GroundTruth-<job>` queues behind; delete those of our ended jobs."""
-    prefix = deps.settings.project_prefix
+def delete_ended_job_queues(deps: Deps) -> list[str]:
+    """Delete the ``GroundTruth-<job lower-case>`` queues of this project's ended jobs.
+
+    Ground Truth creates that queue for each streaming job and does not delete it when the job
+    stops (https://docs.aws.amazon.com/sagemaker/latest/dg/sms-streaming-how-it-works-sqs.html).
+    The names come from the ledger, never from ListQueues: walking down from the chain index, the
+    ended jobs (``ended_at``) whose queue is not yet marked deleted, up to the first marked one;
+    then oldest first, GetQueueUrl + DeleteQueue (a missing queue is fine) and the mark, so a mark
+    means every older ended job was handled too."""
+    prefix, ledger = deps.settings.project_prefix, deps.ledger
+    todo: list[str] = []
+    for index in range(int(ledger.get_project().get("chain_index", 0)), 0, -1):
+        name = job_name(prefix, index)
+        item = ledger.get_job(name)
+        if item is None:
+            continue
+        if item.get("queue_deleted_at"):
+            break
+        if item.get("ended_at"):
+            todo.append(name)
     deleted = []
-    for url in deps.queues.list_queue_urls(groundtruth_queue_prefix(prefix)):
-        queue_name = url.rsplit("/", 1)[-1]
-        name = job_name_from_groundtruth_queue(prefix, queue_name)
-        if name is None:
-            continue  # another project whose prefix starts like ours
-        desc = deps.jobs.describe(name)
-        job_item = deps.ledger.get_job(name)
-        ended = desc is not None and desc.terminal and job_item is not None and bool(job_item.get("ended_at"))
-        if ended:
-            deps.queues.delete_queue(url)
+    for name in reversed(todo):
+        queue_name = groundtruth_queue_name(name)
+        if deps.queues.delete_queue_named(queue_name):
             deleted.append(queue_name)
-            log.info("deleted orphaned queue %s of ended job %s", queue_name, name)
+            log.info("deleted queue %s of ended job %s", queue_name, name)
+        ledger.mark_queue_deleted(name)
     return deleted

@@ -3,11 +3,17 @@
 This is the SDK deployment used where terraform is absent (behaviour tests, the demo): the same
 resources and the same deployment document (docs/interfaces.md section 2) as the Terraform
 module, created against whatever ``AWS_ENDPOINT_URL`` points at. Names are the contract's
-(``gtcontract.names``), which Terraform and CloudFormation follow: buckets ``<P>-<account>-<kind>``,
-topics ``<P>-gt-input``, ``<P>-gt-output``, ``<P>-notifications``, queues
-``<P>-intake``/``<P>-job-events``/``<P>-worker-events`` (each with ``-dlq``), table ``<P>-ledger``,
-rules ``<P>-job-state``/``<P>-worker-task``, role ``<P>-groundtruth`` (long prefixes shortened
-with a hash as the Terraform module does).
+(``gtcontract.names``), which Terraform and CloudFormation follow: buckets
+``<P>-<account>-<kind>``, topics ``<P>-gt-input``, ``<P>-gt-output``, ``<P>-notifications``,
+queues ``<P>-intake``/``<P>-job-events``/``<P>-worker-events`` (each with ``-dlq``), table
+``<P>-ledger``, rules ``<P>-job-state``/``<P>-worker-task``, roles ``<P>-groundtruth`` and
+``<P>-<function>-lambda``, Lambdas ``<P>-intake`` ... ``<P>-reconcile`` (metadata: a placeholder
+package, the project's environment, so ``gtctl --prefix P`` finds it), the managed policy
+``<P>-operator`` (long prefixes shortened with a hash as the Terraform module does). Every IAM,
+queue, topic and bucket policy is the one of terraform/modules/streaming-labeling and
+cloudformation/labeling.yaml, statement for statement (same Sids; an integration test compares
+the three); no customer managed key (the Terraform/CloudFormation ``ProjectKey``
+statements exist only with one).
 
     gtlocal deploy --prefix demo --output build/deployment.json [--publish-config]
 """
@@ -16,14 +22,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import sys
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gtcontract import names
 from gtcontract.deployment import DEFAULT_HANDLERS, environment_from_document
-from gtcontract.names import BUCKET_KINDS, bucket_name
+from gtcontract.names import BUCKET_KINDS, bucket_name, resource_base
 from gtcontract.states import JOB_STATE_CHANGE, SAGEMAKER_EVENT_SOURCE, TASK_STATUS_CHANGE
 from gtstream.ledger import table_definition
 
@@ -39,6 +49,387 @@ QUEUES = {  # name -> (batch size, max receive count)
     "job_events": (10, 5),
     "worker_events": (10, 3),
 }
+HANDLERS = DEFAULT_HANDLERS
+
+
+TLS_DENY_SID = "DenyInsecureTransport"
+TOPIC_POLICY_ACTIONS = [  # the topic actions a topic policy names, all denied over plain HTTP
+    "SNS:AddPermission",
+    "SNS:DeleteTopic",
+    "SNS:GetTopicAttributes",
+    "SNS:ListSubscriptionsByTopic",
+    "SNS:Publish",
+    "SNS:RemovePermission",
+    "SNS:SetTopicAttributes",
+    "SNS:Subscribe",
+]
+GROUNDTRUTH_METRIC_NAMESPACES = ["AWS/SageMaker/Workteam", "AWS/Sagemaker/LabelingJobs"]
+LAMBDA_RUNTIME = "python3.11"
+
+
+@dataclass(frozen=True)
+class Names:
+    """The names and ARNs of one project's resources (Terraform's ``local.*`` of the module)."""
+
+    prefix: str
+    account: str
+    region: str
+    partition: str = "aws"
+    quarantine_prefix: str = "quarantine/"
+    project_config_key: str = "config/project.json"
+
+    @property
+    def base(self) -> str:
+        return resource_base(self.prefix)
+
+    def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
+        return (
+            f"arn:{self.partition}:{service}:{self.region if region else ''}:"
+            f"{self.account if account else ''}:{resource}"
+        )
+
+    def bucket(self, kind: str) -> str:
+        return bucket_name(self.prefix, kind, self.account)
+
+    def bucket_arn(self, kind: str) -> str:
+        return f"arn:{self.partition}:s3:::{self.bucket(kind)}"
+
+    def topic_arn(self, kind: str) -> str:
+        return self.arn("sns", names.topic_name(self.prefix, kind))
+
+    def queue_name(self, kind: str) -> str:
+        return names.queue_name(self.prefix, kind)
+
+    def queue_arn(self, kind: str) -> str:
+        return self.arn("sqs", self.queue_name(kind))
+
+    def function_name(self, function: str) -> str:
+        return names.function_name(self.prefix, function)
+
+    def rule_arn(self, kind: str) -> str:
+        return self.arn("events", f"rule/{names.rule_name(self.prefix, kind)}")
+
+    @property
+    def ledger_arn(self) -> str:
+        return self.arn("dynamodb", f"table/{names.ledger_table_name(self.prefix)}")
+
+    @property
+    def groundtruth_role_arn(self) -> str:
+        return self.arn("iam", f"role/{names.groundtruth_role_name(self.prefix)}", region=False)
+
+    @property
+    def job_arns(self) -> list[str]:
+        """Jobs are ``<P>-NNNN`` with 4 or 5 digits; ``?`` is one character, so another project
+        ``<P>-<x>`` (jobs ``<P>-<x>-NNNN``, 6+ characters after ``<P>-``) is never reached."""
+        return [f"{self.job_arn_prefix}{n}" for n in ("????", "?????")]
+
+    @property
+    def groundtruth_queue_arns(self) -> list[str]:
+        queue_prefix = names.groundtruth_queue_prefix(self.prefix)
+        return [self.arn("sqs", f"{queue_prefix}{n}") for n in ("????", "?????")]
+
+    @property
+    def job_arn_prefix(self) -> str:
+        return names.job_arn_prefix(self.region, self.account, self.prefix, self.partition)
+
+
+def _statement(sid: str, actions: Sequence[str], resources: Sequence[str], **extra: Any) -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": sorted(actions), "Resource": list(resources), **extra}
+
+
+def _document(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def _service_trust(service: str, source_account: str | None = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if source_account:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return _document(statement)
+
+
+def _tls_deny(actions: Sequence[str] | str, resources: Sequence[str]) -> dict[str, Any]:
+    return {
+        "Sid": TLS_DENY_SID,
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": actions if isinstance(actions, str) else list(actions),
+        "Resource": list(resources),
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def groundtruth_policy(n: Names, custom_task_lambda_arns: Sequence[str] = ()) -> dict[str, Any]:
+    """The Ground Truth execution role's policy, as AWS documents it for streaming jobs:
+    https://docs.aws.amazon.com/sagemaker/latest/dg/sms-security-permission-execution-role.html
+    (sqs:SendMessageBatch, which the page lists, is no IAM action: sqs:SendMessage authorises it)."""
+    topics = [n.topic_arn("input"), n.topic_arn("output")]
+    instructions = n.bucket_arn("instructions")
+    log_group = n.arn("logs", "log-group:/aws/sagemaker/LabelingJobs")
+    statements = [
+        _statement(
+            "S3ViewBuckets",
+            ["s3:GetBucketLocation", "s3:ListBucket"],
+            [n.bucket_arn("input"), n.bucket_arn("output"), instructions],
+        ),
+        _statement(
+            "S3ReadInputs", ["s3:GetObject"], [f"{n.bucket_arn('input')}/*", f"{instructions}/config/*"]
+        ),
+        _statement(
+            "S3GetPutObjects",
+            ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+            [f"{n.bucket_arn('output')}/jobs/*"],
+        ),
+        _statement(  # no resource-level permission exists for PutMetricData: "*" + namespace
+            "CloudWatchMetrics",
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            Condition={"StringEquals": {"cloudwatch:namespace": GROUNDTRUTH_METRIC_NAMESPACES}},
+        ),
+        _statement(
+            "CloudWatchLogs",
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"],
+            [log_group, f"{log_group}:*"],
+        ),
+        _statement(
+            "StreamingQueue",
+            [
+                "sqs:CreateQueue",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ReceiveMessage",
+                "sqs:SendMessage",
+                "sqs:SetQueueAttributes",
+            ],
+            n.groundtruth_queue_arns,
+        ),
+        _statement(
+            "StreamingTopicSubscribe",
+            ["sns:Subscribe"],
+            topics,
+            Condition={
+                "StringEquals": {"sns:Protocol": "sqs"},
+                "StringLike": {"sns:Endpoint": n.groundtruth_queue_arns},
+            },
+        ),
+        _statement("StreamingTopic", ["sns:Publish"], topics),
+        _statement("StreamingTopicUnsubscribe", ["sns:Unsubscribe"], topics),
+    ]
+    if custom_task_lambda_arns:
+        statements.append(_statement("LambdaFunctions", ["lambda:InvokeFunction"], custom_task_lambda_arns))
+    return _document(*statements)
+
+
+def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
+    """Each Lambda role's policy: exactly the calls its handler makes (gtstream aws.py, ledger.py).
+    S3 answers a missing key with 404 only to callers allowed s3:ListBucket (403 otherwise), and
+    the Lambdas read "not there (yet)" as an answer: hence the *List statements."""
+    jobs, ledger = n.job_arns, n.ledger_arn
+    catalogue = {
+        "Ledger": (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [ledger]),
+        "LedgerIndex": (["dynamodb:Query"], [f"{ledger}/index/by-state"]),
+        "LedgerCounters": (["dynamodb:UpdateItem"], [ledger]),
+        "DropObjects": (
+            ["s3:DeleteObject", "s3:GetObject", "s3:GetObjectTagging"],
+            [f"{n.bucket_arn('drop')}/*"],
+        ),
+        "QuarantineObjects": (
+            ["s3:PutObject", "s3:PutObjectTagging"],
+            [f"{n.bucket_arn('drop')}/{n.quarantine_prefix}*"],
+        ),
+        "DropList": (["s3:ListBucket"], [n.bucket_arn("drop")]),
+        "InputImages": (["s3:PutObject"], [f"{n.bucket_arn('input')}/images/*"]),
+        "InputManifests": (
+            ["s3:AbortMultipartUpload", "s3:PutObject"],
+            [f"{n.bucket_arn('input')}/manifests/*"],
+        ),
+        "OutputManifests": (["s3:GetObject"], [f"{n.bucket_arn('output')}/jobs/*"]),
+        "OutputList": (["s3:ListBucket"], [n.bucket_arn("output")]),
+        "ProjectConfig": (["s3:GetObject"], [f"{n.bucket_arn('instructions')}/{n.project_config_key}"]),
+        "InstructionsList": (["s3:ListBucket"], [n.bucket_arn("instructions")]),
+        "PublishInput": (["sns:Publish"], [n.topic_arn("input")]),
+        "Notify": (["sns:Publish"], [n.topic_arn("notifications")]),
+        "DescribeJobs": (["sagemaker:DescribeLabelingJob"], jobs),
+        "CreateJobs": (["sagemaker:AddTags", "sagemaker:CreateLabelingJob"], jobs),
+        "GroundTruthQueues": (["sqs:DeleteQueue", "sqs:GetQueueUrl"], n.groundtruth_queue_arns),
+    }
+    chaining = [
+        "Ledger",
+        "LedgerIndex",
+        "InputManifests",
+        "OutputManifests",
+        "OutputList",
+        "ProjectConfig",
+        "InstructionsList",
+        "PublishInput",
+        "Notify",
+        "DescribeJobs",
+        "CreateJobs",
+    ]
+    sids = {
+        "intake": [*chaining, "DropObjects", "QuarantineObjects", "DropList", "InputImages"],
+        "job_events": chaining,
+        "worker_events": ["LedgerCounters", "Notify"],
+        "reconcile": [*chaining, "GroundTruthQueues"],
+    }
+    pass_role = _statement(
+        "PassGroundTruthRole",
+        ["iam:PassRole"],
+        [n.groundtruth_role_arn],
+        Condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+    )
+    policies = {}
+    for function, sid_names in sids.items():
+        log_group = n.arn("logs", f"log-group:/aws/lambda/{n.function_name(function)}:*")
+        statements = [_statement("OwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], [log_group])]
+        if function in QUEUES:
+            statements.append(
+                _statement(
+                    "OwnQueue",
+                    [
+                        "sqs:ChangeMessageVisibility",
+                        "sqs:DeleteMessage",
+                        "sqs:GetQueueAttributes",
+                        "sqs:ReceiveMessage",
+                    ],
+                    [n.queue_arn(function)],
+                )
+            )
+        statements += [_statement(sid, *catalogue[sid]) for sid in sid_names]
+        if function != "worker_events":
+            statements.append(pass_role)
+        policies[function] = _document(*statements)
+    return policies
+
+
+def operator_policy(n: Names) -> dict[str, Any]:
+    """What an operator needs to run gtctl (status, report, drop, chain). ListLabelingJobs has no
+    resource-level permission ("*"); lambda:ListFunctions (gtctl --prefix) is left out."""
+    return _document(
+        _statement("ListLabelingJobs", ["sagemaker:ListLabelingJobs"], ["*"]),
+        _statement(
+            "ProjectJobs",
+            [
+                "sagemaker:AddTags",
+                "sagemaker:CreateLabelingJob",
+                "sagemaker:DescribeLabelingJob",
+                "sagemaker:StopLabelingJob",
+            ],
+            n.job_arns,
+        ),
+        _statement(
+            "PassGroundTruthRole",
+            ["iam:PassRole"],
+            [n.groundtruth_role_arn],
+            Condition={"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
+        ),
+        _statement(
+            "Ledger",
+            [
+                "dynamodb:BatchGetItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:Scan",
+                "dynamodb:UpdateItem",
+            ],
+            [n.ledger_arn],
+        ),
+        _statement("LedgerIndex", ["dynamodb:Query"], [f"{n.ledger_arn}/index/by-state"]),
+        _statement("DropImages", ["s3:AbortMultipartUpload", "s3:PutObject"], [f"{n.bucket_arn('drop')}/*"]),
+        _statement(
+            "ListBuckets",
+            ["s3:ListBucket"],
+            [n.bucket_arn("drop"), n.bucket_arn("output"), n.bucket_arn("instructions")],
+        ),
+        _statement(
+            "InputManifests",
+            ["s3:AbortMultipartUpload", "s3:PutObject"],
+            [f"{n.bucket_arn('input')}/manifests/*"],
+        ),
+        _statement(
+            "ReadManifestsAndConfig",
+            ["s3:GetObject"],
+            [f"{n.bucket_arn('output')}/jobs/*", f"{n.bucket_arn('instructions')}/{n.project_config_key}"],
+        ),
+        _statement("Notify", ["sns:Publish"], [n.topic_arn("notifications")]),
+    )
+
+
+def queue_policy(n: Names, kind: str) -> dict[str, Any]:
+    """The one sender of each queue (by service principal, source ARN and account) + TLS only."""
+    senders = {
+        "intake": ("s3.amazonaws.com", n.bucket_arn("drop")),
+        "job_events": ("events.amazonaws.com", n.rule_arn("job_events")),
+        "worker_events": ("events.amazonaws.com", n.rule_arn("worker_events")),
+    }
+    service, source = senders[kind]
+    return _document(
+        {
+            "Sid": "AllowProjectSender",
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sqs:SendMessage",
+            "Resource": n.queue_arn(kind),
+            "Condition": {
+                "ArnEquals": {"aws:SourceArn": source},
+                "StringEquals": {"aws:SourceAccount": n.account},
+            },
+        },
+        _tls_deny("sqs:*", [n.queue_arn(kind)]),
+    )
+
+
+def topic_policy(n: Names, kind: str) -> dict[str, Any]:
+    arn = n.topic_arn(kind)
+    statements = [
+        {
+            "Sid": "OwnerAccountOnly",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{n.partition}:iam::{n.account}:root"},
+            "Action": [
+                "SNS:GetTopicAttributes",
+                "SNS:ListSubscriptionsByTopic",
+                "SNS:Publish",
+                "SNS:Subscribe",
+            ],
+            "Resource": arn,
+            "Condition": {"StringEquals": {"AWS:SourceOwner": n.account}},
+        }
+    ]
+    if kind == "notifications":
+        statements.append(
+            {
+                "Sid": "CloudWatchAlarmsOfThisAccount",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                "Action": "SNS:Publish",
+                "Resource": arn,
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": n.account},
+                    "ArnLike": {"aws:SourceArn": n.arn("cloudwatch", f"alarm:{n.base}-*")},
+                },
+            }
+        )
+    statements.append(_tls_deny(TOPIC_POLICY_ACTIONS, [arn]))
+    return _document(*statements)
+
+
+def bucket_policy(n: Names, kind: str) -> dict[str, Any]:
+    arn = n.bucket_arn(kind)
+    return _document(_tls_deny("s3:*", [arn, f"{arn}/*"]))
+
+
+def placeholder_package() -> bytes:
+    """moto stores Lambda code without running it (the local runner calls the handlers)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("README.txt", "gtlocal deploy: the handlers run in gtlocal run-events\n")
+    return out.getvalue()
 
 
 def deploy_project(
@@ -47,6 +438,7 @@ def deploy_project(
     region: str | None = None,
     visibility_timeout: int = 60,
     environment: dict[str, str] | None = None,
+    custom_task_lambda_arns: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Create (idempotently) every resource of one project; return the deployment document."""
     import boto3
@@ -54,11 +446,20 @@ def deploy_project(
     names.check_prefix(prefix)
     session = boto3.session.Session(region_name=region)
     region = session.region_name or "us-east-1"
-    account = session.client("sts").get_caller_identity()["Account"]
+    identity = session.client("sts").get_caller_identity()
+    n = Names(
+        prefix,
+        identity["Account"],
+        region,
+        partition=identity["Arn"].split(":")[1],
+        quarantine_prefix=(environment or {}).get("QUARANTINE_PREFIX", "quarantine/"),
+    )
     s3, sns, sqs = session.client("s3"), session.client("sns"), session.client("sqs")
-    events, dynamodb, iam = session.client("events"), session.client("dynamodb"), session.client("iam")
-    buckets = {kind: bucket_name(prefix, kind, account) for kind in BUCKET_KINDS}
-    for name in buckets.values():
+    events, dynamodb = session.client("events"), session.client("dynamodb")
+    base = n.base
+
+    buckets = {kind: n.bucket(kind) for kind in BUCKET_KINDS}
+    for kind, name in buckets.items():
         kwargs: dict[str, Any] = {"Bucket": name}
         if region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
@@ -73,6 +474,7 @@ def deploy_project(
                 "RestrictPublicBuckets": True,
             },
         )
+        s3.put_bucket_policy(Bucket=name, Policy=json.dumps(bucket_policy(n, kind)))
     s3.put_bucket_cors(  # Ground Truth's worker UI reads input images from the browser
         Bucket=buckets["input"],
         CORSConfiguration={
@@ -87,62 +489,43 @@ def deploy_project(
         },
     )
 
-    topics = {
-        kind: sns.create_topic(Name=names.topic_name(prefix, kind))["TopicArn"] for kind in names.TOPIC_KINDS
-    }
+    # No customer managed key here: the input topic on alias/aws/sns, output and notifications
+    # unencrypted (Ground Truth and CloudWatch alarms cannot publish under alias/aws/sns), as
+    # Terraform and CloudFormation do without a key.
+    topics = {}
+    for kind in names.TOPIC_KINDS:
+        attributes = {"Policy": json.dumps(topic_policy(n, kind))}
+        if kind == "input":
+            attributes["KmsMasterKeyId"] = "alias/aws/sns"
+        created = sns.create_topic(Name=names.topic_name(prefix, kind), Attributes=attributes)
+        topics[kind] = created["TopicArn"]
 
     queues: dict[str, dict[str, Any]] = {}
     for kind, (batch_size, max_receive) in QUEUES.items():
         dlq_url = sqs.create_queue(
-            QueueName=names.dlq_name(prefix, kind), Attributes={"MessageRetentionPeriod": "1209600"}
+            QueueName=f"{n.queue_name(kind)}-dlq",
+            Attributes={
+                "MessageRetentionPeriod": "1209600",
+                "Policy": json.dumps(_document(_tls_deny("sqs:*", [f"{n.queue_arn(kind)}-dlq"]))),
+            },
         )["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
         url = sqs.create_queue(
-            QueueName=names.queue_name(prefix, kind),
+            QueueName=n.queue_name(kind),
             Attributes={
                 "VisibilityTimeout": str(visibility_timeout),
                 "RedrivePolicy": json.dumps(
-                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive)}
+                    {"deadLetterTargetArn": f"{n.queue_arn(kind)}-dlq", "maxReceiveCount": str(max_receive)}
                 ),
+                "Policy": json.dumps(queue_policy(n, kind)),
             },
         )["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         queues[kind] = {
             "url": url,
-            "arn": arn,
+            "arn": n.queue_arn(kind),
             "dlq_url": dlq_url,
             "batch_size": batch_size,
             "max_receive_count": max_receive,
         }
-
-    # S3 -> intake queue, EventBridge -> job/worker event queues: allow exactly those senders.
-    sources = {
-        "intake": ("s3.amazonaws.com", f"arn:aws:s3:::{buckets['drop']}"),
-        "job_events": (
-            "events.amazonaws.com",
-            f"arn:aws:events:{region}:{account}:rule/{names.rule_name(prefix, 'job_events')}",
-        ),
-        "worker_events": (
-            "events.amazonaws.com",
-            f"arn:aws:events:{region}:{account}:rule/{names.rule_name(prefix, 'worker_events')}",
-        ),
-    }
-    for kind, (service, source_arn) in sources.items():
-        policy = {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": service},
-                    "Action": "sqs:SendMessage",
-                    "Resource": queues[kind]["arn"],
-                    "Condition": {"ArnEquals": {"aws:SourceArn": source_arn}},
-                }
-            ],
-        }
-        sqs.set_queue_attributes(QueueUrl=queues[kind]["url"], Attributes={"Policy": json.dumps(policy)})
 
     s3.put_bucket_notification_configuration(
         Bucket=buckets["drop"],
@@ -155,14 +538,17 @@ def deploy_project(
     with contextlib.suppress(dynamodb.exceptions.ResourceInUseException):
         dynamodb.create_table(**table_definition(table))
 
-    job_arn_prefix = names.job_arn_prefix(region, account, prefix)
+    # <P>-<digit>...: the narrowest EventBridge can say (no digit class, no AND on one field),
+    # as terraform/modules/streaming-labeling/events.tf explains.
+    job_arn_matchers = [{"prefix": f"{n.job_arn_prefix}{digit}"} for digit in range(10)]
     rules = {
         "job_events": (
             names.rule_name(prefix, "job_events"),
             {
                 "source": [SAGEMAKER_EVENT_SOURCE],
                 "detail-type": [JOB_STATE_CHANGE],
-                "resources": [{"prefix": job_arn_prefix}],
+                "resources": job_arn_matchers,
+                "detail": {"LabelingJobStatus": ["InProgress", "Completed", "Failed", "Stopped"]},
             },
         ),
         "worker_events": (
@@ -170,7 +556,7 @@ def deploy_project(
             {
                 "source": [SAGEMAKER_EVENT_SOURCE],
                 "detail-type": [TASK_STATUS_CHANGE],
-                "detail": {"labeling-job-arn": [{"prefix": job_arn_prefix}]},
+                "detail": {"labeling-job-arn": job_arn_matchers},
             },
         ),
     }
@@ -178,45 +564,87 @@ def deploy_project(
         events.put_rule(Name=rule, EventPattern=json.dumps(pattern), State="ENABLED")
         events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queues[kind]["arn"]}])
 
-    role_name = names.groundtruth_role_name(prefix)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "sagemaker.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
+    iam = session.client("iam")
+    role_arn = _put_role(
+        iam,
+        names.groundtruth_role_name(prefix),
+        _service_trust("sagemaker.amazonaws.com", n.account),
+        "groundtruth-streaming",
+        groundtruth_policy(n, custom_task_lambda_arns),
+    )
+    lambda_roles = {
+        function: _put_role(
+            iam,
+            names.lambda_role_name(prefix, function),
+            _service_trust("lambda.amazonaws.com"),
+            "least-privilege",
+            policy,
+        )
+        for function, policy in lambda_policies(n).items()
     }
-    try:
-        role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-            "Arn"
-        ]
-    except iam.exceptions.EntityAlreadyExistsException:
-        role_arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+    _put_managed_policy(iam, n, f"{base}-operator", operator_policy(n))
 
     config_uri = names.project_config_uri(buckets["instructions"])
     document: dict[str, Any] = {
         "project_prefix": prefix,
         "region": region,
-        "account_id": account,
+        "account_id": n.account,
         "ledger_table": table,
         "buckets": buckets,
         "topics": topics,
         "project_config_uri": config_uri,
         "groundtruth_role_arn": role_arn,
+        "lambda_roles": lambda_roles,
         "queues": queues,
-        "handlers": dict(DEFAULT_HANDLERS),
+        "handlers": dict(HANDLERS),
     }
-    document["lambda_environment"] = {
+    lambda_environment = {
         **environment_from_document(document),
         "QUARANTINE_PREFIX": "quarantine/",
         "POWERTOOLS_SERVICE_NAME": names.service_name(prefix),
         "POWERTOOLS_METRICS_NAMESPACE": "GroundTruthStreaming",
         **(environment or {}),
     }
+    document["lambda_environment"] = lambda_environment
+    lam = session.client("lambda")
+    for function, handler in HANDLERS.items():
+        _put_function(lam, n.function_name(function), handler, lambda_roles[function], lambda_environment)
     return document
+
+
+def _put_role(iam: Any, name: str, trust: dict[str, Any], policy_name: str, policy: dict[str, Any]) -> str:
+    """Create the role (or keep it, updating its trust) and set its one inline policy."""
+    try:
+        arn = str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+    except iam.exceptions.EntityAlreadyExistsException:
+        iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
+        arn = str(iam.get_role(RoleName=name)["Role"]["Arn"])
+    iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
+    return arn
+
+
+def _put_managed_policy(iam: Any, n: Names, name: str, policy: dict[str, Any]) -> str:
+    """Create the managed policy, or make ``policy`` its default version."""
+    try:
+        return str(iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(policy))["Policy"]["Arn"])
+    except iam.exceptions.EntityAlreadyExistsException:
+        arn = n.arn("iam", f"policy/{name}", region=False)
+        for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+            if not version["IsDefaultVersion"]:
+                iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+        iam.create_policy_version(PolicyArn=arn, PolicyDocument=json.dumps(policy), SetAsDefault=True)
+        return arn
+
+
+def _put_function(lam: Any, name: str, handler: str, role: str, environment: dict[str, str]) -> None:
+    """Register the function (metadata: moto runs no code) with the project's environment."""
+    settings: dict[str, Any] = {"Role": role, "Handler": handler, "Environment": {"Variables": environment}}
+    try:
+        lam.create_function(
+            FunctionName=name, Runtime=LAMBDA_RUNTIME, Code={"ZipFile": placeholder_package()}, **settings
+        )
+    except lam.exceptions.ResourceConflictException:
+        lam.update_function_configuration(FunctionName=name, **settings)
 
 
 def publish_project_config(deployment: dict[str, Any], **overrides: Any) -> dict[str, Any]:

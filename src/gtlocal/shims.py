@@ -52,6 +52,15 @@ nothing here changes behaviour that AWS would show differently.
   visibility timeouts and retention; with the shim it reads the emulated clock, so ``POST
   /_groundtruth/clock {"advance_seconds"}`` moves them as time passing would on AWS. A jump past a
   message's retention period deletes it (previous point), as AWS would after that much time.
+- **CloudFormation template size** (the local cloud is never kinder than AWS): moto accepts a
+  template of any size; AWS refuses a ``TemplateBody`` over 51,200 bytes and a template read
+  through ``TemplateURL`` over 1 MB. See ``_patch_cloudformation_template_size``.
+- **CloudFormation ``AWS::NoValue`` in a list**: AWS removes a list item that resolves to
+  ``AWS::NoValue`` (``!If [Cond, {...}, !Ref AWS::NoValue]`` in a policy's statements); moto keeps
+  a ``null`` there, which IAM then refuses ("Syntax errors in policy") or stores.
+- **CloudFormation roles' inline policies** (``Policies`` of ``AWS::IAM::Role``): AWS stores them
+  as JSON documents, validated as ``PutRolePolicy`` validates; moto stored the Python dict, so
+  ``GetRolePolicy`` answered its ``repr`` (not JSON) and nothing could evaluate the role.
 """
 
 from __future__ import annotations
@@ -93,6 +102,9 @@ def apply(endpoint: str) -> None:
         _patch_sns_dead_subscriptions()
         _patch_sqs_retention()
         _patch_s3_event_sequencer()
+        _patch_cloudformation_template_size()
+        _patch_cloudformation_no_value_in_lists()
+        _patch_cloudformation_role_policies()
         _applied = True
 
 
@@ -497,3 +509,88 @@ def _patch_s3_event_sequencer() -> None:
         return event
 
     notifications._get_s3_event = get_s3_event
+
+
+# --- CloudFormation -------------------------------------------------------------------------
+
+# "Template body size in a request: 51,200 bytes" (CloudFormation quotas; CreateStack's
+# TemplateBody: "a maximum length of 51,200 bytes"); TemplateURL: "The URL must point to a
+# template (max size: 1 MB)" (CreateStack API reference), read here as 1,000,000 bytes, the
+# stricter of its two readings.
+TEMPLATE_BODY_MAX_BYTES = 51_200
+TEMPLATE_URL_MAX_BYTES = 1_000_000
+
+
+def _patch_cloudformation_template_size() -> None:
+    """CreateStack, UpdateStack and ValidateTemplate refuse an over-size template as AWS does: a
+    ``TemplateBody`` over 51,200 bytes with the API's length-constraint ``ValidationError``
+    ("1 validation error detected: Value '...' at 'templateBody' failed to satisfy constraint:
+    Member must have length less than or equal to 51200"), a template read from the local S3
+    through ``TemplateURL`` over 1 MB with "Template may not exceed 1000000 bytes in size.".
+    moto alone creates the stack whatever its size, so a deploy command that fails on AWS would
+    pass here."""
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    def checked(original: Any) -> Any:
+        def handler(self: CloudFormationResponse) -> Any:
+            body = self._get_param("TemplateBody")
+            if body and len(str(body).encode("utf-8")) > TEMPLATE_BODY_MAX_BYTES:
+                raise ValidationError(
+                    message=f"1 validation error detected: Value '{body}' at 'templateBody' failed to "
+                    "satisfy constraint: Member must have length less than or equal to "
+                    f"{TEMPLATE_BODY_MAX_BYTES}"
+                )
+            url = self._get_param("TemplateURL")
+            if url and not body:
+                template = self._get_stack_from_s3_url(url)
+                if len(template.encode("utf-8")) > TEMPLATE_URL_MAX_BYTES:
+                    raise ValidationError(
+                        message=f"Template may not exceed {TEMPLATE_URL_MAX_BYTES} bytes in size."
+                    )
+            return original(self)
+
+        return handler
+
+    for name in ("create_stack", "update_stack", "validate_template"):
+        setattr(CloudFormationResponse, name, checked(getattr(CloudFormationResponse, name)))
+
+
+def _patch_cloudformation_no_value_in_lists() -> None:
+    """Drop the list items that resolve to ``AWS::NoValue``, as CloudFormation does ("removes the
+    corresponding resource property": Fn::If / AWS::NoValue, pseudo parameters reference)."""
+    from moto.cloudformation import parsing
+
+    original = parsing.clean_json
+
+    def no_value(item: Any) -> bool:
+        if not isinstance(item, dict):
+            return False
+        if item == {"Ref": "AWS::NoValue"}:
+            return True
+        return "Fn::If" in item and len(item) == 1
+
+    def clean_json(resource_json: Any, resources_map: Any) -> Any:
+        if isinstance(resource_json, list):
+            cleaned = [(no_value(v), original(v, resources_map)) for v in resource_json]
+            return [value for maybe_absent, value in cleaned if not (maybe_absent and value is None)]
+        return original(resource_json, resources_map)
+
+    parsing.clean_json = clean_json
+
+
+def _patch_cloudformation_role_policies() -> None:
+    """A role's inline policy given as a document (CloudFormation ``Policies``) is stored as JSON
+    after the validation ``PutRolePolicy`` applies, as AWS stores and checks it."""
+    from moto.iam.models import Role
+    from moto.iam.policy_validation import IAMPolicyDocumentValidator
+
+    original = Role.put_policy
+
+    def put_policy(self: Role, policy_name: str, policy_json: Any) -> None:
+        if not isinstance(policy_json, str):
+            policy_json = json.dumps(policy_json)
+            IAMPolicyDocumentValidator(policy_json).validate()
+        original(self, policy_name, policy_json)
+
+    Role.put_policy = put_policy  # type: ignore[method-assign]

@@ -17,7 +17,7 @@ module "instructions" {
   source = "../../modules/instructions-pipeline"
 
   project_prefix      = var.project_prefix
-  public_instructions = true
+  public_instructions = var.public_instructions
   kms_key_arn         = module.labeling.kms_key_arn
   labeling_defaults = {
     workteam_arn              = var.workteam_arn

@@ -22,3 +22,8 @@ output "dashboard_name" {
   description = "CloudWatch dashboard of the project."
   value       = module.labeling.dashboard_name
 }
+
+output "operator_policy_arn" {
+  description = "Managed policy for the people who run gtctl on this project (attach it to their role)."
+  value       = module.labeling.operator_policy_arn
+}

@@ -38,3 +38,9 @@ variable "tags" {
   type        = map(string)
   default     = { project = "gt-streaming-labeling" }
 }
+
+variable "public_instructions" {
+  description = "true: the instructions and examples under public/ are readable through a bucket policy. Set false when account-level S3 Block Public Access is on (it refuses that policy); the template then uses Liquid's grant_read_access."
+  type        = bool
+  default     = true
+}

@@ -7,3 +7,8 @@ output "repository_clone_url_http" {
   description = "Clone URL of the instructions repository."
   value       = module.instructions.repository_clone_url_http
 }
+
+output "operator_policy_arn" {
+  description = "Managed policy for the people who run gtctl on this project (attach it to their role)."
+  value       = module.labeling.operator_policy_arn
+}

@@ -4,13 +4,26 @@
 # resource policies (queue policy, Lambda permission), so no events role is needed here.
 ################################################################################
 
+locals {
+  # EventBridge has neither a single-character nor a digit class, and no AND of two matchers on
+  # one field ("Comparison operators only work on leaf nodes, with the exception of $or and
+  # anything-but": https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-pattern-operators.html),
+  # so "<prefix>-<digits>" cannot be written. The ten prefixes "<job ARN prefix><digit>" are the
+  # narrowest it can express: a project "<prefix>-x" (x not a digit) no longer matches; one named
+  # "<prefix>-<digit>..." still does, and its events are harmless here (they carry only a status;
+  # the handlers ignore names that are not <prefix>-NNNN, and IAM denies acting on them).
+  # Plain prefixes, not wildcards: rules with wildcards are limited to 30 per event bus
+  # (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html).
+  job_arn_matchers = [for d in range(10) : { prefix = "${local.job_arn_prefix}${d}" }]
+}
+
 resource "aws_cloudwatch_event_rule" "job_state" {
   name        = "${local.name}-job-state"
   description = "Ground Truth labeling job state changes of ${local.prefix}-* jobs"
   event_pattern = jsonencode({
     source        = ["aws.sagemaker"]
     "detail-type" = ["SageMaker Ground Truth Labeling Job State Change"]
-    resources     = [{ prefix = local.job_arn_prefix }]
+    resources     = local.job_arn_matchers
     detail = {
       LabelingJobStatus = ["InProgress", "Completed", "Failed", "Stopped"]
     }
@@ -31,7 +44,7 @@ resource "aws_cloudwatch_event_rule" "worker_task" {
     source        = ["aws.sagemaker"]
     "detail-type" = ["SageMaker Ground Truth Labeling Job Task Status Change"]
     detail = {
-      "labeling-job-arn" = [{ prefix = local.job_arn_prefix }]
+      "labeling-job-arn" = local.job_arn_matchers
     }
   })
   tags = local.tags

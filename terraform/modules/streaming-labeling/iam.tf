@@ -1,7 +1,29 @@
 ################################################################################
-# Ground Truth execution role (passed to CreateLabelingJob by the Lambdas).
-# Scoped to this project's buckets, topics and the GroundTruth-<job> queues that Ground Truth
-# creates for streaming jobs - not AmazonSageMakerFullAccess.
+# Names that only this project's jobs have. Jobs are <prefix>-NNNN: 4 digits, 5 past 9999
+# (max_chain_depth <= 99999). IAM's "?" matches exactly one character; another project
+# "<prefix>-<x>" names its jobs "<prefix>-<x>-NNNN", at least 6 characters after "<prefix>-", so
+# neither pattern reaches another project's jobs or GroundTruth-<job> queues (docs/interfaces.md 1).
+################################################################################
+
+locals {
+  job_name_patterns      = ["${local.lower}-????", "${local.lower}-?????"]
+  labeling_job_arns      = [for p in local.job_name_patterns : "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:labeling-job/${p}"]
+  groundtruth_queue_arns = [for p in local.job_name_patterns : "arn:${local.partition}:sqs:${local.region}:${local.account_id}:GroundTruth-${p}"]
+
+  ledger_arn       = aws_dynamodb_table.ledger.arn
+  ledger_index_arn = "${aws_dynamodb_table.ledger.arn}/index/by-state"
+  bucket_arns      = { for k, b in aws_s3_bucket.this : k => b.arn }
+  topic_arns       = { for k, t in aws_sns_topic.this : k => t.arn }
+}
+
+################################################################################
+# Ground Truth execution role (passed to CreateLabelingJob by the Lambdas), as AWS documents it
+# for streaming labeling jobs, scoped to this project's resources - not AmazonSageMakerFullAccess:
+# https://docs.aws.amazon.com/sagemaker/latest/dg/sms-security-permission-execution-role.html
+# ("Built-In Task Types (Streaming) Execution Role Requirements", "Execution Role Requirements for
+# Custom Task Types") and, with a customer managed key,
+# https://docs.aws.amazon.com/sagemaker/latest/dg/sms-security-kms-permissions.html.
+# The same statements (same Sids) are in cloudformation/labeling.yaml and gtlocal/deploy.py.
 ################################################################################
 
 data "aws_iam_policy_document" "groundtruth_trust" {
@@ -28,57 +50,107 @@ resource "aws_iam_role" "groundtruth" {
 }
 
 data "aws_iam_policy_document" "groundtruth" {
+  # The page's S3 statements, narrowed: Ground Truth reads the input bucket (images, chained
+  # manifests) and the task template, label categories and private examples under config/ of the
+  # instruction bucket, and writes only under S3OutputPath (s3://<output bucket>/jobs/).
   statement {
-    sid       = "ListProjectBuckets"
-    actions   = ["s3:ListBucket", "s3:GetBucketLocation"]
-    resources = [aws_s3_bucket.this["input"].arn, aws_s3_bucket.this["output"].arn, local.instructions_bucket_arn]
+    sid       = "S3ViewBuckets"
+    actions   = ["s3:GetBucketLocation", "s3:ListBucket"]
+    resources = [local.bucket_arns["input"], local.bucket_arns["output"], local.instructions_bucket_arn]
   }
   statement {
-    sid     = "ReadInputsTemplatesAndInstructions"
-    actions = ["s3:GetObject"]
-    resources = [
-      "${aws_s3_bucket.this["input"].arn}/*",
-      "${aws_s3_bucket.this["output"].arn}/*",
-      "${local.instructions_bucket_arn}/*",
-    ]
+    sid       = "S3ReadInputs"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arns["input"]}/*", "${local.instructions_bucket_arn}/config/*"]
   }
   statement {
-    sid       = "WriteLabelingOutput"
-    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
-    resources = ["${aws_s3_bucket.this["output"].arn}/jobs/*"]
+    sid       = "S3GetPutObjects"
+    actions   = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
+    resources = ["${local.bucket_arns["output"]}/jobs/*"]
+  }
+  # PutMetricData supports no resource-level permission (Resource must be "*"); the namespace
+  # condition keeps it to Ground Truth's own namespaces:
+  # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/iam-cw-condition-keys-namespace.html
+  statement {
+    sid       = "CloudWatchMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = local.groundtruth_metric_namespaces
+    }
   }
   statement {
-    sid       = "StreamingInputTopic"
-    actions   = ["sns:Subscribe", "sns:GetTopicAttributes"]
-    resources = [aws_sns_topic.this["input"].arn]
+    sid       = "CloudWatchLogs"
+    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogStreams", "logs:PutLogEvents"]
+    resources = local.groundtruth_log_group_arns
   }
+  # The page also lists sqs:SendMessageBatch, which is no IAM action: SendMessageBatch is
+  # authorised by sqs:SendMessage, and AWS removed it from AmazonSageMakerGroundTruthExecution
+  # (version 2, https://docs.aws.amazon.com/sagemaker/latest/dg/security-iam-awsmanpol-ground-truth.html).
   statement {
-    sid       = "StreamingOutputTopic"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.this["output"].arn]
-  }
-  statement {
-    # Ground Truth creates and reads a queue named GroundTruth-<job name lower-case> per streaming job.
-    sid = "StreamingJobQueues"
+    sid = "StreamingQueue"
     actions = [
       "sqs:CreateQueue", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl",
-      "sqs:ReceiveMessage", "sqs:SendMessageBatch", "sqs:SetQueueAttributes",
+      "sqs:ReceiveMessage", "sqs:SendMessage", "sqs:SetQueueAttributes",
     ]
-    resources = ["arn:${local.partition}:sqs:${local.region}:${local.account_id}:GroundTruth-${local.lower}-*"]
+    resources = local.groundtruth_queue_arns
   }
   statement {
-    sid       = "LabelingJobLogs"
-    actions   = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
-    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/LabelingJobs:*"]
+    sid       = "StreamingTopicSubscribe"
+    actions   = ["sns:Subscribe"]
+    resources = [local.topic_arns["input"], local.topic_arns["output"]]
+    condition {
+      test     = "StringEquals"
+      variable = "sns:Protocol"
+      values   = ["sqs"]
+    }
+    condition {
+      test     = "StringLike"
+      variable = "sns:Endpoint"
+      values   = local.groundtruth_queue_arns
+    }
+  }
+  statement {
+    sid       = "StreamingTopic"
+    actions   = ["sns:Publish"]
+    resources = [local.topic_arns["input"], local.topic_arns["output"]]
+  }
+  statement {
+    sid       = "StreamingTopicUnsubscribe"
+    actions   = ["sns:Unsubscribe"]
+    resources = [local.topic_arns["input"], local.topic_arns["output"]]
+  }
+  dynamic "statement" {
+    for_each = length(var.custom_task_lambda_arns) > 0 ? [1] : []
+    content {
+      sid       = "LambdaFunctions"
+      actions   = ["lambda:InvokeFunction"]
+      resources = var.custom_task_lambda_arns
+    }
   }
   dynamic "statement" {
     for_each = local.use_kms ? [1] : []
     content {
-      sid       = "ProjectKey"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+      sid = "ProjectKey"
+      actions = [
+        "kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext",
+        "kms:ReEncryptFrom", "kms:ReEncryptTo",
+      ]
       resources = [local.kms_key_arn]
     }
   }
+}
+
+locals {
+  # CloudWatch's list of namespaces AWS services publish to: Ground Truth's two.
+  # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/aws-services-cloudwatch-metrics.html
+  groundtruth_metric_namespaces = ["AWS/SageMaker/Workteam", "AWS/Sagemaker/LabelingJobs"]
+  groundtruth_log_group_arns = [
+    "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/LabelingJobs",
+    "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/sagemaker/LabelingJobs:*",
+  ]
 }
 
 resource "aws_iam_role_policy" "groundtruth" {
@@ -88,7 +160,8 @@ resource "aws_iam_role_policy" "groundtruth" {
 }
 
 ################################################################################
-# Lambda execution roles: one per function, each with only what its handler does.
+# Lambda execution roles: one per function, each with exactly the calls its handler makes
+# (lambda_src/gtstream: aws.py and ledger.py are the only modules that call AWS).
 ################################################################################
 
 locals {
@@ -100,62 +173,92 @@ locals {
   }
   function_names = { for k, _ in local.functions : k => "${local.name}-${replace(k, "_", "-")}" }
 
-  labeling_job_arns = ["${local.job_arn_prefix}*"]
-  ledger_arns       = [aws_dynamodb_table.ledger.arn, "${aws_dynamodb_table.ledger.arn}/index/*"]
-
-  # Statement groups, combined per function below.
-  statements = {
-    ledger = {
-      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:TransactWriteItems"]
-      resources = local.ledger_arns
+  # Statements by Sid. S3 answers a GetObject of a missing key with 404 only to callers allowed
+  # s3:ListBucket on the bucket, 403 otherwise; the Lambdas read "not there (yet)" as an answer
+  # (a vanished drop, a job without output manifest, a config not published yet), hence the
+  # *List statements. https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
+  lambda_statements = {
+    Ledger = {
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+      resources = [local.ledger_arn]
     }
-    drop_rw = {
-      actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectTagging", "s3:PutObjectTagging"]
-      resources = ["${aws_s3_bucket.this["drop"].arn}/*"]
+    LedgerIndex = {
+      actions   = ["dynamodb:Query"]
+      resources = [local.ledger_index_arn]
     }
-    drop_list = {
+    LedgerCounters = { # worker events only count per hour window
+      actions   = ["dynamodb:UpdateItem"]
+      resources = [local.ledger_arn]
+    }
+    DropObjects = { # read a drop; delete it after its quarantine copy (CopyObject copies the tags)
+      actions   = ["s3:DeleteObject", "s3:GetObject", "s3:GetObjectTagging"]
+      resources = ["${local.bucket_arns["drop"]}/*"]
+    }
+    QuarantineObjects = {
+      actions   = ["s3:PutObject", "s3:PutObjectTagging"]
+      resources = ["${local.bucket_arns["drop"]}/${var.labeling.quarantine_prefix}*"]
+    }
+    DropList = {
       actions   = ["s3:ListBucket"]
-      resources = [aws_s3_bucket.this["drop"].arn]
+      resources = [local.bucket_arns["drop"]]
     }
-    input_rw = {
-      actions   = ["s3:GetObject", "s3:PutObject"]
-      resources = ["${aws_s3_bucket.this["input"].arn}/*"]
+    InputImages = {
+      actions   = ["s3:PutObject"]
+      resources = ["${local.bucket_arns["input"]}/images/*"]
     }
-    input_list = {
-      actions   = ["s3:ListBucket"]
-      resources = [aws_s3_bucket.this["input"].arn]
+    InputManifests = { # chained input manifests, uploaded in parts when large
+      actions   = ["s3:AbortMultipartUpload", "s3:PutObject"]
+      resources = ["${local.bucket_arns["input"]}/manifests/*"]
     }
-    output_read = {
-      actions   = ["s3:GetObject", "s3:ListBucket"]
-      resources = [aws_s3_bucket.this["output"].arn, "${aws_s3_bucket.this["output"].arn}/*"]
-    }
-    project_config = {
+    OutputManifests = {
       actions   = ["s3:GetObject"]
-      resources = ["${local.instructions_bucket_arn}/${var.instructions.project_config_key}", "${local.instructions_bucket_arn}/config/*"]
+      resources = ["${local.bucket_arns["output"]}/jobs/*"]
     }
-    publish_input = {
+    OutputList = {
+      actions   = ["s3:ListBucket"]
+      resources = [local.bucket_arns["output"]]
+    }
+    ProjectConfig = {
+      actions   = ["s3:GetObject"]
+      resources = ["${local.instructions_bucket_arn}/${var.instructions.project_config_key}"]
+    }
+    InstructionsList = {
+      actions   = ["s3:ListBucket"]
+      resources = [local.instructions_bucket_arn]
+    }
+    PublishInput = {
       actions   = ["sns:Publish"]
-      resources = [aws_sns_topic.this["input"].arn]
+      resources = [local.topic_arns["input"]]
     }
-    notify = {
+    Notify = {
       actions   = ["sns:Publish"]
-      resources = [aws_sns_topic.this["notifications"].arn]
+      resources = [local.topic_arns["notifications"]]
     }
-    describe_jobs = {
+    DescribeJobs = {
       actions   = ["sagemaker:DescribeLabelingJob"]
       resources = local.labeling_job_arns
     }
-    manage_jobs = {
-      actions   = ["sagemaker:CreateLabelingJob", "sagemaker:StopLabelingJob", "sagemaker:AddTags"]
+    CreateJobs = { # CreateLabelingJob with Tags also needs AddTags
+      actions   = ["sagemaker:AddTags", "sagemaker:CreateLabelingJob"]
       resources = local.labeling_job_arns
+    }
+    GroundTruthQueues = { # reconcile deletes the GroundTruth-<job> queues of ended jobs
+      actions   = ["sqs:DeleteQueue", "sqs:GetQueueUrl"]
+      resources = local.groundtruth_queue_arns
     }
   }
 
+  # Intake reaches the chaining decision (dispatch -> ensure_job), which merges the output
+  # manifest of a job whose end was not recorded yet, so it reads the output manifests too.
+  chaining_statements = [
+    "Ledger", "LedgerIndex", "InputManifests", "OutputManifests", "OutputList", "ProjectConfig", "InstructionsList",
+    "PublishInput", "Notify", "DescribeJobs", "CreateJobs",
+  ]
   function_statements = {
-    intake        = ["ledger", "drop_rw", "drop_list", "input_rw", "input_list", "project_config", "publish_input", "notify", "describe_jobs", "manage_jobs"]
-    job_events    = ["ledger", "input_rw", "input_list", "output_read", "project_config", "publish_input", "notify", "describe_jobs", "manage_jobs"]
-    worker_events = ["ledger", "notify", "describe_jobs"]
-    reconcile     = ["ledger", "drop_list", "input_rw", "input_list", "output_read", "project_config", "publish_input", "notify", "describe_jobs", "manage_jobs"]
+    intake        = concat(local.chaining_statements, ["DropObjects", "QuarantineObjects", "DropList", "InputImages"])
+    job_events    = local.chaining_statements
+    worker_events = ["LedgerCounters", "Notify"]
+    reconcile     = concat(local.chaining_statements, ["GroundTruthQueues"])
   }
   # Functions that may create a labeling job pass the Ground Truth role.
   passes_groundtruth_role = ["intake", "job_events", "reconcile"]
@@ -186,14 +289,14 @@ data "aws_iam_policy_document" "lambda" {
   statement {
     sid       = "OwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.lambda[each.key].arn}:*"]
+    resources = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.function_names[each.key]}:*"]
   }
 
   dynamic "statement" {
     for_each = each.value.queue == null ? [] : [each.value.queue]
     content {
-      sid       = "OwnQueue"
-      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+      sid       = "OwnQueue" # what Lambda's SQS event source mapping calls with this role
+      actions   = ["sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"]
       resources = [local.queue_arns[statement.value]] # by name: no wait for the queue to settle
     }
   }
@@ -201,9 +304,9 @@ data "aws_iam_policy_document" "lambda" {
   dynamic "statement" {
     for_each = local.function_statements[each.key]
     content {
-      sid       = replace(title(replace(statement.value, "_", " ")), " ", "")
-      actions   = local.statements[statement.value].actions
-      resources = local.statements[statement.value].resources
+      sid       = statement.value
+      actions   = local.lambda_statements[statement.value].actions
+      resources = local.lambda_statements[statement.value].resources
     }
   }
 
@@ -224,8 +327,8 @@ data "aws_iam_policy_document" "lambda" {
   dynamic "statement" {
     for_each = local.use_kms ? [1] : []
     content {
-      sid       = "ProjectKey"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+      sid       = "ProjectKey" # SSE-KMS objects, encrypted queues and topics, the Lambda environment
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
       resources = [local.kms_key_arn]
     }
   }
@@ -237,4 +340,88 @@ resource "aws_iam_role_policy" "lambda" {
   name   = "least-privilege"
   role   = aws_iam_role.lambda[each.key].id
   policy = data.aws_iam_policy_document.lambda[each.key].json
+}
+
+################################################################################
+# What an operator needs to run gtctl on this project (README "Going to a real AWS account"):
+# status/report/audit (read), drop (upload), chain (the Lambdas' chaining code, run by gtctl,
+# plus StopLabelingJob for --stop-active and iam:PassRole of the Ground Truth role).
+# ListLabelingJobs supports no resource-level permission (Resource "*"):
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsagemaker.html
+# gtctl --prefix also lists every Lambda function of the region (lambda:ListFunctions, Resource
+# "*", which would show other functions' environments): this policy leaves it out; use
+# gtctl --deployment FILE or --terraform-dir DIR.
+################################################################################
+
+data "aws_iam_policy_document" "operator" {
+  statement {
+    sid       = "ListLabelingJobs"
+    actions   = ["sagemaker:ListLabelingJobs"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "ProjectJobs"
+    actions   = ["sagemaker:AddTags", "sagemaker:CreateLabelingJob", "sagemaker:DescribeLabelingJob", "sagemaker:StopLabelingJob"]
+    resources = local.labeling_job_arns
+  }
+  statement {
+    sid       = "PassGroundTruthRole"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.groundtruth.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["sagemaker.amazonaws.com"]
+    }
+  }
+  statement {
+    sid       = "Ledger"
+    actions   = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem"]
+    resources = [local.ledger_arn]
+  }
+  statement {
+    sid       = "LedgerIndex"
+    actions   = ["dynamodb:Query"]
+    resources = [local.ledger_index_arn]
+  }
+  statement {
+    sid       = "DropImages"
+    actions   = ["s3:AbortMultipartUpload", "s3:PutObject"]
+    resources = ["${local.bucket_arns["drop"]}/*"]
+  }
+  statement {
+    sid       = "ListBuckets"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bucket_arns["drop"], local.bucket_arns["output"], local.instructions_bucket_arn]
+  }
+  statement {
+    sid       = "InputManifests"
+    actions   = ["s3:AbortMultipartUpload", "s3:PutObject"]
+    resources = ["${local.bucket_arns["input"]}/manifests/*"]
+  }
+  statement {
+    sid       = "ReadManifestsAndConfig"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arns["output"]}/jobs/*", "${local.instructions_bucket_arn}/${var.instructions.project_config_key}"]
+  }
+  statement {
+    sid       = "Notify"
+    actions   = ["sns:Publish"]
+    resources = [local.topic_arns["notifications"]]
+  }
+  dynamic "statement" {
+    for_each = local.use_kms ? [1] : []
+    content {
+      sid       = "ProjectKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [local.kms_key_arn]
+    }
+  }
+}
+
+resource "aws_iam_policy" "operator" {
+  name        = "${local.name}-operator"
+  description = "What an operator needs to run gtctl (status, report, drop, chain) on the ${local.prefix} project"
+  policy      = data.aws_iam_policy_document.operator.json
+  tags        = local.tags
 }

@@ -22,7 +22,7 @@ locals {
     output = "${local.bucket_base}-${local.account_id}-output"
   }
 
-  # Ground Truth job ARNs use the lower-cased job name; rules and IAM match this prefix.
+  # Ground Truth job ARNs use the lower-cased job name (events.tf, iam.tf).
   job_arn_prefix = "arn:${local.partition}:sagemaker:${local.region}:${local.account_id}:labeling-job/${local.lower}-"
 
   kms_key_arn = var.kms.create_key ? aws_kms_key.this[0].arn : var.kms.key_arn
@@ -81,11 +81,24 @@ data "aws_iam_policy_document" "kms" {
       identifiers = ["logs.${local.region}.amazonaws.com"]
     }
     condition {
-      test     = "ArnLike"
+      test     = "ArnEquals"
       variable = "kms:EncryptionContext:aws:logs:arn"
-      values   = ["arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:/aws/lambda/${local.name}-*"]
+      values   = local.key_log_group_arns
     }
   }
+}
+
+locals {
+  # The log groups encrypted with this key: the four Lambdas' and, when the instructions-pipeline
+  # module gets this key (kms_key_arn, as both examples do), its CodeBuild log group, which that
+  # module names /aws/codebuild/<name>-publish-instructions with the same <name> rule as here.
+  # CloudWatch Logs uses a key only when the key policy allows logs.<region>.amazonaws.com for that
+  # log group's ARN: https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html
+  key_log_group_names = concat(
+    [for f in sort(keys(local.functions)) : "/aws/lambda/${local.function_names[f]}"],
+    ["/aws/codebuild/${local.name}-publish-instructions"],
+  )
+  key_log_group_arns = [for n in local.key_log_group_names : "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${n}"]
 }
 
 locals {

@@ -9,6 +9,7 @@ output "deployment" {
     topics               = { for k, t in aws_sns_topic.this : k => t.arn }
     project_config_uri   = local.project_config_uri
     groundtruth_role_arn = aws_iam_role.groundtruth.arn
+    lambda_roles         = { for k, r in aws_iam_role.lambda : k => r.arn }
     queues = { for k, q in aws_sqs_queue.this : k => {
       url               = q.url
       arn               = q.arn
@@ -118,4 +119,14 @@ output "dashboard_name" {
 output "project_config_uri" {
   description = "S3 URI of the project config the Lambdas read at chain time."
   value       = local.project_config_uri
+}
+
+output "operator_policy_arn" {
+  description = "ARN of the managed policy with what an operator needs to run gtctl on this project (status, report, drop, chain); attach it to your operators' role. It leaves out lambda:ListFunctions, so use gtctl --deployment FILE or --terraform-dir DIR."
+  value       = aws_iam_policy.operator.arn
+}
+
+output "operator_policy_json" {
+  description = "The same least-privilege gtctl policy as JSON, to attach elsewhere (e.g. an SSO permission set)."
+  value       = data.aws_iam_policy_document.operator.json
 }

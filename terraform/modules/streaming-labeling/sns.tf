@@ -10,11 +10,31 @@ locals {
   }
 }
 
+locals {
+  # Without a customer managed key: CloudWatch alarms (notifications) and Ground Truth (output)
+  # cannot publish to a topic under the AWS managed key alias/aws/sns, whose policy cannot be
+  # changed - https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+  # and "do not use the (Default) alias/aws/sns option" for the output topic,
+  # https://docs.aws.amazon.com/sagemaker/latest/dg/sms-create-sns-input-topic.html - so those two
+  # stay unencrypted at rest; only the Lambdas publish to the input topic, which keeps alias/aws/sns.
+  topic_keys = {
+    input         = local.use_kms ? local.kms_key_arn : "alias/aws/sns"
+    output        = local.use_kms ? local.kms_key_arn : null
+    notifications = local.use_kms ? local.kms_key_arn : null
+  }
+  # The topic actions a topic policy names, all denied over plain HTTP (the SNS guide's example
+  # denies Publish only: https://docs.aws.amazon.com/sns/latest/dg/sns-security-best-practices.html).
+  topic_policy_actions = [
+    "SNS:AddPermission", "SNS:DeleteTopic", "SNS:GetTopicAttributes", "SNS:ListSubscriptionsByTopic", "SNS:Publish",
+    "SNS:RemovePermission", "SNS:SetTopicAttributes", "SNS:Subscribe",
+  ]
+}
+
 resource "aws_sns_topic" "this" {
   for_each = local.topics
 
   name              = each.value
-  kms_master_key_id = local.use_kms ? local.kms_key_arn : "alias/aws/sns"
+  kms_master_key_id = local.topic_keys[each.key]
   tags              = merge(local.tags, { "gt-streaming:topic" = each.key })
 }
 
@@ -23,7 +43,7 @@ data "aws_iam_policy_document" "topic" {
 
   statement {
     sid     = "OwnerAccountOnly"
-    actions = ["SNS:Publish", "SNS:Subscribe", "SNS:Receive", "SNS:GetTopicAttributes", "SNS:ListSubscriptionsByTopic"]
+    actions = ["SNS:Publish", "SNS:Subscribe", "SNS:GetTopicAttributes", "SNS:ListSubscriptionsByTopic"]
     principals {
       type        = "AWS"
       identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
@@ -62,7 +82,7 @@ data "aws_iam_policy_document" "topic" {
   statement {
     sid     = "DenyInsecureTransport"
     effect  = "Deny"
-    actions = ["SNS:Publish"]
+    actions = local.topic_policy_actions
     principals {
       type        = "*"
       identifiers = ["*"]

@@ -38,6 +38,7 @@ resource "aws_sqs_queue" "dlq" {
   kms_master_key_id                 = local.use_kms ? local.kms_key_arn : null
   kms_data_key_reuse_period_seconds = local.use_kms ? 300 : null
   sqs_managed_sse_enabled           = local.use_kms ? null : true
+  policy                            = data.aws_iam_policy_document.dlq[each.key].json
   redrive_allow_policy = jsonencode({
     redrivePermission = "byQueue"
     sourceQueueArns   = [local.queue_arns[each.key]]
@@ -89,12 +90,34 @@ data "aws_iam_policy_document" "queue" {
   statement {
     sid     = "DenyInsecureTransport"
     effect  = "Deny"
-    actions = ["sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+    actions = ["sqs:*"] # every SQS action over plain HTTP; no allow uses a wildcard
     principals {
       type        = "*"
       identifiers = ["*"]
     }
     resources = [local.queue_arns[each.key]]
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+# Dead-letter queues receive only from their source queue (SQS moves the messages itself, no
+# SendMessage grant needed); their policy is the TLS-only deny alone.
+data "aws_iam_policy_document" "dlq" {
+  for_each = local.queue_names
+
+  statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["sqs:*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    resources = ["${local.queue_arns[each.key]}-dlq"]
     condition {
       test     = "Bool"
       variable = "aws:SecureTransport"

@@ -136,8 +136,10 @@ variable "labeling" {
   }
 
   validation {
-    condition     = var.labeling.max_chain_depth >= 1 && var.labeling.max_chain_depth <= 100000 && floor(var.labeling.max_chain_depth) == var.labeling.max_chain_depth
-    error_message = "labeling.max_chain_depth must be a whole number between 1 and 100000."
+    # Jobs are <prefix>-NNNN with 4 or 5 digits: the IAM patterns <prefix>-???? and <prefix>-?????
+    # reach no other project's jobs only up to 99999 (iam.tf).
+    condition     = var.labeling.max_chain_depth >= 1 && var.labeling.max_chain_depth <= 99999 && floor(var.labeling.max_chain_depth) == var.labeling.max_chain_depth
+    error_message = "labeling.max_chain_depth must be a whole number between 1 and 99999 (job names <prefix>-NNNN keep 4 or 5 digits)."
   }
 
   validation {
@@ -165,6 +167,17 @@ variable "labeling" {
     # A streaming job stops after 10 days (864000 s) without new objects; warn before that.
     condition     = var.labeling.idle_warn_seconds >= 3600 && var.labeling.idle_warn_seconds < 864000
     error_message = "labeling.idle_warn_seconds must be between 3600 and 863999 (a streaming job stops after 10 days idle)."
+  }
+}
+
+variable "custom_task_lambda_arns" {
+  description = "ARNs of your own pre-annotation (PreHumanTaskLambdaArn) and annotation-consolidation Lambdas that the published project config may name. The Ground Truth role may invoke exactly these; empty: none (the AWS-provided built-in Lambdas need no grant)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.custom_task_lambda_arns : can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:function:[a-zA-Z0-9_-]{1,64}(:[a-zA-Z0-9$_-]+)?$", a))])
+    error_message = "custom_task_lambda_arns must be Lambda function ARNs like arn:aws:lambda:us-east-1:123456789012:function:my-pre-annotation (no wildcards)."
   }
 }
 

@@ -17,6 +17,8 @@ CFN = ROOT / "cloudformation"
 REGION = "us-east-1"
 CODE_BUCKET = "lambda-code"
 CODE_KEY = "lambda/gtstream.zip"
+TEMPLATE_BUCKET = "cfn-templates"
+TEMPLATE_BODY_MAX_BYTES = 51_200
 
 DeployStacks = Callable[..., dict[str, Any]]
 
@@ -47,14 +49,27 @@ def lambda_package() -> bytes:
     return built.read_bytes()
 
 
+def template_source(template: str) -> dict[str, str]:
+    """How the README deploys ``template``: inline up to CloudFormation's 51,200-byte TemplateBody
+    limit, else through S3 (TemplateURL, up to 1 MB), as ``aws cloudformation deploy --s3-bucket``
+    does - the local cloud refuses an over-size TemplateBody as AWS does (gtlocal.shims)."""
+    body = (CFN / template).read_bytes()
+    if len(body) <= TEMPLATE_BODY_MAX_BYTES:
+        return {"TemplateBody": body.decode("utf-8")}
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=TEMPLATE_BUCKET)
+    s3.put_object(Bucket=TEMPLATE_BUCKET, Key=f"cloudformation/{template}", Body=body)
+    return {"TemplateURL": f"https://{TEMPLATE_BUCKET}.s3.{REGION}.amazonaws.com/cloudformation/{template}"}
+
+
 def create_stack(name: str, template: str, parameters: dict[str, str]) -> dict[str, str]:
     """Create a stack, fail with its events unless CREATE_COMPLETE; return its outputs."""
     cfn = boto3.client("cloudformation", region_name=REGION)
     cfn.create_stack(
         StackName=name,
-        TemplateBody=(CFN / template).read_text(encoding="utf-8"),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_NAMED_IAM"],
+        **template_source(template),
     )
     cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
     (stack,) = cfn.describe_stacks(StackName=name)["Stacks"]

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from PIL import Image
 
 from gtlocal.deploy import publish_project_config
@@ -85,6 +86,10 @@ def test_stacks_create_and_their_outputs_form_the_deployment_document(deploy_sta
     assert env["GROUNDTRUTH_ROLE_ARN"] == document["groundtruth_role_arn"]
     assert env["INPUT_TOPIC_ARN"] == document["topics"]["input"]
     assert all(isinstance(v, str) for v in env.values())
+    # lambda_roles: the execution role each deployed function runs with.
+    lam = boto3.client("lambda", region_name=REGION)
+    for key, function in (("intake", "cats-intake"), ("reconcile", "cats-reconcile")):
+        assert document["lambda_roles"][key] == lam.get_function_configuration(FunctionName=function)["Role"]
     print(f"buckets + labeling stacks created in {elapsed:.1f} s")
 
 
@@ -283,3 +288,33 @@ def test_repository_buckets_and_pipeline_stacks_wire_a_push_to_the_publisher(clo
         ]
     )
     assert [s["Effect"] for s in policy["Statement"]] == ["Deny"]
+
+
+def test_templates_over_cloudformations_size_limits_are_refused_as_aws_refuses_them(
+    cloud: LocalCloud,
+) -> None:
+    # Regression (issue 9): moto created a stack from a template of any size, so the README's
+    # inline deploy of the 80 KB labeling.yaml passed here and failed on AWS.
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    body = (ROOT / "cloudformation" / "labeling.yaml").read_text(encoding="utf-8")
+    assert len(body.encode()) > 51_200
+    with pytest.raises(ClientError) as inline:
+        cfn.create_stack(StackName="too-big-inline", TemplateBody=body)
+    error = inline.value.response["Error"]
+    assert error["Code"] == "ValidationError"
+    assert error["Message"].startswith("1 validation error detected: Value '")
+    assert error["Message"].endswith(
+        "' at 'templateBody' failed to satisfy constraint: "
+        "Member must have length less than or equal to 51200"
+    )
+    # A template in S3 may be up to 1 MB; over that, TemplateURL is refused too.
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="size-limits")
+    padded = body + "\n".join("# " + "x" * 98 for _ in range(10_000)) + "\n"
+    s3.put_object(Bucket="size-limits", Key="huge.yaml", Body=padded.encode())
+    with pytest.raises(ClientError) as via_s3:
+        cfn.create_stack(
+            StackName="too-big-url", TemplateURL=f"https://size-limits.s3.{REGION}.amazonaws.com/huge.yaml"
+        )
+    assert via_s3.value.response["Error"]["Message"] == "Template may not exceed 1000000 bytes in size."
+    assert [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]] == []

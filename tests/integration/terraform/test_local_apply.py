@@ -13,6 +13,8 @@ import copy
 import importlib
 import inspect
 import json
+import re
+import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,13 +24,13 @@ import boto3
 import pytest
 
 from gtcontract.deployment import Deployment
+from gtlocal.deploy import TOPIC_POLICY_ACTIONS
 from gtlocal.testing import LocalCloud, reset_local_cloud
 
 from .conftest import ROOT, TERRAFORM_DIR, Terraform, copy_repository
 
 EXAMPLE = TERRAFORM_DIR / "examples" / "local"
 PREFIX = "tf"
-APPLY_BUDGET_SECONDS = 90
 BEHAVIOUR_MODULES = [
     "test_lifecycle",
     "test_chaining",
@@ -62,7 +64,6 @@ def applied(
     output = terraform.run(EXAMPLE, "output", "-json", f"-state={state}")
     yield {
         "apply": apply,
-        "apply_seconds": apply.seconds,
         "plan": plan,
         "state": state,
         "variables": variables,
@@ -93,10 +94,6 @@ def applied_buckets(state: Path) -> list[str]:
         if resource["type"] == "aws_s3_bucket"
         for instance in resource["instances"]
     ]
-
-
-def test_apply_completes_within_budget(applied: dict[str, Any]) -> None:
-    assert applied["apply_seconds"] < APPLY_BUDGET_SECONDS, f"apply took {applied['apply_seconds']:.1f} s"
 
 
 def test_second_plan_has_no_changes(applied: dict[str, Any]) -> None:
@@ -157,6 +154,7 @@ def resource_names(document: dict[str, Any]) -> dict[str, str]:
         "ledger_table": document["ledger_table"],
         "role": document["groundtruth_role_arn"].rsplit("/")[-1],
     }
+    names.update({f"lambda_role.{k}": v.rsplit("/")[-1] for k, v in document["lambda_roles"].items()})
     names.update({f"bucket.{k}": v for k, v in document["buckets"].items()})
     names.update({f"topic.{k}": v.rsplit(":")[-1] for k, v in document["topics"].items()})
     for kind, queue in document["queues"].items():
@@ -203,6 +201,176 @@ def test_buckets_are_private_encrypted_and_tls_only(applied: dict[str, Any]) -> 
         ), role
     cors = s3.get_bucket_cors(Bucket=document["buckets"]["input"])["CORSRules"][0]
     assert cors["AllowedMethods"] == ["GET"] and cors["AllowedOrigins"] == ["*"]
+
+
+def test_every_log_group_on_the_project_key_is_admitted_by_its_key_policy(applied: dict[str, Any]) -> None:
+    # Regression (issue 9): the instructions pipeline's CodeBuild log group is encrypted with the
+    # labeling key, whose policy admitted CloudWatch Logs only for /aws/lambda/<name>-*; on AWS
+    # CreateLogGroup fails and `terraform apply` of examples/complete with it.
+    document = applied["deployment"]
+    key = document["lambda_environment"]["OUTPUT_KMS_KEY_ID"]
+    region, account = document["region"], document["account_id"]
+    policy = json.loads(boto3.client("kms").get_key_policy(KeyId=key, PolicyName="default")["Policy"])
+    admitted: set[str] = set()
+    for statement in policy["Statement"]:
+        if statement.get("Principal", {}).get("Service") == f"logs.{region}.amazonaws.com":
+            for keys in statement.get("Condition", {}).values():
+                admitted.update(keys.get("kms:EncryptionContext:aws:logs:arn", []))
+    groups = [
+        group["logGroupName"]
+        for page in boto3.client("logs").get_paginator("describe_log_groups").paginate()
+        for group in page["logGroups"]
+        if group.get("kmsKeyId") == key
+    ]
+    assert (
+        f"/aws/codebuild/{PREFIX}-publish-instructions" in groups and f"/aws/lambda/{PREFIX}-intake" in groups
+    )
+    for name in groups:
+        assert f"arn:aws:logs:{region}:{account}:log-group:{name}" in admitted, name
+
+
+def test_every_queue_and_topic_is_tls_only_for_every_action_and_topics_use_the_key(
+    applied: dict[str, Any],
+) -> None:
+    # Regression (issue 9): the DLQs had no policy, and the TLS denies covered some actions only.
+    document = applied["deployment"]
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    for queue in document["queues"].values():
+        for url in (queue["url"], queue["dlq_url"]):
+            policy = json.loads(
+                sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
+            )
+            denies = [st for st in policy["Statement"] if st["Effect"] == "Deny"]
+            assert [(d["Action"], d["Condition"]) for d in denies] == [
+                ("sqs:*", {"Bool": {"aws:SecureTransport": "false"}})
+            ], url
+    key = document["lambda_environment"]["OUTPUT_KMS_KEY_ID"]
+    for kind, arn in document["topics"].items():
+        attributes = sns.get_topic_attributes(TopicArn=arn)["Attributes"]
+        assert attributes["KmsMasterKeyId"] == key, kind  # with the module's key, every topic uses it
+        (deny,) = [st for st in json.loads(attributes["Policy"])["Statement"] if st["Effect"] == "Deny"]
+        assert set(deny["Action"]) == set(TOPIC_POLICY_ACTIONS), kind  # as the SDK deployment's
+
+
+# --- the same IAM in the three deployments ----------------------------------------------------
+
+CFN_PREFIX, SDK_PREFIX = "cfncmp", "sdkcmp"
+KMS_ONLY_SIDS = {"ProjectKey"}  # examples/local has a customer managed key; the stacks and the SDK none
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def canonical(document: dict[str, Any]) -> dict[str, Any]:
+    """A policy document as a comparable value: statements by Sid (or position), lists sorted."""
+    result: dict[str, Any] = {}
+    for index, statement in enumerate(as_list(document["Statement"])):
+        assert isinstance(statement, dict), f"not a statement: {statement!r}"
+        key = statement.get("Sid") or f"#{index}"
+        result[key] = {
+            "Effect": statement["Effect"],
+            "Principal": statement.get("Principal"),
+            "Action": sorted(as_list(statement.get("Action", []))),
+            "Resource": sorted(as_list(statement.get("Resource", []))),
+            "Condition": {
+                operator: {k: sorted(as_list(v)) for k, v in keys.items()}
+                for operator, keys in statement.get("Condition", {}).items()
+            },
+        }
+    return result
+
+
+def iam_of(document: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """Every role (trust + inline policies) and the operator policy of a deployment, as deployed
+    (read back through IAM), with its names, account and region replaced by placeholders."""
+    iam = boto3.client("iam")
+    roles = {"groundtruth": document["groundtruth_role_arn"], **document["lambda_roles"]}
+    found: dict[str, Any] = {}
+    for key, arn in roles.items():
+        name = arn.rsplit("/", 1)[-1]
+        found[key] = {
+            "trust": iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"],
+            **{
+                policy: iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
+                for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]
+            },
+        }
+    operator = f"arn:aws:iam::{document['account_id']}:policy/{prefix}-operator"
+    version = iam.get_policy(PolicyArn=operator)["Policy"]["DefaultVersionId"]
+    found["operator"] = {
+        "policy": iam.get_policy_version(PolicyArn=operator, VersionId=version)["PolicyVersion"]["Document"]
+    }
+    text = json.dumps(found)
+    text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(prefix)}(?=-)", "<P>", text)
+    text = text.replace(document["account_id"], "<account>").replace(document["region"], "<region>")
+    return {
+        role: {name: canonical(doc) for name, doc in documents.items()}
+        for role, documents in json.loads(text).items()
+    }
+
+
+def without(iam: dict[str, Any], sids: set[str]) -> dict[str, Any]:
+    return {
+        role: {name: {k: v for k, v in doc.items() if k not in sids} for name, doc in docs.items()}
+        for role, docs in iam.items()
+    }
+
+
+def test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam(
+    applied: dict[str, Any], local_cloud: LocalCloud
+) -> None:
+    """Every role's trust and policies, and the operator policy, statement for statement."""
+    sys.path.insert(0, str(ROOT / "tests" / "integration" / "cloudformation"))
+    import cfn_stacks
+
+    from gtlocal.deploy import deploy_project
+
+    # Given the three deployments side by side in one local cloud
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=cfn_stacks.CODE_BUCKET)
+    s3.put_object(Bucket=cfn_stacks.CODE_BUCKET, Key=cfn_stacks.CODE_KEY, Body=cfn_stacks.lambda_package())
+    buckets = cfn_stacks.create_stack(f"{CFN_PREFIX}-buckets", "buckets.yaml", {"ProjectPrefix": CFN_PREFIX})
+    cfn_stacks.create_stack(
+        f"{CFN_PREFIX}-labeling",
+        "labeling.yaml",
+        {
+            "ProjectPrefix": CFN_PREFIX,
+            "InstructionBucketName": buckets["InstructionBucketName"],
+            "ArtifactBucketName": buckets["ArtifactBucketName"],
+            "LambdaCodeBucket": cfn_stacks.CODE_BUCKET,
+            "LambdaCodeKey": cfn_stacks.CODE_KEY,
+            "EventSourceMappingsEnabled": "false",
+        },
+    )
+    stack = cfn_stacks.deployment_document.stack_deployment_document(
+        f"{CFN_PREFIX}-labeling", local_cloud.region
+    )
+    sdk = deploy_project(SDK_PREFIX, region=local_cloud.region)
+
+    # When each one's IAM is read back and its names are replaced by placeholders
+    terraform = iam_of(applied["deployment"], PREFIX)
+    cloudformation = iam_of(stack, CFN_PREFIX)
+    boto_sdk = iam_of(sdk, SDK_PREFIX)
+
+    # Then they are the same, but for the statements of Terraform's customer managed key
+    assert set(terraform) == {"groundtruth", "intake", "job_events", "worker_events", "reconcile", "operator"}
+    assert without(terraform, KMS_ONLY_SIDS) == cloudformation
+    assert boto_sdk == cloudformation
+    document = applied["deployment"]
+    key = document["lambda_environment"]["OUTPUT_KMS_KEY_ID"]
+    key = key.replace(document["account_id"], "<account>").replace(document["region"], "<region>")
+    for role, documents in terraform.items():
+        (policy,) = [doc for name, doc in documents.items() if name != "trust"]
+        assert policy["ProjectKey"]["Resource"] == [key], role
+    # ...and gtctl finds the SDK deployment by its prefix, as it finds the others (its Lambdas).
+    from click.testing import CliRunner
+
+    from gtctl.__main__ import cli
+
+    result = CliRunner().invoke(cli, ["--prefix", SDK_PREFIX, "status", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ledger_table"] == f"{SDK_PREFIX}-ledger"
 
 
 def clean_project(deployment: dict[str, Any], cloud: LocalCloud) -> None:

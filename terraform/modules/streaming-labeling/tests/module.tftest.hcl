@@ -30,9 +30,66 @@ run "defaults_plan" {
     error_message = "ACLs must be disabled (BucketOwnerEnforced)"
   }
   assert {
-    condition     = strcontains(aws_cloudwatch_event_rule.job_state.event_pattern, "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/pets-demo-")
-    error_message = "the job-state rule must match only this project's (lower-cased) job ARNs"
+    condition = jsondecode(aws_cloudwatch_event_rule.job_state.event_pattern).resources == [
+      for d in range(10) : { prefix = "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/pets-demo-${d}" }
+    ]
+    error_message = "the job-state rule must match only this project's (lower-cased) job ARNs: <prefix>-<digit>..., not <prefix>-x..."
   }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.worker_task.event_pattern).detail["labeling-job-arn"] == jsondecode(aws_cloudwatch_event_rule.job_state.event_pattern).resources
+    error_message = "the worker-task rule must match the same job ARNs as the job-state rule"
+  }
+  assert {
+    condition     = alltrue([for r in [aws_cloudwatch_event_rule.job_state, aws_cloudwatch_event_rule.worker_task] : length(r.event_pattern) <= 2048])
+    error_message = "an EventBridge event pattern must fit 2048 characters"
+  }
+  assert {
+    condition = local.labeling_job_arns == [
+      "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/pets-demo-????",
+      "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/pets-demo-?????",
+      ] && local.groundtruth_queue_arns == [
+      "arn:aws:sqs:us-east-1:123456789012:GroundTruth-pets-demo-????",
+      "arn:aws:sqs:us-east-1:123456789012:GroundTruth-pets-demo-?????",
+    ]
+    error_message = "IAM must reach exactly this project's jobs and GroundTruth-<job> queues (4 or 5 digits), never <prefix>-<x>-NNNN"
+  }
+  assert {
+    condition     = toset([for st in data.aws_iam_policy_document.lambda["reconcile"].statement : st.sid]) == toset(["OwnLogs", "Ledger", "LedgerIndex", "InputManifests", "OutputManifests", "OutputList", "ProjectConfig", "InstructionsList", "PublishInput", "Notify", "DescribeJobs", "CreateJobs", "GroundTruthQueues", "PassGroundTruthRole", "ProjectKey"])
+    error_message = "reconcile gets exactly what it calls (GetQueueUrl/DeleteQueue on GroundTruth-<job> queues, no ListQueues)"
+  }
+  assert {
+    condition     = contains([for st in data.aws_iam_policy_document.lambda["intake"].statement : st.sid], "OutputManifests")
+    error_message = "intake reaches the output-manifest merge (dispatch -> ensure_job -> handle_job_end) and must read it"
+  }
+  assert {
+    condition     = toset([for st in data.aws_iam_policy_document.lambda["worker_events"].statement : st.sid]) == toset(["OwnLogs", "OwnQueue", "LedgerCounters", "Notify", "ProjectKey"])
+    error_message = "worker events only count in the ledger and notify"
+  }
+  assert {
+    condition = toset([for st in data.aws_iam_policy_document.groundtruth.statement : st.sid]) == toset([
+      "S3ViewBuckets", "S3ReadInputs", "S3GetPutObjects", "CloudWatchMetrics", "CloudWatchLogs", "StreamingQueue",
+      "StreamingTopicSubscribe", "StreamingTopic", "StreamingTopicUnsubscribe", "ProjectKey",
+    ])
+    error_message = "the Ground Truth role has AWS's documented streaming statements (no custom Lambdas by default)"
+  }
+  assert {
+    condition = toset(flatten([for st in data.aws_iam_policy_document.groundtruth.statement : st.actions if st.sid == "StreamingQueue"])) == toset([
+      "sqs:CreateQueue", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl", "sqs:ReceiveMessage",
+      "sqs:SendMessage", "sqs:SetQueueAttributes",
+    ])
+    error_message = "StreamingQueue must grant the SQS actions AWS documents for streaming jobs (SendMessageBatch is authorised by sqs:SendMessage)"
+  }
+  assert {
+    condition = flatten([for st in data.aws_iam_policy_document.kms[0].statement : [for c in st.condition : c.values] if st.sid == "CloudWatchLogsOfThisProject"]) == [
+      "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/Pets-Demo-intake",
+      "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/Pets-Demo-job-events",
+      "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/Pets-Demo-reconcile",
+      "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/Pets-Demo-worker-events",
+      "arn:aws:logs:us-east-1:123456789012:log-group:/aws/codebuild/Pets-Demo-publish-instructions",
+    ]
+    error_message = "the key policy must admit CloudWatch Logs for every log group encrypted with the key, the instructions pipeline's CodeBuild log group included"
+  }
+
   assert {
     condition     = jsondecode(aws_cloudwatch_event_rule.job_state.event_pattern).detail.LabelingJobStatus == ["InProgress", "Completed", "Failed", "Stopped"]
     error_message = "the job-state rule must match exactly the statuses the Lambdas need"
@@ -86,6 +143,43 @@ run "no_kms_uses_aws_managed_encryption" {
     condition     = alltrue([for c in aws_s3_bucket_server_side_encryption_configuration.this : one(c.rule).apply_server_side_encryption_by_default[0].sse_algorithm == "AES256"])
     error_message = "buckets fall back to SSE-S3"
   }
+  assert {
+    condition     = aws_sns_topic.this["input"].kms_master_key_id == "alias/aws/sns" && aws_sns_topic.this["output"].kms_master_key_id == null && aws_sns_topic.this["notifications"].kms_master_key_id == null
+    error_message = "without a customer key only the input topic may use alias/aws/sns: Ground Truth (output) and CloudWatch alarms (notifications) cannot publish to such a topic"
+  }
+  assert {
+    condition     = !contains([for st in data.aws_iam_policy_document.groundtruth.statement : st.sid], "ProjectKey")
+    error_message = "no key, no KMS grant"
+  }
+}
+
+run "custom_task_lambdas_are_invocable_by_the_groundtruth_role" {
+  command = plan
+  variables {
+    custom_task_lambda_arns = ["arn:aws:lambda:us-east-1:123456789012:function:pets-pre", "arn:aws:lambda:us-east-1:123456789012:function:pets-acs"]
+  }
+  assert {
+    condition = [for st in data.aws_iam_policy_document.groundtruth.statement : st.resources if st.sid == "LambdaFunctions"] == [
+      toset(["arn:aws:lambda:us-east-1:123456789012:function:pets-pre", "arn:aws:lambda:us-east-1:123456789012:function:pets-acs"]),
+    ]
+    error_message = "the Ground Truth role may invoke exactly the listed custom Lambdas"
+  }
+}
+
+run "rejects_custom_task_lambda_wildcard" {
+  command = plan
+  variables {
+    custom_task_lambda_arns = ["arn:aws:lambda:us-east-1:123456789012:function:*"]
+  }
+  expect_failures = [var.custom_task_lambda_arns]
+}
+
+run "rejects_max_chain_depth_past_five_digits" {
+  command = plan
+  variables {
+    labeling = { max_chain_depth = 100000 }
+  }
+  expect_failures = [var.labeling]
 }
 
 run "long_prefix_bucket_names_fit" {
