@@ -46,6 +46,10 @@ def deployment_document(
         "topics": topics,
         "project_config_uri": names.project_config_uri(buckets["instructions"]),
         "groundtruth_role_arn": f"arn:aws:iam::{account}:role/{names.groundtruth_role_name(prefix)}",
+        "lambda_roles": {
+            kind: f"arn:aws:iam::{account}:role/{names.lambda_role_name(prefix, kind)}"
+            for kind in names.FUNCTION_KINDS
+        },
         "queues": queues,
         "handlers": dict(DEFAULT_HANDLERS),
     }

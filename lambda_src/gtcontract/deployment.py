@@ -79,6 +79,7 @@ class Deployment:
     topics: Mapping[str, str]
     project_config_uri: str
     groundtruth_role_arn: str
+    lambda_roles: Mapping[str, str]  # execution role ARN by handler key; empty from a Lambda environment
     queues: Mapping[str, Queue]  # empty when rebuilt from a Lambda environment
     handlers: Mapping[str, str]  # empty when rebuilt from a Lambda environment
     lambda_environment: Mapping[str, str]
@@ -158,6 +159,7 @@ class Deployment:
             topics=dict(doc["topics"]),
             project_config_uri=doc["project_config_uri"],
             groundtruth_role_arn=doc["groundtruth_role_arn"],
+            lambda_roles=dict(doc.get("lambda_roles", {})),
             queues={kind: Queue(**{k: q[k] for k in fields}) for kind, q in doc.get("queues", {}).items()},
             handlers=dict(doc.get("handlers", {})),
             lambda_environment=dict(doc["lambda_environment"]),

@@ -64,6 +64,9 @@ def outputs_of(doc: dict[str, object]) -> dict[str, str]:
             }
         )
     outputs.update({f"{names[kind]}Handler": handler for kind, handler in handlers.items()})
+    roles = doc["lambda_roles"]
+    assert isinstance(roles, dict)
+    outputs.update({f"{names[kind]}RoleArn": arn for kind, arn in roles.items()})
     return {k: str(v) for k, v in outputs.items()}
 
 

@@ -388,9 +388,13 @@ def lambdas() -> Iterator[LambdaWorld]:
         env.setenv("AWS_ACCESS_KEY_ID", "testing")
         env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
         env.setenv("AWS_DEFAULT_REGION", REGION)
+        from gtlocal import shims
         from gtlocal.deploy import deploy_project
         from gtstream.aws import Clients
 
+        # The local cloud's moto patches, in process: without them moto applies the buckets'
+        # TLS-only Deny (aws:SecureTransport) to every request (gtlocal/shims.py).
+        shims.apply("http://127.0.0.1:4566")
         yield LambdaWorld(deploy_project("parity", region=REGION), Clients(REGION))
 
 

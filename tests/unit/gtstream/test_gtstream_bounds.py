@@ -1,20 +1,31 @@
-"""The measured bounds the README quotes: handler import time and the manifest merge's memory."""
+"""The bounds the README quotes that a test can hold without a clock: what a handler module
+imports at cold start (the heavy libraries only on first use; their time is measured by
+`make bench`), and the manifest merge's memory."""
 
 from __future__ import annotations
 
-import statistics
+import json
+import subprocess
+import sys
 
 import pytest
-from bench.lambdas import HANDLERS, import_time_ms, merge_in_subprocess
+from bench.lambdas import HANDLERS, merge_in_subprocess
 
-IMPORT_LIMIT_MS = 300
 RSS_LIMIT_MB = 100
+# Loaded on first use, not at import: boto3 and botocore's client machinery (Powertools imports
+# only the bare `botocore` package, for its user agent), Pillow (intake's checks), jsonschema (the
+# project config, at chain time).
+LAZY = ("boto3", "botocore.session", "botocore.client", "PIL", "jsonschema")
 
 
 @pytest.mark.parametrize("handler", HANDLERS)
-def test_handler_module_imports_in_under_300_ms(handler: str) -> None:
-    runs = [import_time_ms(f"gtstream.handlers.{handler}") for _ in range(3)]
-    assert statistics.median(runs) < IMPORT_LIMIT_MS, runs
+def test_handler_module_import_leaves_the_heavy_libraries_for_first_use(handler: str) -> None:
+    code = (
+        f"import json, sys; import gtstream.handlers.{handler}; "
+        f"print(json.dumps(sorted(m for m in {LAZY!r} if m in sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    assert json.loads(out) == []
 
 
 def test_a_million_line_output_manifest_merges_in_bounded_memory() -> None:
