@@ -32,6 +32,10 @@ nothing here changes behaviour that AWS would show differently.
   rules are skipped, and Lambda targets left to the local runner.
 - **CodeCommit tags and repository KMS key**: moto answers ListTagsForResource with a 500 and
   drops ``kmsKeyId``; the provider retries forever / plans a change on every run.
+- **Service-principal deliveries** (``gtlocal.iam.deliveries``): S3 -> SQS notifications,
+  EventBridge -> SQS targets and SNS -> SQS subscriptions are authorized against the queue policy
+  and its KMS key policy before moto delivers (AWS drops what they refuse); CloudWatch alarm
+  actions publish to their SNS topics (moto never acts on them), checked the same way.
 - **CloudFormation resource models** (``gtlocal.cfn_models``): bucket/queue/topic policies, SNS
   subscriptions, alarms, CodeCommit/CodeBuild/CodePipeline resources and the bucket settings
   moto's CloudFormation ignores.
@@ -66,6 +70,7 @@ def apply(endpoint: str) -> None:
         _patch_codebuild_encryption_key()
         _patch_lambda_logging_config()
         _patch_events_rule_targets()
+        _patch_iam_deliveries()
         _applied = True
 
 
@@ -373,3 +378,12 @@ def _patch_events_rule_targets() -> None:
             self.targets = targets
 
     Rule.send_to_targets = send_to_targets  # type: ignore[method-assign]
+
+
+# --- IAM: service-principal deliveries ----------------------------------------------------------
+
+
+def _patch_iam_deliveries() -> None:
+    from gtlocal.iam import deliveries
+
+    deliveries.install()

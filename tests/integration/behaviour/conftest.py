@@ -152,7 +152,16 @@ class Project:
         sns = boto3.client("sns", region_name=self.deployment["region"])
         url = sqs.create_queue(QueueName=f"{self.prefix}-test-notifications")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=self.deployment["topics"]["notifications"], Protocol="sqs", Endpoint=arn)
+        topic = self.deployment["topics"]["notifications"]
+        grant = {  # SNS delivers only what the queue policy allows, in AWS and in the local cloud
+            "Effect": "Allow",
+            "Principal": {"Service": "sns.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": arn,
+            "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
+        }
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [grant]})})
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
         self._notification_queue = url
         self._seen: list[dict[str, Any]] = []
 

@@ -46,8 +46,16 @@ def test_schedule_rule_with_lambda_target_leaves_put_events_to_pattern_rules(clo
     events.put_rule(Name="every-5-min", ScheduleExpression="rate(5 minutes)")
     function = f"arn:aws:lambda:{cloud.region}:123456789012:function:reconcile"
     events.put_targets(Rule="every-5-min", Targets=[{"Id": "fn", "Arn": function}])
-    events.put_rule(Name="pattern", EventPattern=json.dumps({"source": ["test.shims"]}))
+    rule = events.put_rule(Name="pattern", EventPattern=json.dumps({"source": ["test.shims"]}))["RuleArn"]
     events.put_targets(Rule="pattern", Targets=[{"Id": "q", "Arn": arn}])
+    grant = {  # EventBridge delivers only what the queue policy allows (gtlocal.iam.deliveries)
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage",
+        "Resource": arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": rule}},
+    }
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [grant]})})
 
     answer = events.put_events(Entries=[{"Source": "test.shims", "DetailType": "t", "Detail": "{}"}])
 
