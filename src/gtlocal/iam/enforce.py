@@ -134,7 +134,8 @@ def with_context(request: AuthzRequest, extra: Mapping[str, Sequence[str]]) -> A
 
 # --- error responses ------------------------------------------------------------------------------
 
-_JSON_CODES = {"sqs": None, "cloudwatch": None}  # query-compatible JSON: code in x-amzn-query-error
+_JSON_CODES = {"sqs": None, "cloudwatch": None}
+_PREFIX_OF = {"monitoring": "cloudwatch"}  # query-compatible JSON: code in x-amzn-query-error
 
 
 def _xml_escape(text: str) -> str:
@@ -143,11 +144,10 @@ def _xml_escape(text: str) -> str:
     return escape(text, {'"': "&quot;"})
 
 
-def error_response(call: Call | None, protocol: str, code: str, message: str, status: int) -> Response:
+def error_response(service: str, protocol: str, code: str, message: str, status: int) -> Response:
     request_id = str(uuid.uuid4())
     if protocol == "json":
         headers = {"x-amzn-RequestId": request_id, "x-amzn-ErrorType": code}
-        service = call.service if call else ""
         if service in _JSON_CODES:
             headers["x-amzn-query-error"] = f"{code};Sender"
         body = json.dumps({"__type": code, "message": message})
@@ -202,28 +202,29 @@ def denial(call: Call | None, protocol: str, decision: Decision, caller: Caller)
     implicit_kms = decision.action.startswith("kms:") and service in ("sqs", "sns")
     if implicit_kms:
         code = "KmsAccessDenied" if service == "sqs" else "KMSAccessDenied"
-        return error_response(call, protocol, code, message, 400)
+        return error_response(service, protocol, code, message, 400)
     if protocol == "json":
         if service in _JSON_CODES:
-            return error_response(call, protocol, "AccessDenied", message, 403)
-        return error_response(call, protocol, "AccessDeniedException", message, 400)
+            return error_response(service, protocol, "AccessDenied", message, 403)
+        return error_response(service, protocol, "AccessDeniedException", message, 400)
     if protocol == "rest-json":
-        return error_response(call, protocol, "AccessDeniedException", message, 403)
+        return error_response(service, protocol, "AccessDeniedException", message, 403)
     if protocol == "s3":
-        return error_response(call, protocol, "AccessDenied", message, 403)
-    return error_response(
-        call, protocol, "AuthorizationError" if service == "sns" else "AccessDenied", message, 403
-    )
+        return error_response(service, protocol, "AccessDenied", message, 403)
+    code = "AuthorizationError" if service == "sns" else "AccessDenied"
+    return error_response(service, protocol, code, message, 403)
 
 
-def _token_error(call: Call | None, protocol: str, err: TokenError) -> Response:
+def _token_error(service: str, protocol: str, err: TokenError) -> Response:
     if protocol == "s3":
         code = "ExpiredToken" if err.code == "ExpiredToken" else "InvalidToken"
-        return error_response(call, protocol, code, err.message, 400)
-    if protocol == "json":
+        return error_response(service, protocol, code, err.message, 400)
+    if protocol == "json" and service not in _JSON_CODES:
         code = "ExpiredTokenException" if err.code == "ExpiredToken" else "UnrecognizedClientException"
-        return error_response(call, protocol, code, err.message, 400)
-    return error_response(call, protocol, err.code, err.message, 400 if err.code == "ExpiredToken" else 403)
+        return error_response(service, protocol, code, err.message, 400)
+    return error_response(
+        service, protocol, err.code, err.message, 400 if err.code == "ExpiredToken" else 403
+    )
 
 
 # --- the enforcer ---------------------------------------------------------------------------------
@@ -279,7 +280,13 @@ class IamEnforcer:
         try:
             principal = self.principals.resolve(signature)
         except TokenError as err:
-            return _token_error(None, _protocol(None, environ), err)
+            service = (
+                "s3"
+                if not environ.get("HTTP_X_AMZ_TARGET") and signature.service == "s3"
+                else signature.service
+            )
+            protocol = "s3" if service == "s3" else _protocol(None, environ)
+            return _token_error(_PREFIX_OF.get(service, service), protocol, err)
         environ["gtlocal.principal"] = principal
         caller = principal.caller
         if not caller.restricted:

@@ -154,27 +154,20 @@ class Principals:
             role = resources.role_by_name(caller.account, caller.role_name)
             if role is None:
                 return []
-            found = [
-                parse_policy(doc, f"{name} (inline, role {role.name})") for name, doc in role.policies.items()
-            ]
+            found = [parse_policy(doc, name) for name, doc in role.policies.items()]
             for managed in role.managed_policies.values():
-                found.append(parse_policy(resources.managed_policy_document(managed), managed.name))
+                found.append(parse_policy(resources.managed_policy_document(managed), managed.arn))
             return found
         if caller.kind == "user":
             backend = resources.iam_backend(caller.account)
             user = backend.get_user(principal.user_name)
-            found = [
-                parse_policy(doc, f"{name} (inline, user {user.name})") for name, doc in user.policies.items()
-            ]
+            found = [parse_policy(doc, name) for name, doc in user.policies.items()]
             for managed in user.managed_policies.values():
-                found.append(parse_policy(resources.managed_policy_document(managed), managed.name))
+                found.append(parse_policy(resources.managed_policy_document(managed), managed.arn))
             for group in backend.get_groups_for_user(user.name):
-                found += [
-                    parse_policy(doc, f"{name} (inline, group {group.name})")
-                    for name, doc in group.policies.items()
-                ]
+                found += [parse_policy(doc, f"{group.name}/{name}") for name, doc in group.policies.items()]
                 for managed in group.managed_policies.values():
-                    found.append(parse_policy(resources.managed_policy_document(managed), managed.name))
+                    found.append(parse_policy(resources.managed_policy_document(managed), managed.arn))
             return found
         return []
 

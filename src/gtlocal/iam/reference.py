@@ -18,20 +18,10 @@ from pathlib import Path
 from typing import Any
 
 PATH = Path(__file__).with_name("service_reference.json")
-SERVICES = (
-    "s3",
-    "sqs",
-    "sns",
-    "dynamodb",
-    "sagemaker",
-    "events",
-    "cloudwatch",
-    "logs",
-    "kms",
-    "lambda",
-    "sts",
-)
-SERVICES += ("iam", "codecommit", "codebuild", "codepipeline")
+SERVICES: list[str] = [
+    *("s3", "sqs", "sns", "dynamodb", "sagemaker", "events", "cloudwatch", "logs"),
+    *("kms", "lambda", "sts", "iam", "codecommit", "codebuild", "codepipeline"),
+]
 
 
 @lru_cache(maxsize=1)

@@ -177,8 +177,13 @@ def kms_key(account: str, region: str, key_id: str) -> KmsKey | None:
         parts = key_id.split(":")
         if len(parts) >= 6:
             region, account = parts[3], parts[4]
+    backend = kms_backends[account][region]
+    alias = "alias/" + key_id.split(":alias/", 1)[1] if ":alias/" in key_id else key_id
     try:
-        backend = kms_backends[account][region]
+        if alias.startswith("alias/aws/") and backend.get_key_id_from_alias(alias) is None:
+            # AWS creates an AWS managed key on first use; moto knows only a few of them.
+            created = backend.create_key(None, "ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", "Default key", None)
+            backend.create_alias(created.id, alias)
         raw_id = backend.any_id_to_key_id(key_id)
         key = backend.keys.get(raw_id) if raw_id else None
     except Exception:  # unknown alias, malformed id
