@@ -264,6 +264,7 @@ class Condition:
     if_exists: bool = False
     qualifier: str = ""  # "", "ForAnyValue", "ForAllValues"
     known: bool = True
+    variables: bool = False  # a value holds a policy variable (${...})
 
     @classmethod
     def parse(cls, operator: str, key: str, raw: Any) -> Condition:
@@ -276,14 +277,18 @@ class Condition:
         known = (base in _KNOWN or base == "Null") and qualifier in ("", "ForAnyValue", "ForAllValues")
         items = raw if isinstance(raw, list) else [raw]
         values = tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in items)
-        return cls(operator, key.lower(), values, base, negated, if_exists, qualifier, known)
+        variables = any("${" in v for v in values)
+        return cls(operator, key.lower(), values, base, negated, if_exists, qualifier, known, variables)
 
     def holds(self, context: Context) -> bool:
         present = context.get(self.key)
         if self.base == "Null":
             absent = not present
             return any((v.lower() == "true") == absent for v in self.values)
-        wanted = [w for w in (substitute(v, context) for v in self.values) if w is not None]
+        if self.variables:
+            wanted = [w for w in (substitute(v, context) for v in self.values) if w is not None]
+        else:
+            wanted = list(self.values)
 
         def matches(have: str) -> bool:
             hit = any(_positive_match(self.base, have, want) for want in wanted)
@@ -409,20 +414,35 @@ class Statement:
             conditions=tuple(conditions),
         )
 
+    def __post_init__(self) -> None:
+        # Compiled once per parsed policy (policies are cached by text): one regular expression
+        # for all the statement's action patterns, one per variable-free resource pattern.
+        patterns = self.not_actions if self.not_actions is not None else self.actions
+        combined = "|".join(f"(?:{_glob(p, True).pattern})" for p in patterns) or "(?!)"
+        object.__setattr__(self, "_action_re", re.compile(combined, re.DOTALL | re.IGNORECASE))
+        listed = self.resources if self.resources is not None else self.not_resources
+        compiled: tuple[tuple[str, re.Pattern[str] | None], ...] = tuple(
+            (p, None if "${" in p or p == "*" else _resource_pattern(p)) for p in listed or ()
+        )
+        object.__setattr__(self, "_resource_res", compiled)
+
     def action_applies(self, action: str) -> bool:
-        if self.not_actions is not None:
-            return not any(glob_match(p, action, ignore_case=True) for p in self.not_actions)
-        return any(glob_match(p, action, ignore_case=True) for p in self.actions)
+        hit = self._action_re.fullmatch(action) is not None  # type: ignore[attr-defined]
+        return not hit if self.not_actions is not None else hit
 
     def resource_applies(self, resource: str, context: Context) -> bool:
         if self.resources is None and self.not_resources is None:
             return True  # trust policies (and key policies written without Resource)
-        patterns = self.resources if self.resources is not None else self.not_resources or ()
         hit = False
-        for pattern in patterns:
-            concrete = substitute(pattern, context)
-            if concrete is not None and resource_match(concrete, resource):
+        for pattern, compiled in self._resource_res:  # type: ignore[attr-defined]
+            if compiled is not None:
+                hit = compiled.fullmatch(resource) is not None
+            elif pattern == "*":
                 hit = True
+            else:
+                concrete = substitute(pattern, context)
+                hit = concrete is not None and resource_match(concrete, resource)
+            if hit:
                 break
         return hit if self.resources is not None else not hit
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from gtlocal.iam.policy import Policy, PolicyError, parse_policy
@@ -15,6 +16,7 @@ from gtlocal.iam.policy import Policy, PolicyError, parse_policy
 PARTITION = "aws"
 
 
+@lru_cache(maxsize=64)
 def _partition(region: str) -> str:
     from moto.utilities.utils import get_partition
 
