@@ -84,7 +84,9 @@ def test_recorder_appends_one_json_line_per_decision(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def aws() -> Iterator[None]:
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # in process: not the served local cloud an integration fixture may have pointed boto3 at
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         yield
 
