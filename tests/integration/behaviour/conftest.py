@@ -21,7 +21,7 @@ from PIL import Image
 
 from gtlocal.deploy import deploy_project, publish_project_config
 from gtlocal.runner import RunStats, run_until_idle
-from gtlocal.testing import LocalCloud
+from gtlocal.testing import LocalCloud, allow_delivery
 
 PREFIX = "bt"
 # Jobs stay Initializing until a test moves the emulated clock (no race with the emulator's ticker).
@@ -153,14 +153,7 @@ class Project:
         url = sqs.create_queue(QueueName=f"{self.prefix}-test-notifications")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         topic = self.deployment["topics"]["notifications"]
-        grant = {  # SNS delivers only what the queue policy allows, in AWS and in the local cloud
-            "Effect": "Allow",
-            "Principal": {"Service": "sns.amazonaws.com"},
-            "Action": "sqs:SendMessage",
-            "Resource": arn,
-            "Condition": {"ArnEquals": {"aws:SourceArn": topic}},
-        }
-        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [grant]})})
+        allow_delivery(sqs, url, "sns.amazonaws.com", topic)
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
         self._notification_queue = url
         self._seen: list[dict[str, Any]] = []

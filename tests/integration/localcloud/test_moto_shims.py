@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from gtlocal.testing import LocalCloud
+from gtlocal.testing import LocalCloud, allow_delivery
 
 
 def _deny(bucket: str, condition: dict[str, object] | None) -> dict[str, object]:
@@ -48,14 +48,7 @@ def test_schedule_rule_with_lambda_target_leaves_put_events_to_pattern_rules(clo
     events.put_targets(Rule="every-5-min", Targets=[{"Id": "fn", "Arn": function}])
     rule = events.put_rule(Name="pattern", EventPattern=json.dumps({"source": ["test.shims"]}))["RuleArn"]
     events.put_targets(Rule="pattern", Targets=[{"Id": "q", "Arn": arn}])
-    grant = {  # EventBridge delivers only what the queue policy allows (gtlocal.iam.deliveries)
-        "Effect": "Allow",
-        "Principal": {"Service": "events.amazonaws.com"},
-        "Action": "sqs:SendMessage",
-        "Resource": arn,
-        "Condition": {"ArnEquals": {"aws:SourceArn": rule}},
-    }
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps({"Statement": [grant]})})
+    allow_delivery(sqs, url, "events.amazonaws.com", rule)  # EventBridge delivers only what the queue admits
 
     answer = events.put_events(Entries=[{"Source": "test.shims", "DetailType": "t", "Detail": "{}"}])
 
