@@ -94,7 +94,8 @@ class GroundTruthControl:
         return result
 
     def update_iam_settings(self, **changes: Any) -> dict[str, Any]:
-        """``mode="enforce" | "off"``, ``kms_source_context=True | False``."""
+        """``mode="enforce" | "off"``, ``kms_source_context`` / ``log_group_keys`` (bools), ``log`` (path
+        or None); see src/gtlocal/README.md, "IAM enforcement"."""
         result: dict[str, Any] = self.request("POST", "settings", changes, root="_localcloud/iam")
         return result
 

@@ -49,18 +49,19 @@ def handle(enforcer: IamEnforcer, request: Request) -> Response:
         if route == "settings":
             if request.method == "POST":
                 body = _body(request)
-                unknown = set(body) - {"mode", "kms_source_context", "log"}
+                unknown = set(body) - {"mode", "kms_source_context", "log_group_keys", "log"}
                 if unknown:
-                    known = "mode, kms_source_context, log"
+                    known = "mode, kms_source_context, log_group_keys, log"
                     return _error(400, f"unknown settings: {', '.join(sorted(unknown))} (known: {known})")
                 if "log" in body:
                     if body["log"] is not None and not isinstance(body["log"], str):
                         return _error(400, "log must be a file path or null")
                     enforcer.recorder.set_path(body["log"])
-                if "kms_source_context" in body:
-                    if not isinstance(body["kms_source_context"], bool):
-                        return _error(400, "kms_source_context must be true or false")
-                    enforcer.kms_source_context = body["kms_source_context"]
+                for flag in ("kms_source_context", "log_group_keys"):
+                    if flag in body:
+                        if not isinstance(body[flag], bool):
+                            return _error(400, f"{flag} must be true or false")
+                        setattr(enforcer, flag, body[flag])
                 if "mode" in body:
                     enforcer.set_mode(str(body["mode"]))
             elif request.method != "GET":
@@ -70,6 +71,7 @@ def handle(enforcer: IamEnforcer, request: Request) -> Response:
                     "mode": enforcer.mode,
                     "default_mode": enforcer.default_mode,
                     "kms_source_context": enforcer.kms_source_context,
+                    "log_group_keys": enforcer.log_group_keys,
                     "log": enforcer.recorder.path,
                 }
             )

@@ -24,7 +24,7 @@ from typing import Any
 from werkzeug.wrappers import Response
 
 from gtlocal.iam import resources
-from gtlocal.iam.policy import AuthzRequest, Caller, Decision, evaluate
+from gtlocal.iam.policy import AuthzRequest, Caller, Decision, evaluate, service_caller
 from gtlocal.iam.principals import Principal, Principals, TokenError, signature_of
 from gtlocal.iam.record import Recorder
 from gtlocal.iam.requests import Call, authorize, identify
@@ -135,7 +135,11 @@ def with_context(request: AuthzRequest, extra: Mapping[str, Sequence[str]]) -> A
 # --- error responses ------------------------------------------------------------------------------
 
 _JSON_CODES = {"sqs": None, "cloudwatch": None}
-_PREFIX_OF = {"monitoring": "cloudwatch"}  # query-compatible JSON: code in x-amzn-query-error
+_PREFIX_OF = {"monitoring": "cloudwatch"}
+_LOG_GROUP_KEY_TARGETS = {
+    "Logs_20140328.CreateLogGroup",
+    "Logs_20140328.AssociateKmsKey",
+}  # query-compatible JSON: code in x-amzn-query-error
 
 
 def _xml_escape(text: str) -> str:
@@ -238,6 +242,9 @@ class IamEnforcer:
             raise ValueError(f"IAM mode must be one of {', '.join(MODES)}, got {self.default_mode!r}")
         self.mode = self.default_mode
         self.kms_source_context = True  # see gtlocal.iam.deliveries
+        # Off until the Terraform modules' key policy admits CloudWatch Logs for every log group
+        # they encrypt (issue 9, item 3): on, `terraform apply` of examples/local fails as in AWS.
+        self.log_group_keys = False
         self.principals = Principals()
         self.default_log = log_path if log_path is not None else os.environ.get(ENV_LOG)
         self.recorder = Recorder(self.default_log)
@@ -267,6 +274,7 @@ class IamEnforcer:
             self.recorder.set_path(self.default_log)
         self.mode = self.default_mode
         self.kms_source_context = True
+        self.log_group_keys = False
 
     def enforce(self, environ: dict[str, Any]) -> Response | None:
         path = environ.get("PATH_INFO", "")
@@ -289,6 +297,10 @@ class IamEnforcer:
             return _token_error(_PREFIX_OF.get(service, service), protocol, err)
         environ["gtlocal.principal"] = principal
         caller = principal.caller
+        if self.log_group_keys and environ.get("HTTP_X_AMZ_TARGET") in _LOG_GROUP_KEY_TARGETS:
+            refused = self._log_group_key(environ, signature.region, caller.account)
+            if refused is not None:
+                return refused
         if not caller.restricted:
             return None
         if caller.kind == "anonymous" and (
@@ -329,6 +341,44 @@ class IamEnforcer:
                 LOG.info("IAM denied: %s", decision.message(caller))
                 return denial(call, protocol, decision, caller)
         return None
+
+    def _log_group_key(self, environ: dict[str, Any], region: str, account: str) -> Response | None:
+        """CloudWatch Logs uses a log group's KMS key as the service principal
+        ``logs.<region>.amazonaws.com`` with the encryption context ``aws:logs:arn`` = the log
+        group ARN; CreateLogGroup / AssociateKmsKey fail (for every caller, root included) when the
+        key policy does not allow it: "The specified KMS key does not exist or is not allowed to be
+        used with Arn ..." (AccessDeniedException, HTTP 400) —
+        https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/encrypt-log-data-kms.html"""
+        try:
+            params = json.loads(self._body(environ, "logs") or b"{}")
+        except ValueError:
+            return None
+        key_id, group = params.get("kmsKeyId"), params.get("logGroupName")
+        if not isinstance(key_id, str) or not key_id or not isinstance(group, str):
+            return None
+        group_arn = f"arn:{resources._partition(region)}:logs:{region}:{account}:log-group:{group}"
+        key = resources.kms_key(account, region, key_id)
+        service = f"logs.{region}.amazonaws.com"
+        caller = service_caller(service, account)
+        allowed = key is not None
+        for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+            if not allowed or key is None:
+                break
+            context = {
+                "aws:principalservicename": (service,),
+                "kms:encryptioncontext:aws:logs:arn": (group_arn,),
+                "kms:encryptioncontextkeys": ("aws:logs:arn",),
+            }
+            request = AuthzRequest(action, key.arn, context)
+            decision = evaluate(request, caller, (), key.policy, required_resource_policy=True)
+            operation = "logs:" + str(environ.get("HTTP_X_AMZ_TARGET", "")).partition(".")[2]
+            self.recorder.record("delivery", str(uuid.uuid4()), operation, caller, decision, context)
+            allowed = decision.allowed
+        if allowed:
+            return None
+        message = f"The specified KMS key does not exist or is not allowed to be used with Arn '{group_arn}'"
+        LOG.info("IAM: %s", message)
+        return error_response("logs", "json", "AccessDeniedException", message, 400)
 
     @staticmethod
     def _body(environ: dict[str, Any], service: str) -> bytes:
