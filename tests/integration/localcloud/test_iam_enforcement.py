@@ -344,6 +344,32 @@ def test_encrypted_queue_needs_generate_data_key_to_send(cloud: LocalCloud, role
     client.send_message(QueueUrl=url, MessageBody="x")
 
 
+def test_a_log_group_key_must_admit_cloudwatch_logs_even_for_root(cloud: LocalCloud) -> None:
+    logs = boto3.client("logs")
+    lambda_groups = f"arn:aws:logs:{cloud.region}:{ACCOUNT}:log-group:/aws/lambda/cats-*"
+    logs_service = {
+        "Sid": "Logs",
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{cloud.region}.amazonaws.com"},
+        "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+        "Resource": "*",
+        "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": lambda_groups}},
+    }
+    key = key_with([ROOT_DELEGATION, logs_service])
+    logs.create_log_group(logGroupName="/aws/other", kmsKeyId=key)  # the check is off by default (for now)
+    assert cloud.control.update_iam_settings(log_group_keys=True)["log_group_keys"] is True
+    logs.create_log_group(logGroupName="/aws/lambda/cats-intake", kmsKeyId=key)
+    error = denied(lambda: logs.create_log_group(logGroupName="/aws/codebuild/cats", kmsKeyId=key))
+    assert (error["Code"], error["status"]) == ("AccessDeniedException", 400)
+    assert error["Message"] == (
+        "The specified KMS key does not exist or is not allowed to be used with Arn "
+        f"'arn:aws:logs:{cloud.region}:{ACCOUNT}:log-group:/aws/codebuild/cats'"
+    )
+    logs.create_log_group(logGroupName="/aws/codebuild/cats")  # unencrypted: no key to check
+    error = denied(lambda: logs.associate_kms_key(logGroupName="/aws/codebuild/cats", kmsKeyId=key))
+    assert error["Code"] == "AccessDeniedException"
+
+
 # --- trust policies --------------------------------------------------------------------------------
 
 
