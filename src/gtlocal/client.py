@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -24,10 +25,12 @@ class GroundTruthControl:
         self.endpoint = endpoint.rstrip("/")
         self.timeout = timeout
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def request(
+        self, method: str, path: str, body: dict[str, Any] | None = None, root: str = "_groundtruth"
+    ) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
-            f"{self.endpoint}/_groundtruth/{path.lstrip('/')}",
+            f"{self.endpoint}/{root}/{path.lstrip('/')}",
             data=data,
             method=method,
             headers={"Content-Type": "application/json"},
@@ -87,4 +90,52 @@ class GroundTruthControl:
 
     def fail_job(self, name: str, reason: str) -> dict[str, Any]:
         result: dict[str, Any] = self.request("POST", f"jobs/{name}/fail", {"reason": reason})
+        return result
+
+    # --- IAM enforcement (/_localcloud/iam/) ------------------------------------------------------
+
+    def iam_settings(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.request("GET", "settings", root="_localcloud/iam")
+        return result
+
+    def update_iam_settings(self, **changes: Any) -> dict[str, Any]:
+        """``mode="enforce" | "off"``, ``kms_source_context`` / ``log_group_keys`` (bools), ``log`` (path
+        or None); see src/gtlocal/README.md, "IAM enforcement"."""
+        result: dict[str, Any] = self.request("POST", "settings", changes, root="_localcloud/iam")
+        return result
+
+    def service_credentials(
+        self,
+        role_arn: str,
+        service: str,
+        source_account: str | None = None,
+        source_arn: str | None = None,
+        session_name: str | None = None,
+        region: str | None = None,
+    ) -> dict[str, str]:
+        """Credentials of ``role_arn`` as AWS service ``service`` assumes it (``lambda.amazonaws.com``,
+        ``sagemaker.amazonaws.com``), after its trust policy allowed it; ControlApiError 403 if not."""
+        body: dict[str, Any] = {"role_arn": role_arn, "service": service}
+        for key, value in (
+            ("source_account", source_account),
+            ("source_arn", source_arn),
+            ("session_name", session_name),
+            ("region", region),
+        ):
+            if value is not None:
+                body[key] = value
+        result: dict[str, str] = self.request("POST", "service-credentials", body, root="_localcloud/iam")
+        return result
+
+    def iam_calls(self, role: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        return self._iam_list("calls", role, limit)
+
+    def iam_denials(self, role: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        return self._iam_list("denials", role, limit)
+
+    def _iam_list(self, kind: str, role: str | None, limit: int | None) -> list[dict[str, Any]]:
+        query = urllib.parse.urlencode({k: v for k, v in (("role", role), ("limit", limit)) if v is not None})
+        result: list[dict[str, Any]] = self.request(
+            "GET", f"{kind}?{query}" if query else kind, root="_localcloud/iam"
+        )[kind]
         return result

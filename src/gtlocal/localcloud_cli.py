@@ -32,6 +32,12 @@ def add_parser(subparsers: Any) -> None:
         default=os.environ.get("GTLOCAL_AWS_ENDPOINT"),
         help="endpoint the emulator uses for S3/SNS/SQS/EventBridge (default: its own URL)",
     )
+    serve.add_argument(
+        "--iam",
+        choices=("enforce", "off"),
+        default=None,
+        help="IAM enforcement (default: $GTLOCAL_IAM, else enforce); see src/gtlocal/README.md",
+    )
     serve.add_argument("--verbose", action="store_true", help="log every request")
     serve.set_defaults(func=cmd_serve)
 
@@ -44,6 +50,7 @@ def add_parser(subparsers: Any) -> None:
         sub.add_argument("--port", type=int, default=default_port())
         if name == "up":
             sub.add_argument("--aws-endpoint", default=os.environ.get("GTLOCAL_AWS_ENDPOINT"))
+            sub.add_argument("--iam", choices=("enforce", "off"), default=None, help="IAM enforcement")
         sub.set_defaults(func=func)
 
 
@@ -53,14 +60,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from gtlocal.server import LocalCloud
 
-    cloud = LocalCloud(args.host, args.port, args.aws_endpoint)
+    try:
+        cloud = LocalCloud(args.host, args.port, args.aws_endpoint, iam_mode=args.iam)
+    except ValueError as err:  # a bad GTLOCAL_IAM
+        print(f"gtlocal: {err}", file=sys.stderr)
+        return 2
 
     def _terminate(signum: int, frame: Any) -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, _terminate)
     print(
-        f"gtlocal: local cloud on {cloud.url} (emulator AWS calls go to {cloud.emulator.aws_endpoint})",
+        f"gtlocal: local cloud on {cloud.url} (emulator AWS calls go to {cloud.emulator.aws_endpoint}; "
+        f"IAM {cloud.iam.mode})",
         flush=True,
     )
     try:
@@ -118,6 +130,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "gtlocal", "serve", "--port", str(args.port)]
     if args.aws_endpoint:
         command += ["--aws-endpoint", args.aws_endpoint]
+    if args.iam:
+        command += ["--iam", args.iam]
     proc = subprocess.Popen(
         command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
     )

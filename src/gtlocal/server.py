@@ -2,6 +2,8 @@
 
 Dispatch, in this order:
 - path ``/_groundtruth/...``                     -> control API (``gtlocal.control``)
+- path ``/_localcloud/iam/...``                  -> IAM enforcement settings and records (``gtlocal.iam``)
+- every AWS request is first authorized by ``gtlocal.iam`` (restricted principals only)
 - header ``X-Amz-Target: SageMaker.<emulated op>`` -> Ground Truth emulator
 - anything else                                   -> moto in server mode (incl. ``/moto-api/reset``)
 """
@@ -20,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 from gtlocal.control import ControlApi
 from gtlocal.groundtruth.models import GroundTruthBackend
 from gtlocal.groundtruth.responses import EMULATED_OPERATIONS, GroundTruthResponse
+from gtlocal.iam import IamEnforcer
 
 LOG = logging.getLogger("gtlocal")
 
@@ -39,8 +42,11 @@ def region_of(request: Request) -> str:
 class LocalCloudApp:
     """The WSGI application of the local cloud."""
 
-    def __init__(self, emulator: GroundTruthBackend, moto_app: WSGIApp) -> None:
+    def __init__(
+        self, emulator: GroundTruthBackend, moto_app: WSGIApp, iam: IamEnforcer | None = None
+    ) -> None:
         self.emulator = emulator
+        self.iam = iam or IamEnforcer()
         self.control = ControlApi(emulator)
         self.sagemaker = GroundTruthResponse(emulator)
         self.moto_app = moto_app
@@ -55,6 +61,11 @@ class LocalCloudApp:
         if path.startswith("/_groundtruth/") or path == "/_groundtruth":
             response = self.control.handle(Request(environ))
             return response(environ, start_response)
+        if path.startswith("/_localcloud/iam"):
+            return self.iam.control(Request(environ))(environ, start_response)
+        denied = self.iam.enforce(environ)
+        if denied is not None:
+            return denied(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, operation = target.partition(".")
         if service == "SageMaker" and operation in EMULATED_OPERATIONS:
@@ -79,7 +90,9 @@ class LocalCloud:
     stacks create) in this process first; they are process-wide, so two local clouds in one
     process share them (the CloudFormation models call the last one's endpoint)."""
 
-    def __init__(self, host: str, port: int, aws_endpoint: str | None = None) -> None:
+    def __init__(
+        self, host: str, port: int, aws_endpoint: str | None = None, iam_mode: str | None = None
+    ) -> None:
         from moto.moto_server.werkzeug_app import (
             DomainDispatcherApplication,
             MotoRequestHandler,
@@ -90,10 +103,11 @@ class LocalCloud:
 
         moto_app = DomainDispatcherApplication(create_backend_app)
         self.emulator = GroundTruthBackend()
+        self.iam = IamEnforcer(iam_mode)
         self.server: BaseWSGIServer = make_server(
             host,
             port,
-            LocalCloudApp(self.emulator, moto_app),
+            LocalCloudApp(self.emulator, moto_app, self.iam),
             threaded=True,
             request_handler=MotoRequestHandler,
         )

@@ -32,6 +32,10 @@ nothing here changes behaviour that AWS would show differently.
   rules are skipped, and Lambda targets left to the local runner.
 - **CodeCommit tags and repository KMS key**: moto answers ListTagsForResource with a 500 and
   drops ``kmsKeyId``; the provider retries forever / plans a change on every run.
+- **Service-principal deliveries** (``gtlocal.iam.deliveries``): S3 -> SQS notifications,
+  EventBridge -> SQS targets and SNS -> SQS subscriptions are authorized against the queue policy
+  and its KMS key policy before moto delivers (AWS drops what they refuse); CloudWatch alarm
+  actions publish to their SNS topics (moto never acts on them), checked the same way.
 - **CloudFormation resource models** (``gtlocal.cfn_models``): bucket/queue/topic policies, SNS
   subscriptions, alarms, CodeCommit/CodeBuild/CodePipeline resources and the bucket settings
   moto's CloudFormation ignores.
@@ -99,6 +103,7 @@ def apply(endpoint: str) -> None:
         _patch_codebuild_encryption_key()
         _patch_lambda_logging_config()
         _patch_events_rule_targets()
+        _patch_iam_deliveries()
         _patch_sns_dead_subscriptions()
         _patch_sqs_retention()
         _patch_s3_event_sequencer()
@@ -594,3 +599,10 @@ def _patch_cloudformation_role_policies() -> None:
         original(self, policy_name, policy_json)
 
     Role.put_policy = put_policy  # type: ignore[method-assign]
+# --- IAM: service-principal deliveries ----------------------------------------------------------
+
+
+def _patch_iam_deliveries() -> None:
+    from gtlocal.iam import deliveries
+
+    deliveries.install()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from gtlocal.client import ControlApiError, GroundTruthControl
 
@@ -86,3 +88,19 @@ def aws_environment(endpoint: str, region: str = "us-east-1") -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": region,
     }
+
+
+def allow_delivery(sqs: Any, queue_url: str, service: str, source_arn: str) -> None:
+    """Give ``queue_url`` the queue policy AWS requires before ``service`` (``s3.amazonaws.com``,
+    ``events.amazonaws.com``, ``sns.amazonaws.com``) delivers to it from ``source_arn`` (the local
+    cloud drops deliveries the policy does not allow, as AWS does)."""
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    grant = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sqs:SendMessage",
+        "Resource": arn,
+        "Condition": {"ArnEquals": {"aws:SourceArn": source_arn}},
+    }
+    policy = {"Version": "2012-10-17", "Statement": [grant]}
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})

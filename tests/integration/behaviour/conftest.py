@@ -21,7 +21,7 @@ from PIL import Image
 
 from gtlocal.deploy import deploy_project, publish_project_config
 from gtlocal.runner import RunStats, run_until_idle
-from gtlocal.testing import LocalCloud
+from gtlocal.testing import LocalCloud, allow_delivery
 
 PREFIX = "bt"
 # Jobs stay Initializing until a test moves the emulated clock (no race with the emulator's ticker).
@@ -152,7 +152,9 @@ class Project:
         sns = boto3.client("sns", region_name=self.deployment["region"])
         url = sqs.create_queue(QueueName=f"{self.prefix}-test-notifications")["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=self.deployment["topics"]["notifications"], Protocol="sqs", Endpoint=arn)
+        topic = self.deployment["topics"]["notifications"]
+        allow_delivery(sqs, url, "sns.amazonaws.com", topic)
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
         self._notification_queue = url
         self._seen: list[dict[str, Any]] = []
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 
-from gtlocal.testing import LocalCloud
+from gtlocal.testing import LocalCloud, allow_delivery
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/GroundTruthRole"
@@ -154,6 +154,9 @@ def make_world(cloud: LocalCloud) -> World:
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    events.put_rule(Name="sagemaker", EventPattern=json.dumps({"source": ["aws.sagemaker"]}))
+    rule = events.put_rule(Name="sagemaker", EventPattern=json.dumps({"source": ["aws.sagemaker"]}))[
+        "RuleArn"
+    ]
+    allow_delivery(sqs, queue, "events.amazonaws.com", rule)
     events.put_targets(Rule="sagemaker", Targets=[{"Id": "q", "Arn": queue_arn}])
     return World(cloud, boto3.client("sagemaker"), s3, sns, sqs, events, input_topic, output_topic, queue)

@@ -9,6 +9,8 @@ import pytest
 from botocore.exceptions import ClientError
 from emulator_world import ACCOUNT, World
 
+from gtlocal.testing import allow_delivery
+
 
 def test_create_initializing_then_in_progress(world: World) -> None:
     arn = world.create("Stream-One")
@@ -85,6 +87,7 @@ def test_workforce_labels_oldest_first_and_writes_output(world: World) -> None:
     qarn = world.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
+    allow_delivery(world.sqs, queue, "sns.amazonaws.com", world.output_topic)
     world.sns.subscribe(
         TopicArn=world.output_topic, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"}
     )
