@@ -599,6 +599,8 @@ def _patch_cloudformation_role_policies() -> None:
         original(self, policy_name, policy_json)
 
     Role.put_policy = put_policy  # type: ignore[method-assign]
+
+
 # --- IAM: service-principal deliveries ----------------------------------------------------------
 
 
