@@ -19,7 +19,7 @@ import boto3
 import pytest
 from emulator_world import ROLE, World
 
-from gtlocal.testing import aws_environment
+from gtlocal.testing import allow_delivery, aws_environment
 
 AWS_CLI = Path(sys.executable).with_name("aws")
 ROLE_FOR_RULE = '"arn:aws:iam::111122223333:role/MyRoleForThisRule"'
@@ -75,10 +75,14 @@ def queue_target(env: dict[str, str], rule: str, region: str) -> str:
     """An SQS queue as the rule's target (the page's step "Set Up a Target", in the console there).
 
     The queue is made with boto3: awscli v1 sends SQS calls of us-east-1 to queue.amazonaws.com
-    whatever ``AWS_ENDPOINT_URL`` says (its legacy SQS endpoint customization)."""
+    whatever ``AWS_ENDPOINT_URL`` says (its legacy SQS endpoint customization). The console adds
+    the queue policy EventBridge needs; outside it the queue's owner does (the local cloud, like
+    AWS, drops deliveries the queue policy does not allow)."""
     sqs = boto3.client("sqs", region_name=region)
     url: str = sqs.create_queue(QueueName=f"{rule}-target")["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule_arn = boto3.client("events", region_name=region).describe_rule(Name=rule)["Arn"]
+    allow_delivery(sqs, url, "events.amazonaws.com", rule_arn)
     targets = json.dumps([{"Id": "queue", "Arn": arn}])
     aws(env, "events", "put-targets", "--rule", rule, "--targets", targets, "--region", region)
     return url

@@ -123,6 +123,7 @@ def test_sns_keeps_delivering_when_one_subscribed_queue_is_gone(cloud: LocalClou
     topic = sns.create_topic(Name="fan-out")["TopicArn"]
     gone_url, gone_arn = _queue(sqs, "GroundTruth-ended-job")
     live_url, live_arn = _queue(sqs, "GroundTruth-running-job")
+    allow_delivery(sqs, live_url, "sns.amazonaws.com", topic)
     for arn in (gone_arn, live_arn):  # the deleted queue is the first subscription
         sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
     sqs.delete_queue(QueueUrl=gone_url)
@@ -173,6 +174,7 @@ def test_s3_event_notifications_carry_a_sequencer(cloud: LocalCloud) -> None:
     Truth deduplicates S3 input by the object's URI and this sequencer."""
     s3, sqs = boto3.client("s3"), boto3.client("sqs")
     url, arn = _queue(sqs, "s3-events")
+    allow_delivery(sqs, url, "s3.amazonaws.com", "arn:aws:s3:::sequenced")
     s3.create_bucket(Bucket="sequenced")
     s3.put_bucket_notification_configuration(
         Bucket="sequenced",
