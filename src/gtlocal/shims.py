@@ -55,6 +55,10 @@ message; each keeps moto's result exactly, ``tests/integration/localcloud/test_p
   With these three, a send, receive or delete no longer costs more when more messages are queued.
 - **EventBridge input paths**: moto compiles the eight JSONPath expressions of a target's input
   (a new parser each time) for every event and every target; compiled expressions are cached.
+- **SNS signing key**: one RSA key for the process (AWS signs with one certificate per region);
+  moto generated one per subscription (~0.1 s of CPU each).
+- **Action lookup**: moto lists a response class's methods on every request; the list is kept
+  per class (made again when the class changes).
 """
 
 from __future__ import annotations
@@ -461,6 +465,8 @@ def _install_cost_patches() -> None:
         _patch_sqs_receipt_index()
         _patch_sqs_send_without_counts()
         _patch_events_jsonpath_cache()
+        _patch_sns_signing_key()
+        _patch_method_names_cache()
     for (owner, name), (_original, patch) in COST_PATCHES.items():
         setattr(owner, name, patch)
 
@@ -628,3 +634,40 @@ def _patch_events_jsonpath_cache() -> None:
 
     compile_path = jsonpath_ng.ext.parse  # type: ignore[attr-defined]
     _register(jsonpath_ng.ext, "parse", functools.lru_cache(maxsize=1024)(compile_path))
+
+
+def _patch_sns_signing_key() -> None:
+    """One RSA key signs every SNS message of the process, as AWS signs with one certificate per
+    region (the envelope's ``SigningCertURL``); moto made a 2,048-bit key for each subscription on
+    its first delivery (~0.1 s of CPU, paid again for every test's subscriptions)."""
+    from moto.sns.models import Subscription
+
+    @functools.cache
+    def signing_key() -> Any:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def private_key(self: Subscription) -> Any:
+        return signing_key()
+
+    _register(Subscription, "private_key", private_key)
+
+
+def _patch_method_names_cache() -> None:
+    """moto lists a response class's methods (``inspect.getmembers``) on every request to find the
+    action; the list is kept per class and made again when the class gains or loses attributes."""
+    import moto.core.responses
+
+    original = moto.core.responses.method_names_from_class  # type: ignore[attr-defined]
+    known: dict[Any, tuple[tuple[int, ...], list[str]]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        shape = tuple(len(vars(k)) for k in clazz.__mro__)
+        hit = known.get(clazz)
+        if hit is None or hit[0] != shape:
+            hit = (shape, original(clazz))
+            known[clazz] = hit
+        return hit[1]
+
+    _register(moto.core.responses, "method_names_from_class", method_names_from_class)

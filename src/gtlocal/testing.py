@@ -1,4 +1,7 @@
-"""Helpers for tests: start a local cloud on a free port and describe it as ``LocalCloud``."""
+"""Helpers for tests: start a local cloud on a free port and describe it as ``LocalCloud``;
+empty a deployed project's data but keep its resources (``clean_project``, ``KeptDeployment``);
+count the connections and requests boto3 clients make (``counting_connections``,
+``requests_sent``)."""
 
 from __future__ import annotations
 

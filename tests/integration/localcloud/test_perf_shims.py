@@ -7,6 +7,7 @@ No timing: counts of the work moto does (attribute-map builds, messages examined
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -372,3 +373,101 @@ def test_dispatch_resolves_each_host_once_and_to_the_same_backend(
     assert first == plain and again == plain * 3
     assert plain_listings == 4  # moto as shipped: every named host, every time
     assert listings == []  # patched: a host already seen is not resolved again
+
+
+def _signed_deliveries(subscribers: int) -> list[tuple[dict[str, Any], bytes]]:
+    """Publish once to a topic with `subscribers` SQS subscriptions; each envelope and the PEM
+    certificate its SigningCertURL names (as moto serves it)."""
+    from moto.sns.models import sns_backends
+
+    with mock_aws():
+        sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
+        topic = sns.create_topic(Name="signed")["TopicArn"]
+        urls = []
+        for n in range(subscribers):
+            url = sqs.create_queue(QueueName=f"sub-{n}")["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
+            urls.append(url)
+        sns.publish(TopicArn=topic, Message="hello")  # no Subject: moto leaves it out of what it signs
+        certificates = sns_backends[ACCOUNT][REGION]._message_public_keys
+        deliveries = []
+        for url in urls:
+            (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
+            envelope = json.loads(message["Body"])
+            deliveries.append((envelope, certificates[envelope["SigningCertURL"].rsplit("/", 1)[1]]))
+        return deliveries
+
+
+def _signature_verifies(envelope: dict[str, Any], pem: bytes) -> bool:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    # https://docs.aws.amazon.com/sns/latest/dg/sns-verify-signature-of-message.html
+    fields = ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type")
+    signed = "".join(f"{k}\n{envelope[k]}\n" for k in fields if k in envelope)
+    key = x509.load_pem_x509_certificate(pem).public_key()
+    try:
+        key.verify(  # type: ignore[union-attr,call-arg]
+            base64.b64decode(envelope["Signature"]), signed.encode(), padding.PKCS1v15(), hashes.SHA256()
+        )
+    except InvalidSignature:
+        return False
+    return True
+
+
+def test_sns_deliveries_are_signed_alike_with_one_key(
+    moto_in_process: Callable[[bool], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    generated: list[int] = []
+    generate = rsa.generate_private_key
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        generated.append(1)
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(rsa, "generate_private_key", counting)
+    moto_in_process(False)
+    plain = _signed_deliveries(3)
+    plain_keys = len(generated)
+    generated.clear()
+    moto_in_process(True)
+    patched = _signed_deliveries(3)
+
+    def shape(deliveries: list[tuple[dict[str, Any], bytes]]) -> list[Any]:
+        return [(sorted(e), e["Message"], e["SignatureVersion"]) for e, _ in deliveries]
+
+    assert shape(patched) == shape(plain)
+    assert all(_signature_verifies(e, pem) for e, pem in plain + patched)
+    assert plain_keys == 3  # moto as shipped: a key per subscription
+    assert len(generated) <= 1  # patched: one for the process (none if an earlier test made it)
+
+
+def test_action_lookup_is_the_same_and_follows_class_changes(moto_in_process: Callable[[bool], None]) -> None:
+    import moto.core.responses
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.s3.responses import S3Response
+    from moto.sqs.responses import SQSResponse
+
+    classes = [DynamoHandler, S3Response, SQSResponse]
+    moto_in_process(False)
+    plain = [moto.core.responses.method_names_from_class(c) for c in classes]
+    moto_in_process(True)
+    patched = [moto.core.responses.method_names_from_class(c) for c in classes for _ in range(2)]
+
+    class Extended(SQSResponse):
+        pass
+
+    before = moto.core.responses.method_names_from_class(Extended)
+    Extended.gtlocal_test_action = lambda self: ""  # type: ignore[attr-defined]
+    after = moto.core.responses.method_names_from_class(Extended)
+
+    assert patched == [names for names in plain for _ in range(2)]
+    assert "receive_message" in plain[2]
+    assert "gtlocal_test_action" not in before and "gtlocal_test_action" in after
