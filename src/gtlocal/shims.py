@@ -500,13 +500,14 @@ def _patch_sqs_retention_check() -> None:
 
     moto asks ``get_queue_attributes(queue, ["MessageRetentionPeriod"])``, which builds the whole
     attribute map (three scans of the queue's messages) two or three times per returned message."""
-    from moto.core.utils import unix_time
+    from moto.sqs import models
     from moto.sqs.models import SQSBackend
 
     def is_message_valid_based_on_retention_period(self: SQSBackend, queue_name: str, message: Any) -> bool:
         queue: Any = self.get_queue(queue_name)  # moto sets the attribute from the queue's attributes
         retention_period = int(queue.message_retention_period)
-        return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
+        # moto's module clock, read at call time as moto does (a shim may make it the emulated one)
+        return bool(retention_period + message.sent_timestamp / 1000 > models.unix_time())  # type: ignore[attr-defined]
 
     check = is_message_valid_based_on_retention_period
     _register(SQSBackend, "is_message_valid_based_on_retention_period", check)
