@@ -13,11 +13,12 @@ from collections import Counter
 from typing import Any
 
 import boto3
+import pytest
 from PIL import Image
 
 from gtlocal.deploy import deploy_project, publish_project_config
 from gtlocal.runner import run_until_idle
-from gtlocal.testing import LocalCloud, clean_project, reset_local_cloud
+from gtlocal.testing import KeptDeployment, LocalCloud, ProjectNotClean, clean_project, reset_local_cloud
 
 PREFIX = "cl"
 
@@ -53,6 +54,8 @@ def observe(cloud: LocalCloud, deployment: dict[str, Any], notifications: str) -
     s3, sqs, sm = boto3.client("s3"), boto3.client("sqs"), boto3.client("sagemaker")
     items = boto3.resource("dynamodb").Table(deployment["ledger_table"]).scan()["Items"]
     received = sqs.receive_message(QueueUrl=notifications, MaxNumberOfMessages=10).get("Messages", [])
+    for message in received:
+        sqs.delete_message(QueueUrl=notifications, ReceiptHandle=message["ReceiptHandle"])
     return {
         "jobs": sorted(
             (j["LabelingJobName"], j["LabelingJobStatus"])
@@ -135,3 +138,48 @@ def test_a_cleaned_project_behaves_as_a_fresh_one(local_cloud: LocalCloud) -> No
     assert fresh["queues"]["intake.dlq"] == "1/0/0"
     assert fresh["ground_truth_queues"] == [f"GroundTruth-{PREFIX}-0002"]  # reconcile removed 0001's
     assert "job-ended" in fresh["notifications"]
+
+
+def test_messages_in_flight_or_delayed_are_reported_never_purged(local_cloud: LocalCloud) -> None:
+    reset_local_cloud(local_cloud)
+    deployment = deploy_project(PREFIX, region=local_cloud.region)
+    sqs = boto3.client("sqs")
+    intake, job_events = (deployment["queues"][k]["url"] for k in ("intake", "job_events"))
+    sqs.send_message(QueueUrl=intake, MessageBody="{}")
+    assert sqs.receive_message(QueueUrl=intake)["Messages"]  # now in flight for the visibility timeout
+    sqs.send_message(QueueUrl=job_events, MessageBody="{}", DelaySeconds=900)
+    sqs.send_message(QueueUrl=job_events, MessageBody="{}")
+
+    with pytest.raises(ProjectNotClean, match="in flight or delayed"):
+        clean_project(local_cloud, deployment)
+    left = clean_project(local_cloud, deployment, strict=False)
+
+    assert [entry.split(":")[2].rsplit("/", 1)[1] for entry in left] == [
+        f"{PREFIX}-intake",
+        f"{PREFIX}-job-events",
+    ]
+    assert _depths(sqs, deployment)["job_events.queue"] == "0/0/1"  # the visible one was drained
+    sqs.purge_queue(QueueUrl=intake)  # no purge happened: a test may still purge
+
+
+def test_a_kept_deployment_cleans_and_deploys_again_only_when_it_must(local_cloud: LocalCloud) -> None:
+    sqs = boto3.client("sqs")
+    deploys: list[str] = []
+
+    def deploy(cloud: LocalCloud) -> dict[str, Any]:
+        deploys.append(PREFIX)
+        return deploy_project(PREFIX, region=cloud.region)
+
+    kept = KeptDeployment(local_cloud, deploy)
+    document = kept.clean()  # first use: reset, deploy
+    fresh = _depths(sqs, document)  # S3's test event waits in the intake queue of a new deployment
+    marker = sqs.create_queue(QueueName=f"{PREFIX}-marker")["QueueUrl"]  # gone only with a reset
+    kept.clean()  # clean: the marker stays
+    kept_marker = sqs.list_queues(QueueNamePrefix=f"{PREFIX}-marker").get("QueueUrls", [])
+    sqs.send_message(QueueUrl=document["queues"]["intake"]["url"], MessageBody="{}")
+    sqs.receive_message(QueueUrl=document["queues"]["intake"]["url"])  # in flight: cannot be cleaned
+    again = kept.clean()
+
+    assert kept_marker == [marker] and len(deploys) == 2
+    assert sqs.list_queues(QueueNamePrefix=f"{PREFIX}-marker").get("QueueUrls", []) == []
+    assert _depths(sqs, again) == fresh
