@@ -76,20 +76,23 @@ def local_cloud() -> Iterator[Server]:
 
 
 class Meter:
-    """Wall time and server CPU time spent inside its `with` block."""
+    """Wall time, this process's CPU time and the server's CPU time spent inside its `with` block."""
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self.wall = 0.0
+        self.client_cpu = 0.0
         self.cpu: float | None = None
 
     def __enter__(self) -> Meter:
         self._cpu0 = self.server.cpu_seconds()
+        self._client0 = time.process_time()
         self._wall0 = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self._wall0
+        self.client_cpu = time.process_time() - self._client0
         cpu1 = self.server.cpu_seconds()
         self.cpu = None if cpu1 is None or self._cpu0 is None else cpu1 - self._cpu0
 
@@ -206,6 +209,7 @@ def localcloud_mix() -> dict[str, Any]:
     }
     if meter.cpu is not None:
         figures["server_cpu_ms_per_request"] = round(1000 * meter.cpu / requests, 2)
+    figures["client_cpu_ms_per_request"] = round(1000 * meter.client_cpu / requests, 2)  # botocore
     for name, values in timings.items():
         figures[f"{name}_ms_median"] = round(1000 * statistics.median(values), 2)
     return figures
