@@ -9,7 +9,7 @@ Benchmark = Callable[[], dict[str, Any]]
 REGISTRY: dict[str, Benchmark] = {}
 
 # Modules that register benchmarks when imported; add yours here.
-MODULES = ["bench.lambdas"]
+MODULES = ["bench.lambdas", "bench.localcloud"]
 
 
 def register(name: str) -> Callable[[Benchmark], Benchmark]:

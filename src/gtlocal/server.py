@@ -6,16 +6,24 @@ Dispatch, in this order:
 - every AWS request is first authorized by ``gtlocal.iam`` (restricted principals only)
 - header ``X-Amz-Target: SageMaker.<emulated op>`` -> Ground Truth emulator
 - anything else                                   -> moto in server mode (incl. ``/moto-api/reset``)
+
+The server speaks HTTP/1.1 with persistent connections (``KeepAliveRequestHandler``): botocore
+keeps its connections open, so a client pays one TCP connection and one server thread per pooled
+connection instead of one per request.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import re
+import socket
 import threading
 from collections.abc import Iterable
 from typing import Any
 
+from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
@@ -83,6 +91,130 @@ class LocalCloudApp:
         return Response(body, status=status, headers=headers)
 
 
+# An idle persistent connection is closed after this many seconds (the client's pool reconnects).
+IDLE_CONNECTION_SECONDS = 30
+_NO_BODY_STATUSES = frozenset({204, 304})
+_HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
+
+
+def _read_body(handler: KeepAliveRequestHandler, environ: dict[str, Any]) -> bytes:
+    """The whole request body: chunked (werkzeug's dechunking stream) or exactly Content-Length bytes.
+
+    Reading it completely before the application runs is what makes keep-alive safe: the next
+    request on the connection starts right after it, whatever the application read."""
+    if environ.get("wsgi.input_terminated"):
+        data: bytes = environ["wsgi.input"].read()
+        return data
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return handler.rfile.read(length) if length > 0 else b""
+
+
+class KeepAliveRequestHandler(MotoRequestHandler):
+    """moto's request handler (header names kept as sent) with HTTP/1.1 persistent connections.
+
+    werkzeug's development server answers every request with ``Connection: close``: it cannot
+    tell where an unread request body ends. This handler reads the body completely first, buffers
+    the application's answer and sends it with its ``Content-Length``, so the connection stays
+    open for the client's next request unless the client asks to close it (``Connection: close``,
+    or HTTP/1.0 without ``keep-alive``), the application fails, or the connection idles for
+    ``IDLE_CONNECTION_SECONDS``."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = IDLE_CONNECTION_SECONDS
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body are two writes: without TCP_NODELAY the body of a small answer can wait
+        # for the client's delayed ACK (~40 ms on Linux) once the connection is kept open.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connections = getattr(self.server, "gtlocal_connections", None)
+        if connections is not None:
+            connections.add(self.connection)
+
+    def finish(self) -> None:
+        connections = getattr(self.server, "gtlocal_connections", None)
+        if connections is not None:
+            connections.discard(self.connection)
+        super().finish()
+
+    def log_error(self, format: str, *args: Any) -> None:
+        if format.startswith("Request timed out"):
+            return  # an idle persistent connection reached IDLE_CONNECTION_SECONDS: normal
+        super().log_error(format, *args)
+
+    def run_wsgi(self) -> None:
+        # ``Expect: 100-continue`` was answered by http.server's parse_request (HTTP/1.1).
+        self.environ = environ = self.make_environ()
+        environ["wsgi.input"] = io.BytesIO(_read_body(self, environ))
+        status, headers, body = self._call_application(environ)
+        code_text, _, reason = status.partition(" ")
+        code = int(code_text)
+        self.send_response(code, reason)
+        for key, value in headers:
+            lowered = key.lower()
+            if lowered == "connection" and value.lower() == "close":
+                self.close_connection = True
+            if lowered in _HOP_BY_HOP and not (lowered == "content-length" and self.command == "HEAD"):
+                continue
+            self.send_header(key, value)
+        has_body = not (100 <= code < 200 or code in _NO_BODY_STATUSES)
+        if has_body and self.command != "HEAD":
+            self.send_header("Content-Length", str(len(body)))
+        elif self.command == "HEAD" and not any(k.lower() == "content-length" for k, _ in headers):
+            self.send_header("Content-Length", "0")
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if has_body and self.command != "HEAD" and body:
+            self.wfile.write(body)
+
+    def _call_application(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        """Run the WSGI application to completion: (status, headers, body)."""
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+        chunks: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started[:] = [(status, list(headers))]
+            return chunks.append
+
+        try:
+            result = self.server.app(environ, start_response)
+            try:
+                chunks.extend(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            if not started:
+                raise AssertionError("the application returned without calling start_response")
+        except Exception as exc:
+            from werkzeug.debug.tbtools import DebugTraceback
+
+            self.server.log("error", f"Error on request:\n{DebugTraceback(exc).render_traceback_text()}")
+            self.close_connection = True
+            body = b"Internal Server Error"
+            return "500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain; charset=utf-8")], body
+        status, headers = started[0]
+        return status, headers, b"".join(chunks)
+
+
+def serve_wsgi(host: str, port: int, app: WSGIApp) -> BaseWSGIServer:
+    """A bound threaded server for ``app`` with persistent connections (``KeepAliveRequestHandler``)."""
+    server = make_server(host, port, app, threaded=True, request_handler=KeepAliveRequestHandler)
+    server.gtlocal_connections = set()  # type: ignore[attr-defined]
+    return server
+
+
+def close_connections(server: BaseWSGIServer) -> None:
+    """Close the connections ``server`` still holds open (after ``shutdown``, so none are new)."""
+    for connection in list(getattr(server, "gtlocal_connections", ())):
+        with contextlib.suppress(OSError):
+            connection.shutdown(socket.SHUT_RDWR)
+
+
 class LocalCloud:
     """A bound, not yet serving, local cloud (``serve_forever`` runs it).
 
@@ -93,24 +225,19 @@ class LocalCloud:
     def __init__(
         self, host: str, port: int, aws_endpoint: str | None = None, iam_mode: str | None = None
     ) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         from gtlocal import shims
 
-        moto_app = DomainDispatcherApplication(create_backend_app)
+        def create_app(service: str) -> Any:
+            if service == "cloudformation":  # moto's CloudFormation: our models first (shims.py)
+                shims.install_cloudformation_models()
+            return create_backend_app(service)  # type: ignore[arg-type]
+
+        moto_app = DomainDispatcherApplication(create_app)
         self.emulator = GroundTruthBackend()
         self.iam = IamEnforcer(iam_mode)
-        self.server: BaseWSGIServer = make_server(
-            host,
-            port,
-            LocalCloudApp(self.emulator, moto_app, self.iam),
-            threaded=True,
-            request_handler=MotoRequestHandler,
-        )
+        self.server: BaseWSGIServer = serve_wsgi(host, port, LocalCloudApp(self.emulator, moto_app, self.iam))
         self.port = self.server.server_port
         self.url = f"http://{host}:{self.port}"
         # The CloudFormation models call this process's moto (not a LocalStack given as
@@ -133,5 +260,7 @@ class LocalCloud:
         return thread
 
     def shutdown(self) -> None:
+        """Stop serving and close the open persistent connections (their clients see the close)."""
         self.server.shutdown()
         self.server.server_close()
+        close_connections(self.server)

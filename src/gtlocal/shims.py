@@ -3,7 +3,8 @@
 ``apply(endpoint)`` is called by ``gtlocal.server.LocalCloud`` (so ``gtlocal serve``, ``make
 emulator``, the test fixtures and the demo all have them) before the local cloud serves; the
 behaviour patches are installed once per process, the CloudFormation resource models of
-``gtlocal.cfn_models`` are (re)pointed at ``endpoint``. Each patch fixes a place where moto
+``gtlocal.cfn_models`` are (re)pointed at ``endpoint`` (installed when moto's CloudFormation is
+first used, see ``install_cloudformation_models``). Each patch fixes a place where moto
 differs from AWS in a way that breaks ``terraform apply`` or a stack of ``cloudformation/``;
 nothing here changes behaviour that AWS would show differently.
 
@@ -65,16 +66,41 @@ nothing here changes behaviour that AWS would show differently.
 - **CloudFormation roles' inline policies** (``Policies`` of ``AWS::IAM::Role``): AWS stores them
   as JSON documents, validated as ``PutRolePolicy`` validates; moto stored the Python dict, so
   ``GetRolePolicy`` answered its ``repr`` (not JSON) and nothing could evaluate the role.
+
+Cost patches (the same answers, computed once instead of per request, per message or per queued
+message; each keeps moto's result exactly, ``tests/integration/localcloud/test_perf_shims.py``):
+
+- **Service dispatch**: moto's server resolves the backend of every request by listing its own
+  package directory (~250 ``stat`` calls) and matching every service's URL patterns, under one
+  global lock. The backend of a host name never changes: it is remembered.
+- **SQS ReceiveMessage**: moto checks each message it returns against the queue's retention period
+  through ``get_queue_attributes``, which computes *every* queue attribute, three of them by
+  scanning all queued messages; and it lists all visible messages before taking the first ten.
+  The shim reads ``MessageRetentionPeriod`` directly and walks the queue only as far as needed.
+- **SQS DeleteMessage(Batch)**: moto scans the queue twice per receipt handle to find its message;
+  the shim keeps an index of receipt handles (every handle a message ever had, as moto accepts).
+- **SQS SendMessage(Batch)**: moto builds the queue's whole attribute map (three scans of all
+  queued messages) to read ``ContentBasedDeduplication`` for every message it queues, directly or
+  from S3 notifications, SNS and EventBridge; the shim leaves the three counts out of that map.
+  With these three, a send, receive or delete no longer costs more when more messages are queued.
+- **EventBridge input paths**: moto compiles the eight JSONPath expressions of a target's input
+  (a new parser each time) for every event and every target; compiled expressions are cached.
+- **SNS signing key**: one RSA key for the process (AWS signs with one certificate per region);
+  moto generated one per subscription (~0.1 s of CPU each).
+- **Action lookup**: moto lists a response class's methods on every request; the list is kept
+  per class (made again when the class changes).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import logging
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 LOG = logging.getLogger("gtlocal.shims")
@@ -82,16 +108,43 @@ _lock = threading.Lock()
 _applied = False
 _clock_now: Callable[[], float] | None = None
 _clock_followed = False
+_cloudformation_endpoint: str | None = None
+_cloudformation_installed: str | None = None
+
+
+def install_cloudformation_models() -> None:
+    """Install ``gtlocal.cfn_models`` for the endpoint last given to ``apply`` (idempotent).
+
+    ``gtlocal.server.LocalCloud`` calls it before moto's CloudFormation serves its first request:
+    importing moto's CloudFormation imports every moto service (~2.5 s of CPU, most of the local
+    cloud's start), so a local cloud that never creates a stack never pays for it."""
+    with _lock:
+        _install_cloudformation_models()
+
+
+def _install_cloudformation_models() -> None:
+    global _cloudformation_installed
+    if _cloudformation_endpoint is None or _cloudformation_installed == _cloudformation_endpoint:
+        return
+    from gtlocal import cfn_models
+
+    if _cloudformation_installed is None:  # moto's CloudFormation is loaded now: patch it once
+        _patch_cloudformation_template_size()
+        _patch_cloudformation_no_value_in_lists()
+    cfn_models.install(_cloudformation_endpoint)
+    _cloudformation_installed = _cloudformation_endpoint
 
 
 def apply(endpoint: str) -> None:
     """Install every shim (the behaviour patches once per process); the CloudFormation models
-    call the AWS APIs of the local cloud at ``endpoint``."""
-    global _applied
-    from gtlocal import cfn_models
+    call the AWS APIs of the local cloud at ``endpoint`` (installed when moto's CloudFormation is
+    first used: ``install_cloudformation_models``)."""
+    global _applied, _cloudformation_endpoint
 
     with _lock:
-        cfn_models.install(endpoint)
+        _cloudformation_endpoint = endpoint
+        if "moto.cloudformation.parsing" in sys.modules:  # already loaded: point them here now
+            _install_cloudformation_models()
         if _applied:
             return
         _patch_s3_bucket_policy_conditions()
@@ -107,9 +160,8 @@ def apply(endpoint: str) -> None:
         _patch_sns_dead_subscriptions()
         _patch_sqs_retention()
         _patch_s3_event_sequencer()
-        _patch_cloudformation_template_size()
-        _patch_cloudformation_no_value_in_lists()
         _patch_cloudformation_role_policies()
+        _install_cost_patches()
         _applied = True
 
 
@@ -608,3 +660,250 @@ def _patch_iam_deliveries() -> None:
     from gtlocal.iam import deliveries
 
     deliveries.install()
+
+
+# --- Cost: the same answers without per-request, per-message or per-queued-message work ---------
+
+# (owner, attribute) -> (moto's original, the patch). Tests run moto with and without them.
+COST_PATCHES: dict[tuple[Any, str], tuple[Any, Any]] = {}
+_DISPATCH_CACHE_LIMIT = 4096
+
+
+def apply_cost_patches() -> None:
+    """Install the cost patches (``apply`` does; idempotent)."""
+    with _lock:
+        _install_cost_patches()
+
+
+def remove_cost_patches() -> None:
+    """Put moto's originals back (for tests that compare moto with and without the patches)."""
+    with _lock:
+        for (owner, name), (original, _patch) in COST_PATCHES.items():
+            setattr(owner, name, original)
+
+
+def cost_patches_installed() -> bool:
+    return bool(COST_PATCHES) and all(
+        _current(owner, name) is patch for (owner, name), (_original, patch) in COST_PATCHES.items()
+    )
+
+
+def _current(owner: Any, name: str) -> Any:
+    return vars(owner)[name] if isinstance(owner, type) else getattr(owner, name)
+
+
+def _install_cost_patches() -> None:
+    if not COST_PATCHES:
+        _patch_dispatch_backend_cache()
+        _patch_sqs_retention_check()
+        _patch_sqs_visible_messages()
+        _patch_sqs_receipt_index()
+        _patch_sqs_send_without_counts()
+        _patch_events_jsonpath_cache()
+        _patch_sns_signing_key()
+        _patch_method_names_cache()
+    for (owner, name), (_original, patch) in COST_PATCHES.items():
+        setattr(owner, name, patch)
+
+
+def _register(owner: Any, name: str, patch: Any) -> None:
+    COST_PATCHES[(owner, name)] = (_current(owner, name), patch)
+
+
+def _patch_dispatch_backend_cache() -> None:
+    """moto's ``get_backend_for_host(host)`` depends only on ``host`` (its package listing and URL
+    patterns are fixed): remember each answer (bounded; there are few host names)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.get_backend_for_host
+    known: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self: DomainDispatcherApplication, host: str | None) -> Any:
+        try:
+            return known[host]
+        except KeyError:
+            backend = original(self, host)
+            if len(known) < _DISPATCH_CACHE_LIMIT:
+                known[host] = backend
+            return backend
+
+    _register(DomainDispatcherApplication, "get_backend_for_host", get_backend_for_host)
+
+
+def _patch_sqs_retention_check() -> None:
+    """ReceiveMessage's per-message retention check, reading the one attribute it needs.
+
+    moto asks ``get_queue_attributes(queue, ["MessageRetentionPeriod"])``, which builds the whole
+    attribute map (three scans of the queue's messages) two or three times per returned message."""
+    from moto.sqs import models
+    from moto.sqs.models import SQSBackend
+
+    def is_message_valid_based_on_retention_period(self: SQSBackend, queue_name: str, message: Any) -> bool:
+        queue: Any = self.get_queue(queue_name)  # moto sets the attribute from the queue's attributes
+        retention_period = int(queue.message_retention_period)
+        # moto's module clock, read at call time as moto does (a shim may make it the emulated one)
+        return bool(retention_period + message.sent_timestamp / 1000 > models.unix_time())  # type: ignore[attr-defined]
+
+    check = is_message_valid_based_on_retention_period
+    _register(SQSBackend, "is_message_valid_based_on_retention_period", check)
+
+
+class VisibleMessages:
+    """``Queue.messages`` as moto defines it (visible, not delayed, in queue order), computed as it
+    is read: ReceiveMessage stops after the messages it returns instead of listing the whole queue.
+    It iterates a snapshot of the queue, as moto's list was."""
+
+    __slots__ = ("_snapshot",)
+
+    def __init__(self, messages: list[Any]) -> None:
+        self._snapshot = tuple(messages)
+
+    def __iter__(self) -> Iterator[Any]:
+        for message in self._snapshot:
+            if message.visible and not message.delayed:
+                yield message
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:
+        return next(iter(self), None) is not None
+
+
+def _patch_sqs_visible_messages() -> None:
+    from moto.sqs.models import Queue
+
+    def messages(self: Queue) -> VisibleMessages:
+        return VisibleMessages(self._messages)
+
+    _register(Queue, "messages", property(messages))
+
+
+def _patch_sqs_receipt_index() -> None:
+    """DeleteMessage finds the message of a receipt handle through an index, not two queue scans.
+
+    Every handle a message is given (``Message.mark_received``) is indexed; moto accepts any of a
+    message's handles, current or old, and so does the index. The message must still be in this
+    queue (not moved to its DLQ, purged or deleted), as moto checks."""
+    import weakref
+
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+    from moto.sqs.models import Message, Queue
+
+    receipts: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+    original_mark = Message.mark_received
+
+    def mark_received(self: Message, visibility_timeout: int | None = None) -> None:
+        original_mark(self, visibility_timeout)
+        if self.receipt_handle is not None:
+            receipts[self.receipt_handle] = self
+
+    def delete_message(self: Queue, receipt_handle: str) -> None:
+        if receipt_handle in self.deleted_messages:
+            return  # already deleted: moto (and SQS) accept it again
+        queued = self._messages
+        message = receipts.get(receipt_handle)
+        if message is None or message not in queued:  # Message has no __eq__: identity, in C
+            # Not indexed (received before the patch) or not here: moto's scan decides.
+            message = next((m for m in queued if m.had_receipt_handle(receipt_handle)), None)
+        if message is None:
+            raise ReceiptHandleIsInvalid()
+        self.pending_messages.discard(message)
+        self.deleted_messages.update(message.all_receipt_handles)  # type: ignore[arg-type] # as moto
+        remaining = list(queued)  # a new list, as moto builds: readers of the old one are unaffected
+        remaining.remove(message)
+        self._messages = remaining
+
+    _register(Message, "mark_received", mark_received)
+    _register(Queue, "delete_message", delete_message)
+
+
+_sending = threading.local()
+_QUEUE_COUNTS = (
+    "approximate_number_of_messages",
+    "approximate_number_of_messages_delayed",
+    "approximate_number_of_messages_not_visible",
+)
+
+
+def _patch_sqs_send_without_counts() -> None:
+    """SendMessage(Batch) without counting the queue's messages.
+
+    To read one attribute, ``ContentBasedDeduplication``, moto's send path builds the queue's whole
+    attribute map (``queue.attributes.get(...)``), whose three ``ApproximateNumberOf*`` counts scan
+    every queued message: sending N messages cost O(N^2). While a thread is inside ``send_message``
+    or ``send_message_batch`` those three counts are not computed (0 stands in; the send path reads
+    only ``ContentBasedDeduplication`` from that map and drops it). Everywhere else they are
+    moto's."""
+    from moto.sqs.models import Queue, SQSBackend
+
+    def sending(original: Any) -> Any:
+        @functools.wraps(original)
+        def send(self: SQSBackend, *args: Any, **kwargs: Any) -> Any:
+            _sending.depth = getattr(_sending, "depth", 0) + 1
+            try:
+                return original(self, *args, **kwargs)
+            finally:
+                _sending.depth -= 1
+
+        return send
+
+    def counted(original: property) -> property:
+        def count(self: Queue) -> int:
+            if getattr(_sending, "depth", 0):
+                return 0
+            return int(original.fget(self)) if original.fget else 0
+
+        return property(count)
+
+    for name in ("send_message", "send_message_batch"):
+        _register(SQSBackend, name, sending(getattr(SQSBackend, name)))
+    for name in _QUEUE_COUNTS:
+        _register(Queue, name, counted(vars(Queue)[name]))
+
+
+def _patch_events_jsonpath_cache() -> None:
+    """moto's EventBridge builds a new JSONPath parser (ply tables) for each input path of each
+    target of each event; compiled expressions do not change, so each is compiled once.
+    moto imports ``parse`` from ``jsonpath_ng.ext`` when it runs, so the cached one is found there."""
+    import jsonpath_ng.ext
+
+    compile_path = jsonpath_ng.ext.parse  # type: ignore[attr-defined]
+    _register(jsonpath_ng.ext, "parse", functools.lru_cache(maxsize=1024)(compile_path))
+
+
+def _patch_sns_signing_key() -> None:
+    """One RSA key signs every SNS message of the process, as AWS signs with one certificate per
+    region (the envelope's ``SigningCertURL``); moto made a 2,048-bit key for each subscription on
+    its first delivery (~0.1 s of CPU, paid again for every test's subscriptions)."""
+    from moto.sns.models import Subscription
+
+    @functools.cache
+    def signing_key() -> Any:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def private_key(self: Subscription) -> Any:
+        return signing_key()
+
+    _register(Subscription, "private_key", private_key)
+
+
+def _patch_method_names_cache() -> None:
+    """moto lists a response class's methods (``inspect.getmembers``) on every request to find the
+    action; the list is kept per class and made again when the class gains or loses attributes."""
+    import moto.core.responses
+
+    original = moto.core.responses.method_names_from_class  # type: ignore[attr-defined]
+    known: dict[Any, tuple[tuple[int, ...], list[str]]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        shape = tuple(len(vars(k)) for k in clazz.__mro__)
+        hit = known.get(clazz)
+        if hit is None or hit[0] != shape:
+            hit = (shape, original(clazz))
+            known[clazz] = hit
+        return hit[1]
+
+    _register(moto.core.responses, "method_names_from_class", method_names_from_class)

@@ -1,15 +1,21 @@
-"""Helpers for tests: start a local cloud on a free port and describe it as ``LocalCloud``."""
+"""Helpers for tests: start a local cloud on a free port and describe it as ``LocalCloud``;
+empty a deployed project's data but keep its resources (``clean_project``, ``KeptDeployment``);
+count the connections and requests boto3 clients make (``counting_connections``,
+``requests_sent``)."""
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -40,9 +46,12 @@ def free_port() -> int:
 
 
 def wait_for_health(
-    endpoint: str, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None
+    endpoint: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None
 ) -> float:
-    """Wait until ``/_groundtruth/health`` answers; return the seconds it took."""
+    """Wait until ``/_groundtruth/health`` answers; return the seconds it took.
+
+    The local cloud starts in about a second on an idle machine; on a shared, loaded one
+    (several test sessions on two cores) it has taken over 15 s, hence the generous limit."""
     control = GroundTruthControl(endpoint, timeout=2)
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -104,3 +113,195 @@ def allow_delivery(sqs: Any, queue_url: str, service: str, source_arn: str) -> N
     }
     policy = {"Version": "2012-10-17", "Statement": [grant]}
     sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(policy)})
+
+
+def requests_sent(client: Any) -> int:
+    """How many HTTP requests a boto3 client (or resource) has sent, over all its pools."""
+    resource_client = getattr(getattr(client, "meta", None), "client", None)
+    http = resource_client if resource_client is not None else client
+    manager = http._endpoint.http_session._manager
+    total = 0
+    for key in manager.pools.keys():  # noqa: SIM118 - urllib3's pool container cannot be iterated
+        pool = manager.pools.get(key)
+        total += pool.num_requests if pool is not None else 0
+    return total
+
+
+@dataclass
+class ConnectionCount:
+    opened: int = 0
+
+
+@contextmanager
+def counting_connections() -> Iterator[ConnectionCount]:
+    """Count the TCP connections this process opens meanwhile (every boto3 client: urllib3).
+
+    urllib3 reconnects a pooled connection the server closed without a new pool entry, so its
+    own counters do not show a server that answers ``Connection: close``; sockets do."""
+    import urllib3.util.connection
+
+    count = ConnectionCount()
+    lock = threading.Lock()
+    original = urllib3.util.connection.create_connection
+
+    def create_connection(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            count.opened += 1
+        return original(*args, **kwargs)
+
+    urllib3.util.connection.create_connection = create_connection
+    try:
+        yield count
+    finally:
+        urllib3.util.connection.create_connection = original
+
+
+DATA_BUCKETS = ("drop", "input", "output")
+
+
+def clean_project(cloud: LocalCloud, deployment: dict[str, Any], *, strict: bool = True) -> list[str]:
+    """Empty one deployed project's data and keep its resources: it then behaves as freshly deployed.
+
+    Removed: every object version, delete marker and unfinished upload in its drop, input and
+    output buckets, and the published project config (the folder of ``project_config_uri``) in
+    its instructions bucket; every ledger item; the messages of its queues, their DLQs and every
+    other SQS queue subscribed to its topics (e.g. a test's notification queue); the emulator's
+    ``GroundTruth-<job>`` queues of its jobs and their subscriptions to its input topic; the
+    emulator's jobs, clock and settings (``control.reset()``, which is not per project).
+    Kept: the resources themselves, their settings and the deployment's own subscriptions, and
+    the artifacts bucket (its objects may be deployed ones, e.g. the publisher script).
+
+    Messages in flight (received, not deleted) or delayed cannot be received, and PurgeQueue is
+    not used (once per queue per 60 s: it would make a test's own purge fail): ``strict`` raises
+    ``ProjectNotClean`` for them; otherwise they are left and the queues holding them returned
+    (``[]``: everything was removed)."""
+    from gtlocal.runner import aws_client
+
+    region = deployment["region"]
+    s3 = aws_client("s3", region)
+    for role in DATA_BUCKETS:
+        _empty_bucket(s3, deployment["buckets"][role])
+    config_bucket, _, config_key = deployment["project_config_uri"][len("s3://") :].partition("/")
+    _empty_bucket(s3, config_bucket, config_key.rpartition("/")[0] + "/")
+    _empty_table(aws_client("dynamodb", region), deployment["ledger_table"])
+
+    sqs, sns = aws_client("sqs", region), aws_client("sns", region)
+    ground_truth = f"GroundTruth-{deployment['project_prefix'].lower()}-"
+    queue_urls = [url for queue in deployment["queues"].values() for url in (queue["url"], queue["dlq_url"])]
+    for topic in deployment["topics"].values():
+        for subscription in _subscriptions(sns, topic):
+            if subscription["Protocol"] != "sqs":
+                continue
+            name = subscription["Endpoint"].rsplit(":", 1)[1]
+            if name.startswith(ground_truth):
+                sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+                continue
+            with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):
+                queue_urls.append(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    left: list[str] = []
+    for url in queue_urls:
+        try:
+            _empty_queue(sqs, url)
+        except ProjectNotClean as exc:
+            if strict:
+                raise
+            left.append(str(exc))
+    for url in sqs.list_queues(QueueNamePrefix=ground_truth).get("QueueUrls", []):
+        sqs.delete_queue(QueueUrl=url)
+    cloud.control.reset()
+    return left
+
+
+def _empty_bucket(s3: Any, bucket: str, prefix: str = "") -> None:
+    keys: list[dict[str, str]] = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            keys.append({"Key": entry["Key"], "VersionId": entry["VersionId"]})
+    for start in range(0, len(keys), 1000):  # DeleteObjects takes up to 1,000 keys
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True})
+    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
+        for upload in page.get("Uploads", []):
+            s3.abort_multipart_upload(Bucket=bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+
+
+def _empty_table(dynamodb: Any, table: str) -> None:
+    key_names = [k["AttributeName"] for k in dynamodb.describe_table(TableName=table)["Table"]["KeySchema"]]
+    keys = []
+    for page in dynamodb.get_paginator("scan").paginate(
+        TableName=table,
+        ProjectionExpression=", ".join(f"#k{i}" for i in range(len(key_names))),
+        ExpressionAttributeNames={f"#k{i}": name for i, name in enumerate(key_names)},
+    ):
+        keys.extend(page["Items"])
+    for start in range(0, len(keys), 25):  # BatchWriteItem takes up to 25 requests
+        pending = {table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]}
+        while pending:
+            pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+
+
+def _subscriptions(sns: Any, topic: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for page in sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=topic):
+        found.extend(s for s in page["Subscriptions"] if s["SubscriptionArn"].startswith("arn:"))
+    return found
+
+
+QUEUE_COUNTS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
+
+
+class ProjectNotClean(RuntimeError):
+    """A queue still holds messages that cannot be removed now (see ``_empty_queue``)."""
+
+
+def _empty_queue(sqs: Any, url: str) -> None:
+    """Receive and delete every visible message. Messages in flight or delayed cannot be received;
+    only PurgeQueue would remove them, and it is not used: SQS allows one purge per queue per 60 s
+    (moto enforces it too), so a purge here would make a test's own PurgeQueue fail."""
+    while True:
+        answer = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        messages = answer.get("Messages")
+        if not messages:
+            break
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)]
+        sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(QUEUE_COUNTS))["Attributes"]
+    if any(int(counts.get(name, 0)) for name in QUEUE_COUNTS):
+        raise ProjectNotClean(f"{url}: messages in flight or delayed ({counts})")
+
+
+class KeptDeployment:
+    """A project deployed once and cleaned before each use (a module- or session-scoped fixture).
+
+    ``clean()`` gives the deployment document of a project that behaves as freshly deployed:
+    the first call resets the local cloud and deploys; later calls ``clean_project``, unless
+    the local cloud was reset meanwhile (the ledger table is gone) or a queue holds messages in
+    flight or delayed (``ProjectNotClean``): then it resets and deploys again."""
+
+    def __init__(self, cloud: LocalCloud, deploy: Callable[[LocalCloud], dict[str, Any]]) -> None:
+        self.cloud = cloud
+        self._deploy = deploy
+        self._document: dict[str, Any] | None = None
+
+    def clean(self) -> dict[str, Any]:
+        try:
+            if self._document is None or not self._deployed(self._document):
+                raise ProjectNotClean("not deployed (yet, or the local cloud was reset)")
+            clean_project(self.cloud, self._document)
+        except ProjectNotClean:
+            reset_local_cloud(self.cloud)
+            self._document = self._deploy(self.cloud)
+        return copy.deepcopy(self._document)
+
+    def _deployed(self, document: dict[str, Any]) -> bool:
+        from gtlocal.runner import aws_client
+
+        dynamodb = aws_client("dynamodb", document["region"])
+        try:
+            dynamodb.describe_table(TableName=document["ledger_table"])
+        except dynamodb.exceptions.ResourceNotFoundException:
+            return False
+        return True

@@ -3,6 +3,9 @@
 It is the SDK deployment (``gtlocal.deploy``) by default. Another deployment kind (e.g. the
 Terraform example) can be added by parametrizing this fixture: every behaviour test then runs
 against each, since they only use the deployment document (docs/interfaces.md section 2).
+The project is deployed once per test module and cleaned before each test
+(``gtlocal.testing.clean_project``: data gone, resources kept), which behaves as a fresh
+deployment and costs a fraction of one.
 """
 
 from __future__ import annotations
@@ -21,17 +24,27 @@ from PIL import Image
 
 from gtlocal.deploy import deploy_project, publish_project_config
 from gtlocal.runner import RunStats, run_until_idle
-from gtlocal.testing import LocalCloud, allow_delivery
+from gtlocal.testing import KeptDeployment, LocalCloud, allow_delivery
 
 PREFIX = "bt"
 # Jobs stay Initializing until a test moves the emulated clock (no race with the emulator's ticker).
 INITIALIZING_SECONDS = 600
 
 
+def sdk_deployment(cloud: LocalCloud) -> dict[str, Any]:
+    return deploy_project(PREFIX, region=cloud.region, environment={"PENDING_STALE_SECONDS": "0"})
+
+
+@pytest.fixture(scope="module")
+def deployed(local_cloud: LocalCloud) -> KeptDeployment:
+    """The SDK deployment, made once per test module on a reset local cloud."""
+    return KeptDeployment(local_cloud, sdk_deployment)
+
+
 @pytest.fixture
-def deployment(cloud: LocalCloud) -> dict[str, Any]:
-    """A freshly deployed project (the local cloud was reset) with a published project config."""
-    document = deploy_project(PREFIX, region=cloud.region, environment={"PENDING_STALE_SECONDS": "0"})
+def deployment(deployed: KeptDeployment) -> dict[str, Any]:
+    """A project that behaves as freshly deployed (``clean_project``), its project config published."""
+    document = deployed.clean()
     publish_project_config(document)
     return document
 
@@ -160,7 +173,8 @@ class Project:
 
 
 @pytest.fixture
-def project(deployment: dict[str, Any], cloud: LocalCloud) -> Iterator[Project]:
+def project(deployment: dict[str, Any], local_cloud: LocalCloud) -> Iterator[Project]:
+    cloud = local_cloud
     # state_change_events="all": until the Lambdas follow new jobs themselves (issue 8, Build 3)
     cloud.control.update_settings(initializing_seconds=INITIALIZING_SECONDS, state_change_events="all")
     given = Project(copy.deepcopy(deployment), cloud)  # tests may change its Lambda environment

@@ -7,7 +7,9 @@ before each test).
 Fixtures:
 - ``deploy_stacks`` (function): creates buckets.yaml then labeling.yaml for a prefix, returns
   the deployment document read back from the stack (cloudformation/deployment_document.py).
-- ``deployment``: the behaviour suite's fixture, fed from the CloudFormation stack.
+- ``deployment``: the behaviour suite's fixture, fed from the CloudFormation stack; the stacks
+  are created once per test module and the project cleaned before each test
+  (``gtlocal.testing.KeptDeployment``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import boto3
 import pytest
 
 from gtlocal.deploy import publish_project_config
-from gtlocal.testing import LocalCloud
+from gtlocal.testing import KeptDeployment, LocalCloud
 
 # The behaviour suite's fixtures, so that its tests can run here against the stacks.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -37,35 +39,46 @@ from cfn_stacks import (  # isort: skip - this directory's helpers
 )
 
 
+def deploy(prefix: str, **labeling_parameters: str) -> dict[str, Any]:
+    """Create the buckets and labeling stacks of one project; return its deployment document."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=CODE_BUCKET)
+    s3.put_object(Bucket=CODE_BUCKET, Key=CODE_KEY, Body=lambda_package())
+    buckets = create_stack(f"{prefix}-buckets", "buckets.yaml", {"ProjectPrefix": prefix})
+    parameters = {
+        "ProjectPrefix": prefix,
+        "InstructionBucketName": buckets["InstructionBucketName"],
+        "ArtifactBucketName": buckets["ArtifactBucketName"],
+        "LambdaCodeBucket": CODE_BUCKET,
+        "LambdaCodeKey": CODE_KEY,
+        # The local event-source runner polls the queues instead of Lambda.
+        "EventSourceMappingsEnabled": "false",
+        **labeling_parameters,
+    }
+    create_stack(f"{prefix}-labeling", "labeling.yaml", parameters)
+    document = deployment_document.stack_deployment_document(f"{prefix}-labeling", REGION)
+    return dict(document)
+
+
 @pytest.fixture
 def deploy_stacks(cloud: LocalCloud) -> DeployStacks:
     """Create the buckets and labeling stacks of one project; return its deployment document."""
-
-    def deploy(prefix: str, **labeling_parameters: str) -> dict[str, Any]:
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=CODE_BUCKET)
-        s3.put_object(Bucket=CODE_BUCKET, Key=CODE_KEY, Body=lambda_package())
-        buckets = create_stack(f"{prefix}-buckets", "buckets.yaml", {"ProjectPrefix": prefix})
-        parameters = {
-            "ProjectPrefix": prefix,
-            "InstructionBucketName": buckets["InstructionBucketName"],
-            "ArtifactBucketName": buckets["ArtifactBucketName"],
-            "LambdaCodeBucket": CODE_BUCKET,
-            "LambdaCodeKey": CODE_KEY,
-            # The local event-source runner polls the queues instead of Lambda.
-            "EventSourceMappingsEnabled": "false",
-            **labeling_parameters,
-        }
-        create_stack(f"{prefix}-labeling", "labeling.yaml", parameters)
-        document = deployment_document.stack_deployment_document(f"{prefix}-labeling", REGION)
-        return dict(document)
-
     return deploy
 
 
+@pytest.fixture(scope="module")
+def deployed(local_cloud: LocalCloud) -> KeptDeployment:
+    """The behaviour suite's project as CloudFormation stacks (prefix "bt"), created once per
+    test module on a reset local cloud and cleaned before each test."""
+    return KeptDeployment(
+        local_cloud, lambda _cloud: deploy("bt", PendingStaleSeconds="0", LedgerDeletionProtection="false")
+    )
+
+
 @pytest.fixture
-def deployment(deploy_stacks: DeployStacks) -> dict[str, Any]:
-    """The behaviour suite's ``deployment``, from the CloudFormation stacks (prefix "bt")."""
-    document: dict[str, Any] = deploy_stacks("bt", PendingStaleSeconds="0", LedgerDeletionProtection="false")
+def deployment(deployed: KeptDeployment) -> dict[str, Any]:
+    """The behaviour suite's ``deployment``, from the CloudFormation stacks: it behaves as freshly
+    created (``gtlocal.testing.clean_project``)."""
+    document = deployed.clean()
     publish_project_config(document)
     return document

@@ -188,9 +188,7 @@ def test_job_state_rule_delivers_this_projects_job_events_only(deploy_stacks: De
     assert sorted(received) == [("pets-0001", "Completed"), ("pets-0012", "InProgress")]
 
 
-def test_a_dropped_image_reaches_the_ledger_and_a_labeling_job(
-    deployment: dict[str, Any], cloud: LocalCloud
-) -> None:
+def test_a_dropped_image_reaches_the_ledger_and_a_labeling_job(deployment: dict[str, Any]) -> None:
     # Given the stacks of project "bt" with a published project config (fixture `deployment`)
     s3 = boto3.client("s3", region_name=REGION)
     # When an image is dropped and the deployed queues are drained into the handlers

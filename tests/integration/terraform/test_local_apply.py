@@ -25,7 +25,7 @@ import pytest
 
 from gtcontract.deployment import Deployment
 from gtlocal.deploy import TOPIC_POLICY_ACTIONS
-from gtlocal.testing import LocalCloud, reset_local_cloud
+from gtlocal.testing import LocalCloud, clean_project, reset_local_cloud
 
 from .conftest import ROOT, TERRAFORM_DIR, Terraform, copy_repository
 
@@ -373,37 +373,6 @@ def test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam(
     assert json.loads(result.stdout)["ledger_table"] == f"{SDK_PREFIX}-ledger"
 
 
-def clean_project(deployment: dict[str, Any], cloud: LocalCloud) -> None:
-    """Empty the project's data (objects, ledger, messages, Ground Truth queues); keep its resources."""
-    region = deployment["region"]
-    s3 = boto3.resource("s3", region_name=region)
-    for role in ("drop", "input", "output"):
-        s3.Bucket(deployment["buckets"][role]).object_versions.delete()
-    table = boto3.resource("dynamodb", region_name=region).Table(deployment["ledger_table"])
-    with table.batch_writer() as batch:
-        for page in table.meta.client.get_paginator("scan").paginate(TableName=table.name):
-            for item in page["Items"]:
-                batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
-    sqs = boto3.client("sqs", region_name=region)
-    for queue in deployment["queues"].values():
-        for url in (queue["url"], queue["dlq_url"]):  # drain: PurgeQueue is limited to once a minute
-            while True:
-                batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
-                if not batch.get("Messages"):
-                    break
-                for message in batch["Messages"]:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    for prefix in ("GroundTruth-", f"{PREFIX}-test-"):
-        for url in sqs.list_queues(QueueNamePrefix=prefix).get("QueueUrls", []):
-            sqs.delete_queue(QueueUrl=url)
-    sns = boto3.client("sns", region_name=region)
-    for topic in deployment["topics"].values():
-        for sub in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]:
-            if sub["SubscriptionArn"].startswith("arn:"):
-                sns.unsubscribe(SubscriptionArn=sub["SubscriptionArn"])
-    cloud.control.reset()
-
-
 def behaviour_scenarios() -> list[Any]:
     scenarios = []
     for name in BEHAVIOUR_MODULES:
@@ -428,7 +397,10 @@ def test_behaviour_on_terraform_deployment(
 
     deployment = copy.deepcopy(applied["deployment"])
     deployment["lambda_environment"]["PENDING_STALE_SECONDS"] = "0"  # as the SDK fixture does
-    clean_project(deployment, local_cloud)
+    # Terraform cannot apply again per test: messages an earlier scenario left in flight or
+    # delayed stay (receive/delete cannot reach them), as before the shared helper; say which.
+    for left in clean_project(local_cloud, deployment, strict=False):
+        print(f"\nnot emptied: {left}")
     publish_project_config(deployment)
     # state_change_events="all": until the Lambdas follow new jobs themselves (issue 8, Build 3)
     local_cloud.control.update_settings(initializing_seconds=INITIALIZING_SECONDS, state_change_events="all")

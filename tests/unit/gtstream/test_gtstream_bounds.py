@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from bench.lambdas import HANDLERS, merge_in_subprocess
+from bench.lambdas import HANDLERS, SyntheticManifest, merge_in_subprocess
 
 RSS_LIMIT_MB = 100
 # Loaded on first use, not at import: boto3 and botocore's client machinery (Powertools imports
@@ -33,3 +33,13 @@ def test_a_million_line_output_manifest_merges_in_bounded_memory() -> None:
     assert figures["lines"] == 1_000_000 and figures["labeled"] == 900_000
     assert figures["manifest_mb"] > 300  # the manifest is far larger than the process ever gets
     assert figures["peak_rss_mb"] < RSS_LIMIT_MB, figures
+
+
+def test_the_synthetic_manifest_renders_every_line_as_json_dumps_would() -> None:
+    manifest = SyntheticManifest(30)
+    lines = [json.loads(line) for line in manifest.read(1 << 20).splitlines()]
+    assert len(lines) == 30
+    for n, line in enumerate(lines):
+        uri = f"s3://bench-input/images/{n:064x}.jpg"
+        assert json.dumps(line) + "\n" == manifest._render(uri, n)
+        assert line["source-ref"] == uri and ("category" in line) == (n % 10 != 9)
