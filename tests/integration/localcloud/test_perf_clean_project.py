@@ -18,7 +18,14 @@ from PIL import Image
 
 from gtlocal.deploy import deploy_project, publish_project_config
 from gtlocal.runner import run_until_idle
-from gtlocal.testing import KeptDeployment, LocalCloud, ProjectNotClean, clean_project, reset_local_cloud
+from gtlocal.testing import (
+    KeptDeployment,
+    LocalCloud,
+    ProjectNotClean,
+    allow_delivery,
+    clean_project,
+    reset_local_cloud,
+)
 
 PREFIX = "cl"
 
@@ -84,6 +91,7 @@ def scenario(cloud: LocalCloud, deployment: dict[str, Any]) -> dict[str, Any]:
     arn = sqs.get_queue_attributes(QueueUrl=notifications, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
+    allow_delivery(sqs, notifications, "sns.amazonaws.com", deployment["topics"]["notifications"])
     sns.subscribe(TopicArn=deployment["topics"]["notifications"], Protocol="sqs", Endpoint=arn)
     publish_project_config(deployment)
     cloud.control.update_settings(initializing_seconds=600)
