@@ -263,10 +263,19 @@ class LabelingJobs:
 
 
 class Queues:
-    """SQS (only for cleaning up Ground Truth's per-job queues)."""
+    """SQS: the delayed job checks on the job-events queue; cleaning up Ground Truth's per-job queues."""
 
     def __init__(self, clients: Clients) -> None:
         self._clients = clients
+
+    def send(self, url: str, body: str, delay_seconds: int = 0) -> str:
+        """SendMessage with a per-message timer (DelaySeconds 0-900: "Amazon SQS message timers",
+        docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-timers.html);
+        returns the MessageId."""
+        response = self._clients.client("sqs").send_message(
+            QueueUrl=url, MessageBody=body, DelaySeconds=delay_seconds
+        )
+        return str(response["MessageId"])
 
     def list_queue_urls(self, name_prefix: str) -> list[str]:
         sqs = self._clients.client("sqs")

@@ -24,7 +24,12 @@ from typing import Any
 from gtcontract import names
 from gtcontract.deployment import DEFAULT_HANDLERS, environment_from_document
 from gtcontract.names import BUCKET_KINDS, bucket_name
-from gtcontract.states import JOB_STATE_CHANGE, SAGEMAKER_EVENT_SOURCE, TASK_STATUS_CHANGE
+from gtcontract.states import (
+    JOB_STATE_CHANGE,
+    SAGEMAKER_EVENT_SOURCE,
+    TASK_STATUS_CHANGE,
+    TERMINAL_JOB_STATUSES,
+)
 from gtstream.ledger import table_definition
 
 TEST_TEMPLATE = (
@@ -163,6 +168,8 @@ def deploy_project(
                 "source": [SAGEMAKER_EVENT_SOURCE],
                 "detail-type": [JOB_STATE_CHANGE],
                 "resources": [{"prefix": job_arn_prefix}],
+                # Only the statuses AWS documents events for ("Monitor Labeling Job Status").
+                "detail": {"LabelingJobStatus": sorted(TERMINAL_JOB_STATUSES)},
             },
         ),
         "worker_events": (

@@ -149,13 +149,18 @@ locals {
       actions   = ["sagemaker:CreateLabelingJob", "sagemaker:StopLabelingJob", "sagemaker:AddTags"]
       resources = local.labeling_job_arns
     }
+    # Who creates a job puts the delayed checks that follow it to InProgress on the job-events queue.
+    follow_new_jobs = {
+      actions   = ["sqs:SendMessage"]
+      resources = [local.queue_arns["job_events"]]
+    }
   }
 
   function_statements = {
-    intake        = ["ledger", "drop_rw", "drop_list", "input_rw", "input_list", "project_config", "publish_input", "notify", "describe_jobs", "manage_jobs"]
-    job_events    = ["ledger", "input_rw", "input_list", "output_read", "project_config", "publish_input", "notify", "describe_jobs", "manage_jobs"]
+    intake        = ["ledger", "drop_rw", "drop_list", "input_rw", "input_list", "project_config", "publish_input", "notify", "describe_jobs", "manage_jobs", "follow_new_jobs"]
+    job_events    = ["ledger", "input_rw", "input_list", "output_read", "project_config", "publish_input", "notify", "describe_jobs", "manage_jobs", "follow_new_jobs"]
     worker_events = ["ledger", "notify", "describe_jobs"]
-    reconcile     = ["ledger", "drop_list", "input_rw", "input_list", "output_read", "project_config", "publish_input", "notify", "describe_jobs", "manage_jobs"]
+    reconcile     = ["ledger", "drop_list", "input_rw", "input_list", "output_read", "project_config", "publish_input", "notify", "describe_jobs", "manage_jobs", "follow_new_jobs"]
   }
   # Functions that may create a labeling job pass the Ground Truth role.
   passes_groundtruth_role = ["intake", "job_events", "reconcile"]
