@@ -122,10 +122,6 @@ def test_idle_warning_and_stale_pending_resend(project: Project) -> None:
     assert len(warnings) == 1 and warnings[0]["job"] == project.job_name(1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker-events reads 'state'; the schema's key is 'State' (issue 8, Build 3: the Lambda half)",
-)
 def test_worker_declines_become_metrics_and_a_spike_is_notified_once(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:
