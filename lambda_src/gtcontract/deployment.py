@@ -40,6 +40,7 @@ _AGREEMENT = {
     "NOTIFICATION_TOPIC_ARN": ("topics", "notifications"),
     "PROJECT_CONFIG_URI": ("project_config_uri",),
     "GROUNDTRUTH_ROLE_ARN": ("groundtruth_role_arn",),
+    "JOB_EVENTS_QUEUE_URL": ("queues", "job_events", "url"),
 }
 
 

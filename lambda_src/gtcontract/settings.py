@@ -16,6 +16,12 @@ from gtcontract.names import PREFIX_PATTERN, PREFIX_RULE, output_s3_path
 _ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
 _BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _S3_URI_PATTERN = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$")
+# An SQS queue URL: <endpoint>/<account id>/<queue name> (CreateQueue QueueName: 1-80 of [A-Za-z0-9_-]).
+_QUEUE_URL_PATTERN = re.compile(r"^https?://[^/\s]+/\d{12}/[A-Za-z0-9_-]{1,80}$")
+# SQS SendMessage DelaySeconds: 0 to 900 seconds ("Amazon SQS message timers",
+# docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-timers.html).
+MAX_DELAY_SECONDS = 900
+DEFAULT_JOB_CHECK_SECONDS = 60
 
 
 class SettingsError(ValueError):
@@ -38,6 +44,7 @@ class Settings:
     notification_topic_arn: str
     project_config_uri: str
     groundtruth_role_arn: str
+    job_events_queue_url: str
     quarantine_prefix: str = "quarantine/"
     output_kms_key_id: str | None = None
     max_chain_depth: int = 100
@@ -46,6 +53,7 @@ class Settings:
     max_image_pixels: int = 100_000_000
     pending_stale_seconds: int = 900
     idle_warn_seconds: int = 8 * 24 * 3600
+    job_check_seconds: int = DEFAULT_JOB_CHECK_SECONDS
 
     @property
     def output_s3_path(self) -> str:
@@ -72,7 +80,7 @@ class Settings:
                 problems.append(f"{name}={value!r} is not a valid {what}")
             return value
 
-        def integer(name: str, default: int, minimum: int) -> int:
+        def integer(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
             raw = env.get(name, "").strip()
             if not raw:
                 return default
@@ -83,6 +91,8 @@ class Settings:
                 return default
             if value < minimum:
                 problems.append(f"{name}={value} must be >= {minimum}")
+            elif maximum is not None and value > maximum:
+                problems.append(f"{name}={value} must be <= {maximum}")
             return value
 
         prefix = required("PROJECT_PREFIX", PREFIX_PATTERN, f"project prefix: {PREFIX_RULE}")
@@ -101,6 +111,7 @@ class Settings:
             notification_topic_arn=required("NOTIFICATION_TOPIC_ARN", _ARN_PATTERN, "ARN"),
             project_config_uri=project_config_uri,
             groundtruth_role_arn=required("GROUNDTRUTH_ROLE_ARN", _ARN_PATTERN, "ARN"),
+            job_events_queue_url=required("JOB_EVENTS_QUEUE_URL", _QUEUE_URL_PATTERN, "SQS queue URL"),
             quarantine_prefix=quarantine,
             output_kms_key_id=env.get("OUTPUT_KMS_KEY_ID", "").strip() or None,
             max_chain_depth=integer("MAX_CHAIN_DEPTH", 100, 1),
@@ -109,6 +120,7 @@ class Settings:
             max_image_pixels=integer("MAX_IMAGE_PIXELS", 100_000_000, 1),
             pending_stale_seconds=integer("PENDING_STALE_SECONDS", 900, 0),
             idle_warn_seconds=integer("IDLE_WARN_SECONDS", 8 * 24 * 3600, 0),
+            job_check_seconds=integer("JOB_CHECK_SECONDS", DEFAULT_JOB_CHECK_SECONDS, 1, MAX_DELAY_SECONDS),
         )
         if problems:
             raise SettingsError(problems)
@@ -127,6 +139,7 @@ ENV_VARIABLES: tuple[str, ...] = (
     "NOTIFICATION_TOPIC_ARN",
     "PROJECT_CONFIG_URI",
     "GROUNDTRUTH_ROLE_ARN",
+    "JOB_EVENTS_QUEUE_URL",
     "OUTPUT_KMS_KEY_ID",
     "MAX_CHAIN_DEPTH",
     "MAX_OBJECT_FAILURES",
@@ -134,4 +147,5 @@ ENV_VARIABLES: tuple[str, ...] = (
     "MAX_IMAGE_PIXELS",
     "PENDING_STALE_SECONDS",
     "IDLE_WARN_SECONDS",
+    "JOB_CHECK_SECONDS",
 )

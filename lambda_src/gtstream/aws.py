@@ -174,7 +174,11 @@ class Topics:
         self._clients = clients
 
     def publish_batch(self, topic_arn: str, messages: Sequence[str]) -> list[int]:
-        """Publish in batches of 10 (PublishBatch); return the indexes that failed."""
+        """Publish in batches of 10 (PublishBatch); return the indexes that were not sent.
+
+        Only an entry listed under ``Successful`` counts as sent: PublishBatch answers each entry
+        in ``Successful`` or ``Failed`` (API_PublishBatch), so an entry in neither is not known to
+        be sent and is reported failed with the ``Failed`` ones (the caller keeps it PENDING)."""
         sns = self._clients.client("sns")
         failed: list[int] = []
         for start in range(0, len(messages), 10):
@@ -185,7 +189,8 @@ class Topics:
             except Exception:
                 failed.extend(range(start, start + len(chunk)))
                 continue
-            failed.extend(int(f["Id"]) for f in response.get("Failed", []))
+            succeeded = {str(entry.get("Id")) for entry in response.get("Successful", [])}
+            failed.extend(start + i for i in range(len(chunk)) if str(start + i) not in succeeded)
         return failed
 
     def publish(self, topic_arn: str, subject: str, message: str) -> None:
@@ -263,7 +268,8 @@ class LabelingJobs:
 
 
 class Queues:
-    """SQS: only the ``GroundTruth-<job>`` queues Ground Truth leaves behind, addressed by name."""
+    """SQS: the delayed job checks on the job-events queue; the ``GroundTruth-<job>`` queues Ground
+    Truth leaves behind, addressed by name."""
 
     # GetQueueUrl/DeleteQueue of a queue that does not exist: the JSON protocol's code and the
     # query-compatible one botocore reports for it.
@@ -271,6 +277,15 @@ class Queues:
 
     def __init__(self, clients: Clients) -> None:
         self._clients = clients
+
+    def send(self, url: str, body: str, delay_seconds: int = 0) -> str:
+        """SendMessage with a per-message timer (DelaySeconds 0-900: "Amazon SQS message timers",
+        docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-timers.html);
+        returns the MessageId."""
+        response = self._clients.client("sqs").send_message(
+            QueueUrl=url, MessageBody=body, DelaySeconds=delay_seconds
+        )
+        return str(response["MessageId"])
 
     def delete_queue_named(self, name: str) -> bool:
         """GetQueueUrl then DeleteQueue; False when no queue has that name (never created, or gone)."""

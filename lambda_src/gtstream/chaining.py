@@ -39,6 +39,7 @@ from gtcontract.states import (
 from gtstream.aws import JobDescription
 from gtstream.config import Settings
 from gtstream.deps import Deps
+from gtstream.job_checks import start_following
 from gtstream.manifest import MergeStats, merge_lines
 from gtstream.project_config import ProjectConfig, ProjectConfigError
 
@@ -164,6 +165,7 @@ def _ensure_job_locked(deps: Deps, reason: str, owner: str) -> Decision:
             ledger.set_active_job(owner, name, index, existing.label_attribute_name)
             log.warning("adopted %s (%s)", name, existing.status)
             if existing.active:
+                start_following(deps, name)
                 return Decision(ACTIVE, f"adopted {name} ({existing.status})", name)
             continue  # it already ended too: process its end, then decide again
         if not ledger.has_state(PENDING):
@@ -252,6 +254,8 @@ def _create(
             ledger.mark_sent(object_id.strip(), name)
     ledger.set_active_job(owner, name, index, attr)
     ledger.set_job_status(name, INITIALIZING)
+    # No InProgress event is documented: follow the new job with delayed checks (job_checks).
+    start_following(deps, name)
     why = f"{name} {'created' if created else 'already existed (adopted)'}: {reason}"
     ledger.record_decision(CREATED, why)
     if parent:
@@ -281,7 +285,8 @@ def build_request(
     }
     if settings.output_kms_key_id:
         output["KmsKeyId"] = settings.output_kms_key_id
-    keywords = [k[:30] for k in config.keywords if k][:5] or ["image"]
+    # TaskKeywords: the contract's schema already holds them to the API's pattern and limits.
+    keywords = list(config.keywords)
     input_config: dict[str, Any] = {"DataSource": data_source}
     if config.content_classifiers:
         input_config["DataAttributes"] = {"ContentClassifiers": list(config.content_classifiers)}

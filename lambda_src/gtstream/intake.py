@@ -126,7 +126,7 @@ def dispatch(deps: Deps, outcomes: Iterable[Outcome]) -> DispatchResult:
     """After a batch: send what is PENDING to an InProgress job, else make sure a job is starting.
 
     Nothing here can lose an object: it is already PENDING in the ledger, and a failure is retried
-    by the next flush (InProgress event) or by reconcile."""
+    by the next flush (the job check that finds the job InProgress) or by reconcile."""
     candidates = {o.object_id: o.input_uri for o in outcomes if o.object_id and o.input_uri}
     result = DispatchResult()
     if not candidates:
@@ -150,5 +150,6 @@ def dispatch(deps: Deps, outcomes: Iterable[Outcome]) -> DispatchResult:
             now = deps.jobs.describe(result.decision.job)
             if now is not None and now.status == IN_PROGRESS:
                 result.sent = send_objects(deps, now.name, pending)
-    # Initializing / Stopping: leave PENDING; the InProgress flush or the chain picks them up.
+    # Initializing: leave PENDING (objects are sent only once a job is InProgress); the job check
+    # that finds it InProgress sends them (job_checks). Stopping: the chain picks them up.
     return result

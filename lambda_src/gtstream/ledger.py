@@ -475,6 +475,24 @@ class Ledger:
             is not None
         )
 
+    def claim_job_check(self, job: str, attempt: int, message_id: str) -> bool:
+        """Let one check message per attempt continue the job's check loop.
+
+        True for the first message of ``attempt`` (and for that same message again, when its first
+        run failed before it sent the next check); False for any other message of an attempt
+        already claimed or passed, so duplicated checks never multiply."""
+        return (
+            self._update(
+                {"pk": f"JOB#{job}", "sk": "JOB"},
+                "SET check_attempt = :n, check_message = :m, updated_at = :now",
+                "attribute_exists(pk) AND attribute_not_exists(ended_at) AND "
+                "(attribute_not_exists(check_attempt) OR check_attempt < :n OR "
+                "(check_attempt = :n AND check_message = :m))",
+                {":n": attempt, ":m": message_id, ":now": self._stamp()},
+            )
+            is not None
+        )
+
     def set_merged_lines(self, job: str, lines: int) -> None:
         """Checkpoint of a long output-manifest merge (only moves forward)."""
         self._update(

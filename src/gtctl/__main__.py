@@ -146,7 +146,8 @@ def cli(
 @click.option(
     "--audit",
     is_flag=True,
-    help="Also account for every dropped file (lists the drop bucket and reads the whole ledger).",
+    help="Also account for every dropped file (lists the drop bucket and reads the whole ledger); "
+    "exit 1 if any is lost (files held back by a limit are listed with the reason, not failed).",
 )
 @pass_state
 def status(state: State, as_json: bool, audit: bool) -> None:
@@ -175,10 +176,13 @@ def render_audit(result: Any, console: Console) -> None:
     console.print(
         f"[bold]dropped[/] {result.dropped}  [green]labeled[/] {result.labeled}  "
         f"[yellow]quarantined[/] {result.quarantined}  [cyan]pending[/] {result.pending}  "
-        f"[red]failed[/] {result.failed}  [bold]lost[/] {result.lost}"
+        f"[magenta]held back by a limit[/] {result.held_back} (failed {result.failed})  "
+        f"[bold]lost[/] {result.lost}"
     )
     for reason, count in sorted(result.quarantine_reasons.items()):
         console.print(f"  quarantined x{count}: {reason}")
+    for reason, count in sorted(result.held_back_reasons.items()):
+        console.print(f"  held back x{count}: {reason}")
     for key, why in sorted(result.lost_keys.items()):
         console.print(f"  [red]lost[/] {key}: {why}")
 

@@ -34,7 +34,12 @@ from typing import Any
 from gtcontract import names
 from gtcontract.deployment import DEFAULT_HANDLERS, environment_from_document
 from gtcontract.names import BUCKET_KINDS, bucket_name, resource_base
-from gtcontract.states import JOB_STATE_CHANGE, SAGEMAKER_EVENT_SOURCE, TASK_STATUS_CHANGE
+from gtcontract.states import (
+    JOB_STATE_CHANGE,
+    SAGEMAKER_EVENT_SOURCE,
+    TASK_STATUS_CHANGE,
+    TERMINAL_JOB_STATUSES,
+)
 from gtstream.ledger import table_definition
 
 TEST_TEMPLATE = (
@@ -256,6 +261,8 @@ def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
         "Notify": (["sns:Publish"], [n.topic_arn("notifications")]),
         "DescribeJobs": (["sagemaker:DescribeLabelingJob"], jobs),
         "CreateJobs": (["sagemaker:AddTags", "sagemaker:CreateLabelingJob"], jobs),
+        # who creates a job puts the delayed checks that follow it to InProgress on this queue
+        "FollowNewJobs": (["sqs:SendMessage"], [n.queue_arn("job_events")]),
         "GroundTruthQueues": (["sqs:DeleteQueue", "sqs:GetQueueUrl"], n.groundtruth_queue_arns),
     }
     chaining = [
@@ -270,6 +277,7 @@ def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
         "Notify",
         "DescribeJobs",
         "CreateJobs",
+        "FollowNewJobs",
     ]
     sids = {
         "intake": [*chaining, "DropObjects", "QuarantineObjects", "DropList", "InputImages"],
@@ -548,7 +556,8 @@ def deploy_project(
                 "source": [SAGEMAKER_EVENT_SOURCE],
                 "detail-type": [JOB_STATE_CHANGE],
                 "resources": job_arn_matchers,
-                "detail": {"LabelingJobStatus": ["InProgress", "Completed", "Failed", "Stopped"]},
+                # Only the statuses AWS documents events for ("Monitor Labeling Job Status").
+                "detail": {"LabelingJobStatus": sorted(TERMINAL_JOB_STATUSES)},
             },
         ),
         "worker_events": (

@@ -1,4 +1,4 @@
-"""Job-events Lambda: SQS batch of EventBridge "Labeling Job State Change" events."""
+"""Job-events Lambda: SQS batch of EventBridge "Labeling Job State Change" events and job checks."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from gtstream.handlers.common import deps, logger, metrics, process_sqs_batch
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from gtstream.job_events import handle_state_change
+    from gtstream.job_events import handle_message
 
     runtime = deps()
 
     def record_handler(record: SQSRecord) -> None:
-        result = handle_state_change(runtime, record.json_body)
+        result = handle_message(runtime, record.json_body, record.message_id)
         logger.info(
-            "state change",
+            "job event",
             extra={
                 "job": result.job,
                 "status": result.status,
@@ -27,6 +27,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 "sent": result.sent,
                 "decision": getattr(result.decision, "action", None),
                 "reason": getattr(result.decision, "reason", None),
+                "next_check_seconds": result.next_check_seconds,
             },
         )
 

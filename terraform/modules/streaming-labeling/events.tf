@@ -25,7 +25,9 @@ resource "aws_cloudwatch_event_rule" "job_state" {
     "detail-type" = ["SageMaker Ground Truth Labeling Job State Change"]
     resources     = local.job_arn_matchers
     detail = {
-      LabelingJobStatus = ["InProgress", "Completed", "Failed", "Stopped"]
+      # Only the statuses AWS documents events for ("Monitor Labeling Job Status"); the Lambdas
+      # follow a new job to InProgress themselves (delayed checks on the job-events queue).
+      LabelingJobStatus = ["Completed", "Failed", "Stopped"]
     }
   })
   tags = local.tags

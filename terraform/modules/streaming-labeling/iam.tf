@@ -242,6 +242,10 @@ locals {
       actions   = ["sagemaker:AddTags", "sagemaker:CreateLabelingJob"]
       resources = local.labeling_job_arns
     }
+    FollowNewJobs = { # who creates a job puts the delayed checks that follow it to InProgress on the job-events queue
+      actions   = ["sqs:SendMessage"]
+      resources = [local.queue_arns["job_events"]]
+    }
     GroundTruthQueues = { # reconcile deletes the GroundTruth-<job> queues of ended jobs
       actions   = ["sqs:DeleteQueue", "sqs:GetQueueUrl"]
       resources = local.groundtruth_queue_arns
@@ -252,7 +256,7 @@ locals {
   # manifest of a job whose end was not recorded yet, so it reads the output manifests too.
   chaining_statements = [
     "Ledger", "LedgerIndex", "InputManifests", "OutputManifests", "OutputList", "ProjectConfig", "InstructionsList",
-    "PublishInput", "Notify", "DescribeJobs", "CreateJobs",
+    "PublishInput", "Notify", "DescribeJobs", "CreateJobs", "FollowNewJobs",
   ]
   function_statements = {
     intake        = concat(local.chaining_statements, ["DropObjects", "QuarantineObjects", "DropList", "InputImages"])

@@ -15,12 +15,14 @@ locals {
     NOTIFICATION_TOPIC_ARN       = aws_sns_topic.this["notifications"].arn
     PROJECT_CONFIG_URI           = local.project_config_uri
     GROUNDTRUTH_ROLE_ARN         = aws_iam_role.groundtruth.arn
+    JOB_EVENTS_QUEUE_URL         = aws_sqs_queue.this["job_events"].url
     MAX_CHAIN_DEPTH              = tostring(var.labeling.max_chain_depth)
     MAX_OBJECT_FAILURES          = tostring(var.labeling.max_object_failures)
     MAX_IMAGE_BYTES              = tostring(var.labeling.max_image_bytes)
     MAX_IMAGE_PIXELS             = tostring(var.labeling.max_image_pixels)
     PENDING_STALE_SECONDS        = tostring(var.labeling.pending_stale_seconds)
     IDLE_WARN_SECONDS            = tostring(var.labeling.idle_warn_seconds)
+    JOB_CHECK_SECONDS            = tostring(var.labeling.job_check_seconds)
     POWERTOOLS_SERVICE_NAME      = "gt-streaming-${local.lower}"
     POWERTOOLS_METRICS_NAMESPACE = "GroundTruthStreaming"
     POWERTOOLS_LOG_LEVEL         = var.lambda.log_level

@@ -127,6 +127,7 @@ variable "labeling" {
     max_image_pixels      = optional(number, 100000000)
     pending_stale_seconds = optional(number, 900)
     idle_warn_seconds     = optional(number, 691200)
+    job_check_seconds     = optional(number, 60)
   })
   default = {}
 
@@ -167,6 +168,12 @@ variable "labeling" {
     # A streaming job stops after 10 days (864000 s) without new objects; warn before that.
     condition     = var.labeling.idle_warn_seconds >= 3600 && var.labeling.idle_warn_seconds < 864000
     error_message = "labeling.idle_warn_seconds must be between 3600 and 863999 (a streaming job stops after 10 days idle)."
+  }
+
+  validation {
+    # The first delay of the checks that follow a new job (SQS DelaySeconds: 0-900).
+    condition     = var.labeling.job_check_seconds >= 1 && var.labeling.job_check_seconds <= 900 && floor(var.labeling.job_check_seconds) == var.labeling.job_check_seconds
+    error_message = "labeling.job_check_seconds must be a whole number between 1 and 900 (SQS's longest message delay)."
   }
 }
 

@@ -1,11 +1,31 @@
-"""The behaviour suite: one fixture, ``deployment``, gives the project under test.
+"""The behaviour suite: ``deployment`` gives the project under test, ``variant`` the emulator's
+behaviour where AWS leaves it open, ``project`` both with Given/When/Then helpers.
 
-It is the SDK deployment (``gtlocal.deploy``) by default. Another deployment kind (e.g. the
-Terraform example) can be added by parametrizing this fixture: every behaviour test then runs
-against each, since they only use the deployment document (docs/interfaces.md section 2).
+``deployment`` is the SDK deployment (``gtlocal.deploy``) by default. Another deployment kind
+(e.g. the Terraform example) can be added by parametrizing this fixture: every behaviour test then
+runs against each, since they only use the deployment document (docs/interfaces.md section 2).
 The project is deployed once per test module and cleaned before each test
 (``gtlocal.testing.clean_project``: data gone, resources kept), which behaves as a fresh
 deployment and costs a fraction of one.
+
+``variant`` is an emulator ``Variant`` (settings of ``/_groundtruth/settings``). Every test runs
+under ``DOCUMENTED``, the emulator's documented defaults (state-change events for Completed,
+Failed and Stopped only; idle stop ``Stopped``; expiry ``Failed``; each event once; an unlabeled
+object's input line in the output manifest), unless it is marked ``@across_variants``: then it
+runs once per variant of ``VARIANTS``, which ``project`` applies before the test. The chaining
+scenarios (test_chaining.py) carry the mark.
+
+Why ``VARIANTS`` is a covering set and not the product: the dimensions are state-change events
+(terminal, all), idle-stop status (Stopped, Completed, Failed), expiry status (Failed, Completed,
+Stopped), duplicated events (x1, x5) and unlabeled objects in an ended job's output manifest
+(plain, failure-metadata, omitted). Their product is 2*3*3*2*3 = 108 variants per scenario;
+the Lambdas' decisions do not combine them (they decide from DescribeLabelingJob, the ledger and
+the output manifest, whatever the status name, the number of events or the line's shape), so the
+product adds nothing that one variant per value does not. ``VARIANTS`` are the fewest (three, the
+most values of one dimension) in which every value of every dimension occurs at least once, the
+first being the documented defaults; with 6 chaining scenarios that is 18 runs instead of 648. A
+dimension only matters where it applies (the idle-stop status in the idle-stopped ending, the
+expiry status in the expired one) and each ending asserts the end status its variant gives.
 """
 
 from __future__ import annotations
@@ -15,7 +35,7 @@ import io
 import json
 import random
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -39,6 +59,49 @@ def sdk_deployment(cloud: LocalCloud) -> dict[str, Any]:
 def deployed(local_cloud: LocalCloud) -> KeptDeployment:
     """The SDK deployment, made once per test module on a reset local cloud."""
     return KeptDeployment(local_cloud, sdk_deployment)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """Emulator settings beyond the documented defaults (``{}``: the defaults themselves)."""
+
+    name: str
+    settings: dict[str, Any]
+
+
+DOCUMENTED = Variant("documented", {})
+VARIANTS = (
+    DOCUMENTED,
+    Variant(
+        "all-events.idle-Completed.expiry-Completed.x5.failure-metadata",
+        {
+            "state_change_events": "all",
+            "idle_stop_status": "Completed",
+            "expiry_status": "Completed",
+            "duplicate_events": 5,
+            "unlabeled_in_output": "failure-metadata",
+        },
+    ),
+    Variant(
+        "terminal-events.idle-Failed.expiry-Stopped.x5.omitted",
+        {
+            "state_change_events": "terminal",
+            "idle_stop_status": "Failed",
+            "expiry_status": "Stopped",
+            "duplicate_events": 5,
+            "unlabeled_in_output": "omitted",
+        },
+    ),
+)
+# The test runs once per variant of VARIANTS (a fixture parameter: it follows `project` to any
+# deployment that provides this module's `variant` and `project` fixtures).
+across_variants = pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name, indirect=True)
+
+
+@pytest.fixture
+def variant(request: pytest.FixtureRequest) -> Variant:
+    """The emulator variant of the test: DOCUMENTED unless the test is marked ``across_variants``."""
+    return getattr(request, "param", DOCUMENTED)
 
 
 @pytest.fixture
@@ -66,6 +129,8 @@ class Project:
 
     deployment: dict[str, Any]
     cloud: LocalCloud
+    # The emulator's settings the test runs with (every setting, after the variant was applied).
+    emulator: dict[str, Any] = field(default_factory=dict)
 
     @property
     def prefix(self) -> str:
@@ -96,10 +161,16 @@ class Project:
         self.cloud.control.advance_clock(seconds)
 
     def start_job_running(self, index: int) -> None:
-        """Let the job leave Initializing, then deliver the InProgress event."""
+        """Let the job leave Initializing, then run what is due: the Lambdas' check that finds it
+        InProgress (and, in the variants that emit one, the InProgress event)."""
         self.advance(INITIALIZING_SECONDS + 5)
         assert self.cloud.control.job(self.job_name(index))["status"] == "InProgress"
         self.run()
+
+    def published_config(self) -> dict[str, Any]:
+        bucket, key = str(self.deployment["project_config_uri"])[5:].split("/", 1)
+        config: dict[str, Any] = json.loads(self.s3().get_object(Bucket=bucket, Key=key)["Body"].read())
+        return config
 
     def label_all(self, index: int) -> int:
         view = self.cloud.control.job(self.job_name(index))
@@ -134,6 +205,14 @@ class Project:
             j["LabelingJobName"] for j in sm.list_labeling_jobs(MaxResults=100)["LabelingJobSummaryList"]
         )
 
+    def audit(self) -> Any:
+        """``gtctl status --audit`` of the project (gtctl.audit.Audit)."""
+        from gtcontract.deployment import Deployment
+        from gtctl import audit
+        from gtctl.aws import Aws
+
+        return audit.run(Aws(self.deployment["region"]), Deployment.from_document(self.deployment))
+
     def lost(self) -> list[str]:
         """docs/interfaces.md section 4: drop keys (outside quarantine) the ledger does not know."""
         drops = {str(i["pk"])[5:] for i in self.ledger_items() if str(i["pk"]).startswith("DROP#")}
@@ -160,6 +239,55 @@ class Project:
         self._seen.extend(messages)
         return list(self._seen)
 
+    def record_job_state_events(self) -> None:
+        """Record every labeling-job state-change event on the default bus from now on (any status,
+        any job), through a rule and queue of the test's own."""
+        sqs = boto3.client("sqs", region_name=self.deployment["region"])
+        events = boto3.client("events", region_name=self.deployment["region"])
+        url = sqs.create_queue(QueueName=f"{self.prefix}-test-job-state-events")["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        rule = events.put_rule(
+            Name=f"{self.prefix}-test-job-state-events",
+            EventPattern=json.dumps(
+                {
+                    "source": ["aws.sagemaker"],
+                    "detail-type": ["SageMaker Ground Truth Labeling Job State Change"],
+                }
+            ),
+        )["RuleArn"]
+        policy = {  # the queue policy AWS requires before EventBridge delivers to a queue
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "events.amazonaws.com"},
+                    "Action": "sqs:SendMessage",
+                    "Resource": arn,
+                    "Condition": {"ArnEquals": {"aws:SourceArn": rule}},
+                }
+            ],
+        }
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(policy)})
+        events.put_targets(Rule=f"{self.prefix}-test-job-state-events", Targets=[{"Id": "q", "Arn": arn}])
+        self._job_state_queue = url
+        self._job_states: list[tuple[str, str]] = []
+
+    def job_state_events(self) -> list[tuple[str, str]]:
+        """(job name, LabelingJobStatus) of every state-change event recorded so far."""
+        sqs = boto3.client("sqs", region_name=self.deployment["region"])
+        while True:
+            batch = sqs.receive_message(
+                QueueUrl=self._job_state_queue, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not batch:
+                return list(self._job_states)
+            for m in batch:
+                event = json.loads(m["Body"])
+                self._job_states.append(
+                    (event["resources"][0].rsplit("/", 1)[-1], event["detail"]["LabelingJobStatus"])
+                )
+                sqs.delete_message(QueueUrl=self._job_state_queue, ReceiptHandle=m["ReceiptHandle"])
+
     def subscribe_notifications(self) -> None:
         sqs = boto3.client("sqs", region_name=self.deployment["region"])
         sns = boto3.client("sns", region_name=self.deployment["region"])
@@ -172,14 +300,17 @@ class Project:
         self._seen: list[dict[str, Any]] = []
 
 
-@pytest.fixture
-def project(deployment: dict[str, Any], local_cloud: LocalCloud) -> Iterator[Project]:
-    cloud = local_cloud
-    # state_change_events="all": until the Lambdas follow new jobs themselves (issue 8, Build 3)
-    cloud.control.update_settings(initializing_seconds=INITIALIZING_SECONDS, state_change_events="all")
-    given = Project(copy.deepcopy(deployment), cloud)  # tests may change its Lambda environment
+def given_project(deployment: dict[str, Any], cloud: LocalCloud, variant: Variant) -> Project:
+    """The project under test on an emulator set to ``variant`` (every deployment's fixture uses it)."""
+    emulator = cloud.control.update_settings(initializing_seconds=INITIALIZING_SECONDS, **variant.settings)
+    given = Project(copy.deepcopy(deployment), cloud, emulator)  # tests may change its Lambda environment
     given.subscribe_notifications()
-    yield given
+    return given
+
+
+@pytest.fixture
+def project(deployment: dict[str, Any], local_cloud: LocalCloud, variant: Variant) -> Iterator[Project]:
+    yield given_project(deployment, local_cloud, variant)
 
 
 StateCounter = Callable[[], dict[str, int]]

@@ -30,9 +30,12 @@ def test_max_chain_depth_stops_chaining_on_a_permanently_declined_object(project
     assert project.job_item(2)["decision"] == "stopped"
     stopped = [n for n in project.notifications() if n["event"] == "chain-stopped"]
     assert len(stopped) == 1 and "max chain depth" in stopped[0]["summary"]
-    # The object is not lost: it stays PENDING, counted twice.
+    # The object is not lost: it stays PENDING, counted twice, and the audit says it is held back.
     (obj,) = project.objects()
     assert obj["state"] == "PENDING" and obj["failure_count"] == 2
+    audit = project.audit()
+    assert (audit.lost, audit.held_back, audit.failed) == (0, 1, 0)
+    assert list(audit.held_back_keys.values()) == [item["last_reason"]]
 
 
 def test_failure_limit_marks_the_object_failed_and_stops_the_chain(project: Project) -> None:
@@ -58,3 +61,7 @@ def test_failure_limit_marks_the_object_failed_and_stops_the_chain(project: Proj
     assert item["last_decision"] == "stopped" and "failure limit" in item["last_reason"]
     stopped = [n for n in project.notifications() if n["event"] == "chain-stopped"]
     assert len(stopped) == 1 and "failure limit" in stopped[0]["summary"]
+    audit = project.audit()
+    assert (audit.lost, audit.held_back, audit.failed, audit.labeled) == (0, 1, 1, 1)
+    (reason,) = audit.held_back_keys.values()
+    assert reason.startswith("per-object failure limit (2) reached after 2 attempts: ")

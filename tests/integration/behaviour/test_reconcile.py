@@ -39,6 +39,45 @@ def test_a_lost_end_event_is_caught_by_reconcile(project: Project) -> None:
     assert [q.rsplit("/", 1)[-1] for q in queues] == [f"GroundTruth-{project.job_name(2)}"]
 
 
+def test_images_dropped_after_reconcile_deleted_an_ended_jobs_queue_all_reach_the_running_job(
+    project: Project,
+) -> None:
+    # Given job 1 failed (a Failed job keeps its queue's subscription to the input topic), job 2
+    # runs, and reconcile deleted job 1's GroundTruth queue: the topic has a dead subscriber.
+    project.drop_images(0, 2)
+    project.run()
+    project.start_job_running(1)
+    project.cloud.control.workforce(project.job_name(1), label=1)
+    project.cloud.control.fail_job(project.job_name(1), "ClientError: injected")
+    project.run(reconcile=True)
+    project.start_job_running(2)
+    sqs, sns = boto3.client("sqs"), boto3.client("sns")
+    queues = sqs.list_queues(QueueNamePrefix="GroundTruth-").get("QueueUrls", [])
+    assert [q.rsplit("/", 1)[-1] for q in queues] == [f"GroundTruth-{project.job_name(2)}"]
+    endpoints = [
+        s["Endpoint"].rsplit(":", 1)[-1]
+        for s in sns.list_subscriptions_by_topic(TopicArn=project.deployment["topics"]["input"])[
+            "Subscriptions"
+        ]
+    ]
+    assert f"GroundTruth-{project.job_name(1)}" in endpoints  # the dead subscriber
+
+    # When 45 images are dropped in three bursts while job 2 runs
+    for burst in range(3):
+        project.drop_images(100 + 15 * burst, 15, folder=f"burst {burst}")
+        project.run(reconcile=True)
+
+    # Then every one reached job 2 (and the unlabeled one carried from job 1), and no extra job
+    view = project.cloud.control.job(project.job_name(2))
+    assert Counter(o["state"] for o in view["objects"]) == {"labeled": 1, "available": 46}  # 1 carried
+    assert not view["discarded"]
+    assert Counter(o["state"] for o in project.objects()) == {"LABELED": 1, "SENT": 46}
+    sent = {o["input_uri"] for o in project.objects() if o["state"] == "SENT"}
+    assert sent == {o["source"] for o in view["objects"] if o["state"] == "available"}
+    assert {o["job"] for o in project.objects() if o["state"] == "SENT"} == {project.job_name(2)}
+    assert project.jobs() == [project.job_name(1), project.job_name(2)]
+
+
 def test_a_chain_that_crashed_half_way_is_finished_after_the_lease(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -122,10 +161,6 @@ def test_idle_warning_and_stale_pending_resend(project: Project) -> None:
     assert len(warnings) == 1 and warnings[0]["job"] == project.job_name(1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker-events reads 'state'; the schema's key is 'State' (issue 8, Build 3: the Lambda half)",
-)
 def test_worker_declines_become_metrics_and_a_spike_is_notified_once(
     project: Project, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -416,3 +416,37 @@ def test_status_audit_accounts_for_every_drop_and_fails_on_a_lost_one(project: P
 
     s3.put_object(Bucket=project.drop_bucket, Key="never-seen.png", Body=b"x")
     assert_one_line_error(gtctl(project, "status", "--audit"), "1 dropped file(s) lost: never-seen.png")
+
+
+def put_drop(project: Project, key: str, object_id: str, state: str, **obj: object) -> None:
+    boto3.client("s3").put_object(Bucket=project.drop_bucket, Key=key, Body=b"x")
+    project.put(pk=f"DROP#{key}", sk="DROP", object_id=object_id, state="ACCEPTED")
+    project.put(pk=f"OBJ#{object_id}", sk="OBJ", object_id=object_id, state=state, state_key=state, **obj)
+
+
+def test_status_audit_tells_objects_held_back_by_a_limit_from_lost_ones(project: Project) -> None:
+    # Given a chain stopped at MAX_CHAIN_DEPTH (default 100) with an object still PENDING, and an
+    # object that reached the per-object failure limit (FAILED)
+    depth = "max chain depth 100 reached; unlabeled objects stay PENDING (raise MAX_CHAIN_DEPTH to continue)"
+    project.put(pk="PROJECT", sk="PROJECT", chain_index=100, last_decision="stopped", last_reason=depth)
+    put_drop(project, "waits.png", "o1", "PENDING")
+    put_drop(project, "broken.png", "o2", "FAILED", failure_count=3, reason="consolidation failed")
+
+    audit = gtctl(project, "status", "--audit")
+    assert audit.exit_code == 0, audit.output  # held back is not lost
+    assert "held back by a limit 2 (failed 1)" in audit.stdout and "lost 0" in audit.stdout
+    checked = json.loads(gtctl(project, "status", "--audit", "--json").stdout)["audit"]
+    assert (checked["held_back"], checked["failed"], checked["lost"], checked["pending"]) == (2, 1, 0, 0)
+    assert checked["held_back_keys"] == {
+        "waits.png": depth,
+        "broken.png": "per-object failure limit (3) reached after 3 attempts: consolidation failed",
+    }
+
+    # When the chain is below its depth limit, a PENDING object with no job running is lost.
+    project.put(pk="PROJECT", sk="PROJECT", chain_index=7, last_decision="waiting", last_reason="no config")
+    assert_one_line_error(gtctl(project, "status", "--audit"), "1 dropped file(s) lost: waits.png")
+    checked = json.loads(gtctl(project, "status", "--audit", "--json").stdout)["audit"]
+    assert checked["lost_keys"] == {"waits.png": "object is PENDING while no job is active"}
+    assert checked["held_back_keys"] == {
+        "broken.png": "per-object failure limit (3) reached after 3 attempts: consolidation failed"
+    }

@@ -26,7 +26,7 @@ from gtlocal.testing import KeptDeployment, LocalCloud
 
 # The behaviour suite's fixtures, so that its tests can run here against the stacks.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from behaviour.conftest import project  # noqa: F401  # isort: skip
+from behaviour.conftest import project, variant  # noqa: F401  # isort: skip
 
 from cfn_stacks import (  # isort: skip - this directory's helpers
     CODE_BUCKET,

@@ -2,9 +2,10 @@
 changes, the Lambda behaviour scenarios against what Terraform created, then `destroy`.
 
 The behaviour scenarios are the functions of tests/integration/behaviour that take only the
-`project` fixture; they run here on the Terraform deployment (applied once for the module, its
-data cleaned between scenarios) because the suite's own `cloud` fixture resets the whole local
-cloud before every test, which would delete what Terraform created.
+`project` fixture (each under every emulator variant when the suite marks it `across_variants`);
+they run here on the Terraform deployment (applied once for the module, its data cleaned between
+scenarios) because the suite's own `cloud` fixture resets the whole local cloud before every
+test, which would delete what Terraform created.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ EXAMPLE = TERRAFORM_DIR / "examples" / "local"
 PREFIX = "tf"
 BEHAVIOUR_MODULES = [
     "test_lifecycle",
+    "test_follow_new_jobs",
     "test_chaining",
     "test_limits",
     "test_quarantine_and_crash",
@@ -374,6 +376,10 @@ def test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam(
 
 
 def behaviour_scenarios() -> list[Any]:
+    """(scenario, emulator variant): each scenario under the documented emulator, and under every
+    variant when the behaviour suite marks it ``across_variants`` (behaviour/conftest.py)."""
+    from behaviour.conftest import DOCUMENTED, VARIANTS
+
     scenarios = []
     for name in BEHAVIOUR_MODULES:
         module = importlib.import_module(f"behaviour.{name}")
@@ -383,15 +389,21 @@ def behaviour_scenarios() -> list[Any]:
                 and callable(func)
                 and list(inspect.signature(func).parameters) == ["project"]
             ):
-                scenarios.append(pytest.param(func, id=f"{name}::{attr}"))
+                across = any(
+                    m.name == "parametrize" and m.args[0] == "variant"
+                    for m in getattr(func, "pytestmark", [])
+                )
+                for variant in VARIANTS if across else (DOCUMENTED,):
+                    suffix = f"[{variant.name}]" if across else ""
+                    scenarios.append(pytest.param(func, variant, id=f"{name}::{attr}{suffix}"))
     return scenarios
 
 
-@pytest.mark.parametrize("scenario", behaviour_scenarios())
+@pytest.mark.parametrize(("scenario", "variant"), behaviour_scenarios())
 def test_behaviour_on_terraform_deployment(
-    scenario: Callable[[Any], None], applied: dict[str, Any], local_cloud: LocalCloud
+    scenario: Callable[[Any], None], variant: Any, applied: dict[str, Any], local_cloud: LocalCloud
 ) -> None:
-    from behaviour.conftest import INITIALIZING_SECONDS, Project
+    from behaviour.conftest import given_project
 
     from gtlocal.deploy import publish_project_config
 
@@ -402,8 +414,4 @@ def test_behaviour_on_terraform_deployment(
     for left in clean_project(local_cloud, deployment, strict=False):
         print(f"\nnot emptied: {left}")
     publish_project_config(deployment)
-    # state_change_events="all": until the Lambdas follow new jobs themselves (issue 8, Build 3)
-    local_cloud.control.update_settings(initializing_seconds=INITIALIZING_SECONDS, state_change_events="all")
-    project = Project(deployment, local_cloud)
-    project.subscribe_notifications()
-    scenario(project)
+    scenario(given_project(deployment, local_cloud, variant))

@@ -223,6 +223,19 @@ def test_lambda_roles_scope_sagemaker_to_the_project_jobs_and_pass_role_to_sagem
     assert pass_role_statements == 3 + 1
 
 
+def test_the_roles_that_create_jobs_may_send_the_checks_that_follow_them() -> None:
+    template = load("labeling.yaml")
+    followers = {
+        resource: statement
+        for resource, kind, statement in all_statements(template)
+        if kind == "identity" and statement.get("Sid") == "FollowNewJobs"
+    }
+    assert set(followers) == {"IntakeRole", "JobEventsRole", "ReconcileRole"}
+    for statement in followers.values():
+        assert statement["Action"] == "sqs:SendMessage"
+        assert statement["Resource"] == {"Fn::GetAtt": ["JobEventsQueue", "Arn"]}
+
+
 def test_groundtruth_role_is_assumed_by_sagemaker_of_this_account_only() -> None:
     role = load("labeling.yaml")["Resources"]["GroundTruthRole"]["Properties"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
@@ -434,13 +447,14 @@ def test_queue_visibility_is_six_times_every_allowed_lambda_timeout() -> None:
 # --- EventBridge --------------------------------------------------------------------------------
 
 
-def test_job_state_rule_matches_only_this_projects_jobs_and_the_needed_statuses() -> None:
+def test_job_state_rule_matches_only_this_projects_jobs_and_the_documented_statuses() -> None:
     rule = load("labeling.yaml")["Resources"]["JobStateRule"]["Properties"]
     pattern = rule["EventPattern"]
     assert pattern["source"] == ["aws.sagemaker"]
     assert pattern["detail-type"] == ["SageMaker Ground Truth Labeling Job State Change"]
     assert pattern["resources"] == [{"prefix": {"Fn::Sub": f"{JOB_ARN_PREFIX}{d}"}} for d in range(10)]
-    assert sorted(pattern["detail"]["LabelingJobStatus"]) == ["Completed", "Failed", "InProgress", "Stopped"]
+    # "Monitor Labeling Job Status": events for Completed, Failed and Stopped only.
+    assert sorted(pattern["detail"]["LabelingJobStatus"]) == ["Completed", "Failed", "Stopped"]
     (target,) = rule["Targets"]
     assert target["Arn"] == {"Fn::GetAtt": ["JobEventsQueue", "Arn"]}
 

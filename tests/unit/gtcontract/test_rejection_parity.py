@@ -113,6 +113,8 @@ CASES = [
     case("keywords-6", ["task.keywords"], task__keywords=["a", "b", "c", "d", "e", "f"]),
     case("keyword-31", ["task.keywords[0]"], task__keywords=["x" * 31]),
     case("keyword-two-spaces", ["task.keywords[0]"], task__keywords=["two  spaces"]),
+    # TaskKeywords pattern [A-Za-z0-9]+( [A-Za-z0-9]+)*: no hyphen (CreateLabelingJob refuses it)
+    case("keyword-hyphen", ["task.keywords[0]"], task__keywords=["image-classification"]),
     case("label_attribute_name-128", ["label_attribute_name"], label_attribute_name="a" * 128),
     case("category-empty", ["categories[2]"], categories=["cat", "dog", ""]),
     # --- enums and patterns -------------------------------------------------------------------

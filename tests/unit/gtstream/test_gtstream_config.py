@@ -19,6 +19,7 @@ ENV = {
     "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:eu-west-1:123456789012:demo-notifications",
     "PROJECT_CONFIG_URI": "s3://demo-instructions/config/project.json",
     "GROUNDTRUTH_ROLE_ARN": "arn:aws:iam::123456789012:role/demo-groundtruth",
+    "JOB_EVENTS_QUEUE_URL": "https://sqs.eu-west-1.amazonaws.com/123456789012/demo-job-events",
 }
 
 
@@ -29,6 +30,18 @@ def test_settings_parse_with_defaults() -> None:
     assert settings.quarantine_prefix == "quarantine/"
     assert settings.output_s3_path == "s3://demo-output/jobs/"
     assert (settings.region, settings.account_id) == ("eu-west-1", "123456789012")
+
+
+def test_job_checks_default_to_a_minute_and_stay_within_the_sqs_delay_limit() -> None:
+    assert Settings.from_env(ENV).job_check_seconds == 60
+    assert Settings.from_env({**ENV, "JOB_CHECK_SECONDS": "900"}).job_check_seconds == 900
+    for bad, problem in (("0", "must be >= 1"), ("901", "must be <= 900"), ("soon", "is not an integer")):
+        with pytest.raises(ConfigError, match=f"JOB_CHECK_SECONDS.*{problem}"):
+            Settings.from_env({**ENV, "JOB_CHECK_SECONDS": bad})
+    with pytest.raises(
+        ConfigError, match="JOB_EVENTS_QUEUE_URL='demo-job-events' is not a valid SQS queue URL"
+    ):
+        Settings.from_env({**ENV, "JOB_EVENTS_QUEUE_URL": "demo-job-events"})
 
 
 def test_every_problem_is_listed_in_one_error() -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
-from moto import mock_aws
+from tests.inprocess import in_process_aws
 
 from gtstream.aws import Clients
 from gtstream.ledger import Ledger, table_definition
@@ -28,11 +28,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def ledger(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ledger]:
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
+    with in_process_aws(monkeypatch):
         boto3.client("dynamodb", region_name="us-east-1").create_table(**table_definition("t"))
         yield Ledger("t", Clients("us-east-1"), now=clock)
 

@@ -54,7 +54,7 @@ run "defaults_plan" {
     error_message = "IAM must reach exactly this project's jobs and GroundTruth-<job> queues (4 or 5 digits), never <prefix>-<x>-NNNN"
   }
   assert {
-    condition     = toset([for st in data.aws_iam_policy_document.lambda["reconcile"].statement : st.sid]) == toset(["OwnLogs", "Ledger", "LedgerIndex", "InputManifests", "OutputManifests", "OutputList", "ProjectConfig", "InstructionsList", "PublishInput", "Notify", "DescribeJobs", "CreateJobs", "GroundTruthQueues", "PassGroundTruthRole", "ProjectKey"])
+    condition     = toset([for st in data.aws_iam_policy_document.lambda["reconcile"].statement : st.sid]) == toset(["OwnLogs", "Ledger", "LedgerIndex", "InputManifests", "OutputManifests", "OutputList", "ProjectConfig", "InstructionsList", "PublishInput", "Notify", "DescribeJobs", "CreateJobs", "FollowNewJobs", "GroundTruthQueues", "PassGroundTruthRole", "ProjectKey"])
     error_message = "reconcile gets exactly what it calls (GetQueueUrl/DeleteQueue on GroundTruth-<job> queues, no ListQueues)"
   }
   assert {
@@ -91,18 +91,24 @@ run "defaults_plan" {
   }
 
   assert {
-    condition     = jsondecode(aws_cloudwatch_event_rule.job_state.event_pattern).detail.LabelingJobStatus == ["InProgress", "Completed", "Failed", "Stopped"]
-    error_message = "the job-state rule must match exactly the statuses the Lambdas need"
+    condition     = jsondecode(aws_cloudwatch_event_rule.job_state.event_pattern).detail.LabelingJobStatus == ["Completed", "Failed", "Stopped"]
+    error_message = "the job-state rule must match exactly the statuses AWS documents events for"
   }
   assert {
     condition = toset(keys(output.deployment.lambda_environment)) == toset([
       "PROJECT_PREFIX", "LEDGER_TABLE", "DROP_BUCKET", "QUARANTINE_PREFIX", "INPUT_BUCKET", "OUTPUT_BUCKET",
       "INPUT_TOPIC_ARN", "OUTPUT_TOPIC_ARN", "NOTIFICATION_TOPIC_ARN", "PROJECT_CONFIG_URI", "GROUNDTRUTH_ROLE_ARN",
-      "OUTPUT_KMS_KEY_ID", "MAX_CHAIN_DEPTH", "MAX_OBJECT_FAILURES", "MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS",
-      "PENDING_STALE_SECONDS", "IDLE_WARN_SECONDS", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE",
-      "POWERTOOLS_LOG_LEVEL",
+      "JOB_EVENTS_QUEUE_URL", "OUTPUT_KMS_KEY_ID", "MAX_CHAIN_DEPTH", "MAX_OBJECT_FAILURES", "MAX_IMAGE_BYTES",
+      "MAX_IMAGE_PIXELS", "PENDING_STALE_SECONDS", "IDLE_WARN_SECONDS", "JOB_CHECK_SECONDS",
+      "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
     ])
     error_message = "the Lambda environment must be exactly docs/interfaces.md section 3"
+  }
+  assert {
+    condition = alltrue([for k, d in data.aws_iam_policy_document.lambda :
+      contains([for st in d.statement : st.sid], "FollowNewJobs") == contains(["intake", "job_events", "reconcile"], k)
+    ])
+    error_message = "exactly the functions that create jobs may send the checks that follow them (FollowNewJobs)"
   }
   assert {
     condition     = output.deployment.project_config_uri == "s3://pets-demo-123456789012-instructions/config/project.json"
@@ -381,6 +387,14 @@ run "rejects_idle_warn_after_idle_stop" {
   command = plan
   variables {
     labeling = { idle_warn_seconds = 864000 }
+  }
+  expect_failures = [var.labeling]
+}
+
+run "rejects_job_check_beyond_the_sqs_delay_limit" {
+  command = plan
+  variables {
+    labeling = { job_check_seconds = 901 }
   }
   expect_failures = [var.labeling]
 }
