@@ -157,6 +157,7 @@ def counting_connections() -> Iterator[ConnectionCount]:
 
 
 DATA_BUCKETS = ("drop", "input", "output")
+PASSING_TIME_SECONDS = 15 * 86_400  # > SQS's longest retention (14 days), visibility (12 h), delay
 
 
 def clean_project(cloud: LocalCloud, deployment: dict[str, Any], *, strict: bool = True) -> list[str]:
@@ -171,9 +172,11 @@ def clean_project(cloud: LocalCloud, deployment: dict[str, Any], *, strict: bool
     Kept: the resources themselves, their settings and the deployment's own subscriptions, and
     the artifacts bucket (its objects may be deployed ones, e.g. the publisher script).
 
-    Messages in flight (received, not deleted) or delayed cannot be received, and PurgeQueue is
-    not used (once per queue per 60 s: it would make a test's own purge fail): ``strict`` raises
-    ``ProjectNotClean`` for them; otherwise they are left and the queues holding them returned
+    PurgeQueue is not used (once per queue per 60 s: it would make a test's own purge fail):
+    messages are received and deleted, those in flight or delayed after the emulated clock has
+    passed their timers (``PASSING_TIME_SECONDS``). A message that still cannot be removed (e.g.
+    a local cloud whose SQS does not follow the emulated clock) makes ``strict`` raise
+    ``ProjectNotClean``; otherwise it is left and the queues holding such messages are returned
     (``[]``: everything was removed)."""
     from gtlocal.runner import aws_client
 
@@ -198,6 +201,14 @@ def clean_project(cloud: LocalCloud, deployment: dict[str, Any], *, strict: bool
                 continue
             with contextlib.suppress(sqs.exceptions.QueueDoesNotExist):
                 queue_urls.append(sqs.get_queue_url(QueueName=name)["QueueUrl"])
+    # Messages in flight (received, not deleted) or delayed are not receivable now. The emulator's
+    # jobs are removed first (nothing adds messages any more); then the emulated clock, which
+    # moto's SQS follows (shims.follow_clock), passes the longest visibility timeout (12 h), the
+    # longest delay (15 min) and the longest retention (14 days) beyond any time a test reached:
+    # every message is then receivable or expired. The clock returns to now with the final reset.
+    reached = cloud.control.now()
+    cloud.control.reset()
+    cloud.control.advance_clock(max(0.0, reached - cloud.control.now()) + PASSING_TIME_SECONDS)
     left: list[str] = []
     for url in queue_urls:
         try:

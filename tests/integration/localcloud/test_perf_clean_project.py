@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections import Counter
 from typing import Any
 
 import boto3
-import pytest
 from PIL import Image
 
 from gtlocal.deploy import deploy_project, publish_project_config
@@ -21,7 +21,6 @@ from gtlocal.runner import run_until_idle
 from gtlocal.testing import (
     KeptDeployment,
     LocalCloud,
-    ProjectNotClean,
     allow_delivery,
     clean_project,
     reset_local_cloud,
@@ -148,25 +147,26 @@ def test_a_cleaned_project_behaves_as_a_fresh_one(local_cloud: LocalCloud) -> No
     assert "job-ended" in fresh["notifications"]
 
 
-def test_messages_in_flight_or_delayed_are_reported_never_purged(local_cloud: LocalCloud) -> None:
+def test_messages_in_flight_or_delayed_are_removed_by_passing_time_never_purged(
+    local_cloud: LocalCloud,
+) -> None:
     reset_local_cloud(local_cloud)
     deployment = deploy_project(PREFIX, region=local_cloud.region)
     sqs = boto3.client("sqs")
     intake, job_events = (deployment["queues"][k]["url"] for k in ("intake", "job_events"))
     sqs.send_message(QueueUrl=intake, MessageBody="{}")
-    assert sqs.receive_message(QueueUrl=intake)["Messages"]  # now in flight for the visibility timeout
+    local_cloud.control.advance_clock(3 * 86_400)  # a test that reached day 3...
+    # ...left messages in flight (for the visibility timeout) and one behind a timer
+    assert sqs.receive_message(QueueUrl=intake, MaxNumberOfMessages=10)["Messages"]
     sqs.send_message(QueueUrl=job_events, MessageBody="{}", DelaySeconds=900)
     sqs.send_message(QueueUrl=job_events, MessageBody="{}")
+    before = _depths(sqs, deployment)
 
-    with pytest.raises(ProjectNotClean, match="in flight or delayed"):
-        clean_project(local_cloud, deployment)
-    left = clean_project(local_cloud, deployment, strict=False)
+    left = clean_project(local_cloud, deployment)
 
-    assert [entry.split(":")[2].rsplit("/", 1)[1] for entry in left] == [
-        f"{PREFIX}-intake",
-        f"{PREFIX}-job-events",
-    ]
-    assert _depths(sqs, deployment)["job_events.queue"] == "0/0/1"  # the visible one was drained
+    assert before["intake.queue"].startswith("0/") and before["job_events.queue"] == "1/0/1"
+    assert left == [] and set(_depths(sqs, deployment).values()) == {"0/0/0"}
+    assert abs(local_cloud.control.now() - time.time()) < 3_600  # the clock is back to now
     sqs.purge_queue(QueueUrl=intake)  # no purge happened: a test may still purge
 
 
@@ -185,9 +185,12 @@ def test_a_kept_deployment_cleans_and_deploys_again_only_when_it_must(local_clou
     kept.clean()  # clean: the marker stays
     kept_marker = sqs.list_queues(QueueNamePrefix=f"{PREFIX}-marker").get("QueueUrls", [])
     sqs.send_message(QueueUrl=document["queues"]["intake"]["url"], MessageBody="{}")
-    sqs.receive_message(QueueUrl=document["queues"]["intake"]["url"])  # in flight: cannot be cleaned
+    sqs.receive_message(QueueUrl=document["queues"]["intake"]["url"])  # in flight: time passes it
+    kept.clean()
+    deploys_before_reset = len(deploys)
+    reset_local_cloud(local_cloud)  # the deployment is gone: deployed again
     again = kept.clean()
 
-    assert kept_marker == [marker] and len(deploys) == 2
+    assert kept_marker == [marker] and (deploys_before_reset, len(deploys)) == (1, 2)
     assert sqs.list_queues(QueueNamePrefix=f"{PREFIX}-marker").get("QueueUrls", []) == []
     assert _depths(sqs, again) == fresh

@@ -31,6 +31,7 @@ ENV = {
     "NOTIFICATION_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:cats-notifications",
     "PROJECT_CONFIG_URI": "s3://cats-instructions/config/project.json",
     "GROUNDTRUTH_ROLE_ARN": "arn:aws:iam::123456789012:role/cats-groundtruth",
+    "JOB_EVENTS_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/cats-job-events",
     "AWS_REGION": REGION,
 }
 
