@@ -4,7 +4,8 @@
   ``GTLOCAL_ENDPOINT`` is set, points boto3 at it through the standard environment variables,
   and yields ``gtlocal.testing.LocalCloud(endpoint, region, control)``.
 - ``cloud`` (function): resets moto and the emulator (settings included) before the test.
-- Tests under ``tests/integration/`` get the ``integration`` marker.
+- Tests under ``tests/integration/`` get the ``integration`` marker; every test an
+  ``xdist_group`` (its module, or the shared-tree group) for ``pytest -n 2 --dist loadgroup``.
 """
 
 from __future__ import annotations
@@ -28,10 +29,21 @@ INTEGRATION_DIR = Path(__file__).parent / "integration"
 REGION = "us-east-1"
 
 
+# Directories whose tests share files in the working tree (build/, terraform working directories,
+# the wheel cache): under pytest-xdist (`make test-local` runs `-n 2 --dist loadgroup`) they run in
+# one worker, one after another.
+SHARED_TREE = tuple(INTEGRATION_DIR / name for name in ("terraform", "cloudformation", "package"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
-        if INTEGRATION_DIR in Path(str(item.fspath)).parents:
+        path = Path(str(item.fspath))
+        if INTEGRATION_DIR in path.parents:
             item.add_marker(pytest.mark.integration)
+        # One xdist group per test module (module-scoped deployments are made once), and one for
+        # every module that works in the shared tree.
+        shared = next((d for d in SHARED_TREE if d in path.parents), None)
+        item.add_marker(pytest.mark.xdist_group(str(shared or path)))
 
 
 @pytest.fixture(scope="session")

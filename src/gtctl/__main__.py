@@ -281,6 +281,37 @@ def report(state: State, output_dir: Path) -> None:
     click.echo(f"wrote {png} and {csv_path} ({len(timeline.rows)} points, {len(timeline.jobs)} jobs)")
 
 
+@cli.command()
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("dataset.manifest"),
+    show_default=True,
+    help="The augmented manifest to write (split: <stem>.train<suffix>, <stem>.validation<suffix>).",
+)
+@click.option(
+    "--validation-fraction",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Put this fraction of the objects (by object id: the same on every export) in a validation file.",
+)
+@pass_state
+def export(state: State, output: Path, validation_fraction: float) -> None:
+    """Write the labeled dataset as a SageMaker augmented manifest (source-ref, label, drop-keys)."""
+    from gtctl import export as exports
+    from gtctl.aws import translate_errors
+    from gtctl.ledger import LedgerReader
+
+    reader = LedgerReader(state.aws(), state.deployment())
+    with translate_errors():
+        paths, result = exports.export(reader.ledger, output, validation_fraction)
+    for kind, path in paths.items():
+        click.echo(f"wrote {path} ({result.written[kind]} labeled objects)")
+    for reason, count in sorted(result.skipped.items()):
+        click.echo(f"left out {count}: {reason}", err=True)
+
+
 @cli.group()
 def config() -> None:
     """The project config (docs/interfaces.md section 5): check it before you push."""

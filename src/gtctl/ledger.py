@@ -60,6 +60,11 @@ class LedgerReader:
         aws.session  # noqa: B018 - fail early, in one line, without credentials or region
         self._ledger = Ledger(deployment.ledger_table, Clients(deployment.region))
 
+    @property
+    def ledger(self) -> Any:
+        """The Lambdas' own ``gtstream.ledger.Ledger`` on this project's table (read-only use)."""
+        return self._ledger
+
     def project(self) -> dict[str, Any]:
         with translate_errors():
             return dict(_plain(self._ledger.get_project()))

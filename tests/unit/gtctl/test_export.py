@@ -1,0 +1,129 @@
+"""gtctl export: the augmented manifest matches the ledger one to one (moto in process)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from click.testing import CliRunner
+from moto import mock_aws
+from tests.documents import deployment_document
+
+from gtctl.__main__ import cli
+from gtctl.errors import GtctlError
+from gtctl.export import output_paths, split_of
+from gtstream.aws import Clients
+from gtstream.ledger import Ledger, table_definition
+
+REGION = "eu-west-1"
+DOC = deployment_document("demo", region=REGION)
+ATTRIBUTE = "demo-labels"
+
+
+def oid(n: int) -> str:
+    return hashlib.sha256(f"image {n}".encode()).hexdigest()
+
+
+def label(n: int) -> str:
+    return json.dumps(
+        {
+            ATTRIBUTE: n % 3,
+            f"{ATTRIBUTE}-metadata": {"class-name": ["cat", "dog", "bird"][n % 3], "confidence": 0.9},
+        }
+    )
+
+
+@pytest.fixture
+def ledger(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Ledger]:
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        boto3.client("dynamodb", region_name=REGION).create_table(**table_definition(DOC["ledger_table"]))
+        yield Ledger(DOC["ledger_table"], Clients(REGION))
+
+
+def given_objects(ledger: Ledger, labeled: int) -> dict[str, dict[str, Any]]:
+    """``labeled`` labeled objects (one dropped twice), one sent, one quarantined, one with a bad label."""
+    expected: dict[str, dict[str, Any]] = {}
+    for n in range(labeled):
+        uri = f"s3://{DOC['buckets']['input']}/images/{oid(n)}.jpg"
+        ledger.add_object(oid(n), uri, f"batch/{n}.jpg")
+        drops = [f"batch/{n}.jpg"]
+        if n == 1:
+            ledger.add_object(oid(n), uri, "again/1.jpg")
+            drops = ["again/1.jpg", "batch/1.jpg"]
+        ledger.mark_labeled(oid(n), "demo-0001", uri, label(n))
+        expected[uri] = {"source-ref": uri, **json.loads(label(n)), "drop-keys": drops}
+    ledger.add_object(oid(100), f"s3://x/images/{oid(100)}.jpg", "waiting.jpg")
+    ledger.mark_sent(oid(100), "demo-0002")
+    ledger.add_quarantined_object(oid(101), "broken.jpg", "not-an-image")
+    ledger.add_object(oid(102), f"s3://x/images/{oid(102)}.jpg", "odd.jpg")
+    ledger.mark_labeled(oid(102), "demo-0001", f"s3://x/images/{oid(102)}.jpg", "not json")
+    return expected
+
+
+def run(tmp_path: Path, *args: str) -> Any:
+    document = tmp_path / "deployment.json"
+    document.write_text(json.dumps(DOC))
+    return CliRunner().invoke(cli, ["--deployment", str(document), "export", *args])
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_the_manifest_has_one_line_per_labeled_object_with_its_drop_keys(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    expected = given_objects(ledger, labeled=7)
+
+    result = run(tmp_path, "--output", str(tmp_path / "cats.manifest"))
+
+    assert result.exit_code == 0, result.output
+    written = lines(tmp_path / "cats.manifest")
+    assert {line["source-ref"]: line for line in written} == expected and len(written) == 7
+    assert "wrote" in result.stdout and "(7 labeled objects)" in result.stdout
+    assert "left out 1: label is not a JSON object of label attributes" in result.stderr
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_a_split_is_deterministic_and_partitions_the_labeled_objects(ledger: Ledger, tmp_path: Path) -> None:
+    expected = given_objects(ledger, labeled=60)
+    first = run(tmp_path, "--output", str(tmp_path / "a" / "d.manifest"), "--validation-fraction", "0.25")
+    assert first.exit_code == 1 and "does not exist" in first.output  # no folder made silently
+    (tmp_path / "a").mkdir()
+
+    outputs = []
+    for _ in range(2):
+        result = run(
+            tmp_path, "--output", str(tmp_path / "a" / "d.manifest"), "--validation-fraction", "0.25"
+        )
+        assert result.exit_code == 0, result.output
+        outputs.append({s: lines(tmp_path / "a" / f"d.{s}.manifest") for s in ("train", "validation")})
+
+    assert outputs[0] == outputs[1]
+    train, validation = outputs[0]["train"], outputs[0]["validation"]
+    assert {line["source-ref"] for line in train + validation} == set(expected)
+    assert len(train) + len(validation) == 60 and 5 <= len(validation) <= 25
+    for line in validation:
+        object_id = line["source-ref"].rsplit("/", 1)[1].split(".")[0]
+        assert split_of(object_id, 0.25) == "validation"
+
+
+def test_bad_options_are_one_line_errors() -> None:
+    with pytest.raises(GtctlError, match="must be at least 0 and below 1"):
+        output_paths(Path("d.manifest"), 1.0)
+    assert output_paths(Path("d"), 0.5) == {
+        "train": Path("d.train.manifest"),
+        "validation": Path("d.validation.manifest"),
+    }
+    with pytest.raises(GtctlError, match="not a sha256"):
+        split_of("zz", 0.5)
