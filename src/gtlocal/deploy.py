@@ -257,6 +257,8 @@ def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
         "DescribeJobs": (["sagemaker:DescribeLabelingJob"], jobs),
         "CreateJobs": (["sagemaker:AddTags", "sagemaker:CreateLabelingJob"], jobs),
         "GroundTruthQueues": (["sqs:DeleteQueue", "sqs:GetQueueUrl"], n.groundtruth_queue_arns),
+        # reconcile stops the running job when a config with "on_publish": "roll-over" is published
+        "StopJobs": (["sagemaker:StopLabelingJob"], jobs),
     }
     chaining = [
         "Ledger",
@@ -275,7 +277,7 @@ def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
         "intake": [*chaining, "DropObjects", "QuarantineObjects", "DropList", "InputImages"],
         "job_events": chaining,
         "worker_events": ["LedgerCounters", "Notify"],
-        "reconcile": [*chaining, "GroundTruthQueues"],
+        "reconcile": [*chaining, "GroundTruthQueues", "StopJobs"],
     }
     pass_role = _statement(
         "PassGroundTruthRole",
