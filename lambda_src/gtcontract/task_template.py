@@ -22,8 +22,8 @@ published. On AWS the service's own check is ``RenderUiTemplate``; this one is p
 (https://github.com/jg-rp/liquid, Shopify-compatible), which can differ from Ground Truth's
 renderer in corner cases of the language.
 
-python-liquid is imported only when rendering: the Lambda package ships this module with the
-contract but never renders.
+python-liquid is imported only when rendering; the Lambdas never render, and
+``scripts/package_lambda.py`` leaves this module out of their package.
 """
 
 from __future__ import annotations
