@@ -105,9 +105,7 @@ NOT_FOR_LAMBDA = frozenset({("gtcontract", "task_template.py")})
 
 def _skipped(path: Path, base: Path) -> bool:
     parts = path.relative_to(base).parts
-    return (
-        bool(SKIP_PARTS.intersection(parts)) or path.suffix in (".pyc", ".pyo") or parts in NOT_FOR_LAMBDA
-    )
+    return bool(SKIP_PARTS.intersection(parts)) or path.suffix in (".pyc", ".pyo") or parts in NOT_FOR_LAMBDA
 
 
 def top_level_sources(source: Path = LAMBDA_SRC) -> list[Path]:
