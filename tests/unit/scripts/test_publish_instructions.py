@@ -266,3 +266,22 @@ def test_a_missing_or_broken_file_is_one_line(
     break_it(repo)
     code, err = run_main(repo, capsys, "--bucket", "b", "--dry-run")
     assert code in (1, 2) and len(err) == 1 and err[0].startswith("error: ") and expected in err[0]
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("AccessDenied", "not allowed to write to s3://b (AccessDenied: m); the role needs s3:PutObject"),
+        ("ExpiredToken", "not allowed to write to s3://b (ExpiredToken: m)"),
+        ("NoSuchBucket", "bucket b does not exist; pass --bucket (or INSTRUCTIONS_BUCKET)"),
+        ("SlowDown", "upload to s3://b failed (SlowDown: m)"),
+    ],
+)
+def test_each_s3_refusal_is_one_line_naming_the_bucket(code: str, expected: str) -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    error = ClientError({"Error": {"Code": code, "Message": "m"}}, "PutObject")
+    line = pub.aws_problem(error, "b")
+    assert line.startswith(expected) and "\n" not in line
+    unreachable = pub.aws_problem(EndpointConnectionError(endpoint_url="http://x"), "b")
+    assert unreachable.startswith("cannot reach S3 (") and "AWS_ENDPOINT_URL" in unreachable
