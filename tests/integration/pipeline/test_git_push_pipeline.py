@@ -16,7 +16,7 @@ from typing import Any
 
 import boto3
 
-from .conftest import REGION, STARTER, PipelineProject
+from .gitpush import REGION, STARTER, PipelineProject
 
 
 def given_published_and_a_job_running(p: PipelineProject) -> Path:
