@@ -159,15 +159,6 @@ class Project:
         self._seen: list[dict[str, Any]] = []
 
 
-def child_manifest_lines(project: Project, index: int) -> list[dict[str, Any]]:
-    s3 = project.s3()
-    body = s3.get_object(
-        Bucket=project.deployment["buckets"]["input"],
-        Key=f"manifests/{project.job_name(index)}/input.manifest",
-    )["Body"].read()
-    return [json.loads(line) for line in body.splitlines() if line.strip()]
-
-
 @pytest.fixture
 def project(deployment: dict[str, Any], cloud: LocalCloud) -> Iterator[Project]:
     # state_change_events="all": until the Lambdas follow new jobs themselves (issue 8, Build 3)

@@ -12,7 +12,7 @@ import pytest
 
 from gtlocal.runner import LambdaContext, lambda_environment, resolve_handler, sqs_event
 
-from .conftest import Project, child_manifest_lines
+from .conftest import Project
 
 ENDINGS = ["expired", "idle-stopped", "stopped", "failed"]
 
@@ -39,6 +39,15 @@ def end_job(project: Project, how: str) -> None:
     else:
         project.cloud.control.fail_job(name, "ClientError: injected failure")
     assert project.cloud.control.job(name)["status"] in ("Completed", "Failed", "Stopped")
+
+
+def child_manifest_lines(project: Project, index: int) -> list[dict[str, Any]]:
+    s3 = project.s3()
+    body = s3.get_object(
+        Bucket=project.deployment["buckets"]["input"],
+        Key=f"manifests/{project.job_name(index)}/input.manifest",
+    )["Body"].read()
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
 
 
 @pytest.mark.parametrize("how", ENDINGS)

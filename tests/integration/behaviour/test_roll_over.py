@@ -15,7 +15,8 @@ import boto3
 
 from gtlocal.deploy import publish_project_config
 
-from .conftest import Project, child_manifest_lines
+from .conftest import Project
+from .test_chaining import child_manifest_lines  # one helper, kept where main keeps it
 
 
 def given_job_1_running_with_one_of_three_labeled(project: Project) -> None:
