@@ -4,7 +4,6 @@
   ``GTLOCAL_ENDPOINT`` is set, points boto3 at it through the standard environment variables,
   and yields ``gtlocal.testing.LocalCloud(endpoint, region, control)``.
 - ``cloud`` (function): resets moto and the emulator (settings included) before the test.
-- ``aws`` (function): moto in process for unit tests that touch AWS (nothing leaves the process).
 - Tests under ``tests/integration/`` get the ``integration`` marker.
 """
 
@@ -15,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from moto import mock_aws
 
 from gtlocal.client import GroundTruthControl
 from gtlocal.testing import (
@@ -60,15 +58,3 @@ def local_cloud() -> Iterator[LocalCloud]:
 def cloud(local_cloud: LocalCloud) -> LocalCloud:
     reset_local_cloud(local_cloud)
     return local_cloud
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """An empty in-process AWS (moto) with dummy credentials; no endpoint of a running local cloud."""
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
-        yield

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
+from moto import mock_aws
 
 from gtlocal.iam import enforce
 from gtlocal.iam.enforce import IamEnforcer
@@ -79,6 +81,14 @@ def test_recorder_appends_one_json_line_per_decision(tmp_path: Path) -> None:
     assert lines[1]["message"].endswith("because no identity-based policy allows the sqs:DeleteQueue action")
     assert [x["action"] for x in recorder.entries(denied_only=True)] == ["sqs:DeleteQueue"]
     recorder.close()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # in process: not the served local cloud an integration fixture may have pointed boto3 at
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield
 
 
 def _role(name: str, trust: dict[str, object]) -> str:

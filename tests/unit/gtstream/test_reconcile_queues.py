@@ -7,14 +7,44 @@ the grant ``GroundTruthQueues`` of the reconcile role (Terraform, CloudFormation
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import pytest
+from moto import mock_aws
 
+from gtstream.config import Settings
 from gtstream.deps import Deps
+from gtstream.ledger import table_definition
 from gtstream.reconcile import delete_ended_job_queues
 
 REGION = "us-east-1"
+ENV = {
+    "PROJECT_PREFIX": "Cats",
+    "LEDGER_TABLE": "cats-ledger",
+    "DROP_BUCKET": "cats-drop",
+    "INPUT_BUCKET": "cats-input",
+    "OUTPUT_BUCKET": "cats-output",
+    "INPUT_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:cats-gt-input",
+    "OUTPUT_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:cats-gt-output",
+    "NOTIFICATION_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:cats-notifications",
+    "PROJECT_CONFIG_URI": "s3://cats-instructions/config/project.json",
+    "GROUNDTRUTH_ROLE_ARN": "arn:aws:iam::123456789012:role/cats-groundtruth",
+    "AWS_REGION": REGION,
+}
+
+
+@pytest.fixture
+def deps(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deps]:
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        boto3.client("dynamodb", region_name=REGION).create_table(**table_definition(ENV["LEDGER_TABLE"]))
+        yield Deps.build(Settings.from_env(ENV))
 
 
 def sqs_calls(deps: Deps) -> list[str]:

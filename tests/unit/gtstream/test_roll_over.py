@@ -9,16 +9,35 @@ is a recorder, so the decision is checked without a Ground Truth emulator (the l
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 from tests.documents import published_config
 
+from gtstream.config import Settings
 from gtstream.deps import Deps
+from gtstream.ledger import table_definition
 from gtstream.reconcile import roll_over
 
 REGION = "us-east-1"
+# The reconcile role's environment (as test_reconcile_queues.py; JOB_EVENTS_QUEUE_URL: main's new setting)
+ENV = {
+    "PROJECT_PREFIX": "Cats",
+    "LEDGER_TABLE": "cats-ledger",
+    "DROP_BUCKET": "cats-drop",
+    "INPUT_BUCKET": "cats-input",
+    "OUTPUT_BUCKET": "cats-output",
+    "INPUT_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:cats-gt-input",
+    "OUTPUT_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:cats-gt-output",
+    "NOTIFICATION_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:cats-notifications",
+    "PROJECT_CONFIG_URI": "s3://cats-instructions/config/project.json",
+    "GROUNDTRUTH_ROLE_ARN": "arn:aws:iam::123456789012:role/cats-groundtruth",
+    "JOB_EVENTS_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/cats-job-events",
+    "AWS_REGION": REGION,
+}
 JOB = "Cats-0001"
 
 
@@ -33,10 +52,19 @@ class StopRecorder:
 
 
 @pytest.fixture
-def deps(deps: Deps) -> Deps:
-    """The conftest's gateways with the labeling-job gateway replaced by a recorder."""
-    deps.jobs = StopRecorder()  # type: ignore[assignment]
-    return deps
+def deps(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deps]:
+    """Moto in process: the ledger table and the instruction bucket; the job gateway a recorder."""
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        boto3.client("dynamodb", region_name=REGION).create_table(**table_definition(ENV["LEDGER_TABLE"]))
+        boto3.client("s3", region_name=REGION).create_bucket(Bucket="cats-instructions")
+        built = Deps.build(Settings.from_env(ENV))
+        built.jobs = StopRecorder()  # type: ignore[assignment]
+        yield built
 
 
 def running_with(deps: Deps, version: str) -> None:

@@ -199,9 +199,17 @@ def run_main(repo: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tup
 
 
 @pytest.fixture
-def aws(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto in process (tests/unit/conftest.py) and the workteam the pipeline passes."""
+def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """moto in process and the workteam the pipeline passes."""
+    from moto import mock_aws
+
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("GT_DEFAULT_WORKTEAM_ARN", TEAM)
+    with mock_aws():
+        yield
 
 
 def test_a_missing_bucket_is_one_line_and_nothing_is_published(
