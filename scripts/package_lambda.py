@@ -98,9 +98,14 @@ def requirements(path: Path = REQUIREMENTS) -> list[str]:
     return [line for line in lines if line]
 
 
+# Modules of lambda_src that no handler imports and whose imports the Lambda runtime lacks: the task
+# template renderer (python-liquid) is shared by the publisher and gtctl through the contract package.
+NOT_FOR_LAMBDA = frozenset({("gtcontract", "task_template.py")})
+
+
 def _skipped(path: Path, base: Path) -> bool:
     parts = path.relative_to(base).parts
-    return bool(SKIP_PARTS.intersection(parts)) or path.suffix in (".pyc", ".pyo")
+    return bool(SKIP_PARTS.intersection(parts)) or path.suffix in (".pyc", ".pyo") or parts in NOT_FOR_LAMBDA
 
 
 def top_level_sources(source: Path = LAMBDA_SRC) -> list[Path]:

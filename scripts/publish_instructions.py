@@ -6,13 +6,16 @@ beside this script, as the pipeline lays them out, or installed).
 
 Input (``--source``, an instructions repository): ``project.json`` (task settings, categories,
 examples), ``instructions.md``, ``template.liquid.html`` (Ground Truth Liquid template with
-``[[ task_title ]]``, ``[[ categories_json ]]``, ``[[ instructions_url ]]`` and
-``[[ examples_html ]]`` placeholders filled here), ``examples/``.
+``[[ task_title ]]``, ``[[ categories_json ]]``, ``[[ instructions_url ]]``,
+``[[ instructions_html ]]`` and ``[[ examples_html ]]`` placeholders filled here, then rendered
+with Ground Truth's Liquid filters as a check: ``gtcontract.task_template``), ``examples/``.
 
 Validation, before anything is uploaded: ``project.json`` through the contract's validator
 (``gtcontract.project_config``: the same code the Lambdas parse the published config with),
-then what only the publisher can check (the repository's files). Every problem is one line on
-stderr naming the field and the fix; the exit status is then 1 and nothing is uploaded.
+then what only the publisher can check (the repository's files, the template renders). Every
+problem is one line on stderr naming the field and the fix; the exit status is then 1 and nothing
+is uploaded. A missing bucket, missing credentials or a refused upload is one line too (exit 1);
+uploads stop at the first failure, and ``config/project.json`` (the last) is then not written.
 
 Output (bucket layout, docs/interfaces.md section 5), ``<version>`` = ``<UTC time>-<git sha>``:
 
@@ -33,7 +36,6 @@ import html
 import json
 import mimetypes
 import os
-import re
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -41,6 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gtcontract import task_template
 from gtcontract.project_config import SOURCE_ONLY_FIELDS, validate_project_config, with_defaults
 from gtcontract.schema import Problem
 
@@ -137,63 +140,8 @@ def validate_project(project: dict[str, Any], source: Path) -> list[Problem]:
 
 # --- rendering --------------------------------------------------------------------------------
 
-_INLINE = [
-    (re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)"), r'<img alt="\1" src="\2">'),
-    (re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)"), r'<a href="\2">\1</a>'),
-    (re.compile(r"\*\*([^*]+)\*\*"), r"<strong>\1</strong>"),
-    (re.compile(r"(?<![*\w])\*([^*]+)\*(?!\w)"), r"<em>\1</em>"),
-    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
-]
-
-
-def _inline(text: str) -> str:
-    out = html.escape(text, quote=False)
-    for pattern, repl in _INLINE:
-        out = pattern.sub(repl, out)
-    return out
-
-
-def markdown_to_html(markdown: str) -> str:
-    """A small Markdown subset: headings, paragraphs, lists, emphasis, code, links, images."""
-    lines = markdown.splitlines()
-    out: list[str] = []
-    paragraph: list[str] = []
-    list_tag: str | None = None
-
-    def flush() -> None:
-        nonlocal list_tag
-        if paragraph:
-            out.append(f"<p>{_inline(' '.join(paragraph))}</p>")
-            paragraph.clear()
-        if list_tag:
-            out.append(f"</{list_tag}>")
-            list_tag = None
-
-    for raw in lines:
-        line = raw.rstrip()
-        heading = re.match(r"^(#{1,6})\s+(.*)$", line)
-        item = re.match(r"^\s*([-*]|\d+\.)\s+(.*)$", line)
-        if not line.strip():
-            flush()
-        elif heading:
-            flush()
-            level = len(heading.group(1))
-            out.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
-        elif item:
-            if paragraph:
-                out.append(f"<p>{_inline(' '.join(paragraph))}</p>")
-                paragraph.clear()
-            tag = "ol" if item.group(1)[0].isdigit() else "ul"
-            if list_tag != tag:
-                if list_tag:
-                    out.append(f"</{list_tag}>")
-                out.append(f"<{tag}>")
-                list_tag = tag
-            out.append(f"<li>{_inline(item.group(2))}</li>")
-        else:
-            paragraph.append(line.strip())
-    flush()
-    return "\n".join(out)
+# The Markdown subset of the instructions page (kept importable here for callers of the publisher).
+markdown_to_html = task_template.markdown_to_html
 
 
 def render(
@@ -215,9 +163,10 @@ def render(
             uploads.append(Upload(f"config/{version}/examples/{name}", body, ctype))
             src = f"{{{{ 's3://{bucket}/config/{version}/examples/{name}' | grant_read_access }}}}"
         example_refs.append((example, src))
-    examples_html = "\n".join(
-        f'      <figure><img src="{src}" alt="{html.escape(str(ex.get("label") or ""))}" width="160">'
-        f"<figcaption>{html.escape(str(ex.get('caption') or ex.get('label') or ''))}</figcaption></figure>"
+    examples_html = task_template.examples_html(
+        task_template.Example(
+            src, str(ex.get("label") or ""), str(ex.get("caption") or ex.get("label") or "")
+        )
         for ex, src in example_refs
     )
     body_html = markdown_to_html((source / "instructions.md").read_text(encoding="utf-8"))
@@ -237,21 +186,26 @@ def render(
         )
         instructions_url = f"s3://{bucket}/config/{version}/instructions.html"
     template = (source / "template.liquid.html").read_text(encoding="utf-8")
-    for name, value in {
-        "task_title": html.escape(project["task"]["title"]),
-        "categories_json": html.escape(json.dumps(project["categories"])),
-        "instructions_url": instructions_url,
-        "examples_html": examples_html,
-    }.items():
-        template = template.replace(f"[[ {name} ]]", value)
-    leftover = re.search(r"\[\[ *[a-z_]+ *\]\]", template)
-    if leftover:
-        raise ProjectError(
-            [
-                f"template.liquid.html: unknown placeholder {leftover.group(0)}; write one of [[ task_title ]], "
-                "[[ categories_json ]], [[ instructions_url ]], [[ examples_html ]]"
-            ]
+    # A private page is reached through a short-lived URL Ground Truth makes from its S3 URI.
+    link = instructions_url if public else f"{{{{ '{instructions_url}' | grant_read_access }}}}"
+    try:
+        template = task_template.fill(
+            template,
+            {
+                "task_title": html.escape(project["task"]["title"]),
+                "categories_json": html.escape(json.dumps(project["categories"])),
+                "instructions_url": link,
+                "instructions_html": body_html,
+                "examples_html": examples_html,
+            },
         )
+        # What Ground Truth will do with it, checked now (on AWS: RenderUiTemplate, see gtcontract.task_template).
+        task_template.render_task(
+            template,
+            task_template.sample_task_input(f"s3://{bucket}/sample.jpg", project["categories"]),
+        )
+    except task_template.TemplateError as exc:
+        raise ProjectError([str(exc)]) from None
     categories = {"document-version": "2018-11-28", "labels": [{"label": c} for c in project["categories"]]}
     uploads.append(
         Upload(f"config/{version}/template.liquid.html", template.encode(), "text/html; charset=utf-8")
@@ -281,6 +235,23 @@ def publish(uploads: list[Upload], bucket: str, s3: Any) -> None:
         print(f"  s3://{bucket}/{upload.key} ({len(upload.body)} bytes)")
 
 
+def aws_problem(exc: BaseException, bucket: str) -> str:
+    """One line for what boto3 raised while publishing: the cause and what to do."""
+    name = type(exc).__name__
+    if name in ("NoCredentialsError", "PartialCredentialsError"):
+        return "no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (CodeBuild: the project's service role)"
+    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError"):
+        return f"cannot reach S3 ({exc}); check AWS_ENDPOINT_URL / the network"
+    response = getattr(exc, "response", None)
+    error = response.get("Error", {}) if isinstance(response, dict) else {}
+    code, message = str(error.get("Code", name)), str(error.get("Message", exc))
+    if code in ("NoSuchBucket", "404"):
+        return f"bucket {bucket} does not exist; pass --bucket (or INSTRUCTIONS_BUCKET) of the instruction bucket"
+    if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
+        return f"not allowed to write to s3://{bucket} ({code}: {message}); the role needs s3:PutObject on config/* and public/*"
+    return f"upload to s3://{bucket} failed ({code}: {message})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Render and publish the labeling instructions.")
     parser.add_argument("--source", type=Path, default=Path("."), help="instructions repository checkout")
@@ -300,13 +271,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.bucket:
         print("error: --bucket (or INSTRUCTIONS_BUCKET) is required", file=sys.stderr)
         return 2
+    if not args.source.is_dir():
+        print(
+            f"error: --source {args.source}: not a directory; pass the instructions repository checkout",
+            file=sys.stderr,
+        )
+        return 2
     try:
         project = load_project(args.source)
         version = args.version or f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{args.git_sha[:12]}"
-        import boto3
-
-        s3 = boto3.client("s3", region_name=args.region)
-        region = args.region or s3.meta.region_name
+        region = args.region or "us-east-1"
         uploads, config = render(
             args.source, project, bucket=args.bucket, region=region, version=version, public=not args.private
         )
@@ -314,12 +288,21 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines:
             print(f"error: {line}", file=sys.stderr)
         return 1
+    except OSError as exc:  # a file the checks saw vanished, or cannot be read
+        print(f"error: {exc.filename or args.source}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     print(f"publishing version {version} ({'private' if args.private else 'public'}) to s3://{args.bucket}")
     if args.dry_run:
         for upload in uploads:
             print(f"  (dry run) {upload.key}")
         return 0
-    publish(uploads, args.bucket, s3)
+    try:
+        import boto3
+
+        publish(uploads, args.bucket, boto3.client("s3", region_name=region))
+    except Exception as exc:  # botocore's errors: one line, nothing after the failed upload
+        print(f"error: {aws_problem(exc, args.bucket)}", file=sys.stderr)
+        return 1
     print(f"published {config['template_uri']}")
     return 0
 

@@ -32,7 +32,7 @@ REGION = "us-east-1"
 # Directories whose tests share files in the working tree (build/, terraform working directories,
 # the wheel cache): under pytest-xdist (`make test-local` runs `-n 2 --dist loadgroup`) they run in
 # one worker, one after another.
-SHARED_TREE = tuple(INTEGRATION_DIR / name for name in ("terraform", "cloudformation", "package"))
+SHARED_TREE = tuple(INTEGRATION_DIR / name for name in ("terraform", "cloudformation", "package", "pipeline"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -28,6 +28,8 @@ from typing import Any
 from gtcontract.schema import Problem, load_schema, schema_problems, show
 
 SCHEMA_FILE = "project_config.schema.json"
+# on_publish: what a newly published config does to the running job (docs/interfaces.md section 5).
+ON_PUBLISH_NEXT_JOB, ON_PUBLISH_ROLL_OVER = "next-job", "roll-over"
 SCHEMA_VERSION = 1
 DEFAULT_TRANSFORM = "gtstream.transforms:default"
 # Transforms shipped in the Lambda package (gtstream); a test checks each is a function there.
@@ -345,6 +347,12 @@ class ProjectConfig:
     # What the project declares about its images to Ground Truth (DataAttributes). Nothing is
     # declared unless the config says so: it is the data owner's statement, not ours.
     content_classifiers: tuple[str, ...] = ()
+    on_publish: str = ON_PUBLISH_NEXT_JOB
+
+    @property
+    def rolls_over(self) -> bool:
+        """A newer published config stops the running job so that the chain picks it up at once."""
+        return self.on_publish == ON_PUBLISH_ROLL_OVER
 
     def lambda_arns(self, region: str) -> tuple[str, str]:
         """(pre-human-task, annotation-consolidation) ARNs; built-in ones when the config leaves them null."""
@@ -396,4 +404,5 @@ class ProjectConfig:
             annotation_consolidation_lambda_arn=values["annotation_consolidation_lambda_arn"],
             preprocessing=Preprocessing(transform=transform, options=options),
             content_classifiers=tuple(values["content_classifiers"]),
+            on_publish=values["on_publish"],
         )

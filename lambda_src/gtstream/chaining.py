@@ -253,7 +253,8 @@ def _create(
         for object_id in spool:
             ledger.mark_sent(object_id.strip(), name)
     ledger.set_active_job(owner, name, index, attr)
-    ledger.set_job_status(name, INITIALIZING)
+    # The config version the job runs with: a roll-over compares it with the published one.
+    ledger.set_job_status(name, INITIALIZING, config_version=config.version)
     # No InProgress event is documented: follow the new job with delayed checks (job_checks).
     start_following(deps, name)
     why = f"{name} {'created' if created else 'already existed (adopted)'}: {reason}"

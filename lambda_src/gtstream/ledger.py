@@ -493,6 +493,20 @@ class Ledger:
             is not None
         )
 
+    def request_roll_over(self, job: str, config_version: str) -> bool:
+        """Record, once per job, that it is stopped to roll over to ``config_version``; False when a
+        roll-over of this job was already requested (or the job ended)."""
+        return (
+            self._update(
+                {"pk": f"JOB#{job}", "sk": "JOB"},
+                "SET roll_over_to = :v, roll_over_at = :now",
+                "attribute_exists(pk) AND attribute_not_exists(roll_over_to) "
+                "AND attribute_not_exists(ended_at)",
+                {":v": config_version, ":now": self._stamp()},
+            )
+            is not None
+        )
+
     def set_merged_lines(self, job: str, lines: int) -> None:
         """Checkpoint of a long output-manifest merge (only moves forward)."""
         self._update(

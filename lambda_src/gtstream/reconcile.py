@@ -12,6 +12,7 @@ from gtstream.chaining import Decision, ensure_job
 from gtstream.deps import Deps
 from gtstream.dispatch import flush_pending
 from gtstream.ledger import iso
+from gtstream.project_config import ProjectConfigError
 
 log = logging.getLogger("gtstream.reconcile")
 
@@ -24,6 +25,7 @@ class ReconcileReport:
     decision: Decision | None = None
     deleted_queues: list[str] = field(default_factory=list)
     idle_warning: bool = False
+    rolled_over: str | None = None  # the config version the running job was stopped for
 
 
 def _parse(stamp: str | None) -> datetime | None:
@@ -54,6 +56,7 @@ def reconcile(deps: Deps) -> ReconcileReport:
                 job=desc.name,
                 last_object_at=last.isoformat(),
             )
+        report.rolled_over = roll_over(deps, desc.name)
     elif desc is None or not desc.active or ledger.has_state(PENDING):
         # Covers: an end that was never reported, a chain that crashed half-way (expired lock,
         # job created but not recorded), PENDING objects with no job, a vanished active job.
@@ -63,6 +66,32 @@ def reconcile(deps: Deps) -> ReconcileReport:
         report.active_job, report.status = desc.name, desc.status
     report.deleted_queues = delete_ended_job_queues(deps)
     return report
+
+
+def roll_over(deps: Deps, job: str) -> str | None:
+    """Stop the running ``job`` when a newer config with ``"on_publish": "roll-over"`` is published.
+
+    The stop goes through the normal end handling: the ``Stopped`` event (or the next reconcile)
+    merges the job's output manifest, returns what it was sent but did not label to PENDING and
+    chains, exactly once, a job created from the config published now. A config that does not
+    validate never triggers a roll-over (the chain would then wait for a valid one); a job whose
+    config version the ledger does not know (created before versions were recorded) is left alone.
+    Returns the config version rolled over to, or None."""
+    try:
+        config = deps.project_config(fresh=True)
+    except (ProjectConfigError, ValueError) as exc:
+        log.warning("no roll-over: the published project config is invalid: %s", exc)
+        return None
+    if config is None or not config.rolls_over:
+        return None
+    running = (deps.ledger.get_job(job) or {}).get("config_version")
+    if not running or running == config.version:
+        return None
+    if not deps.ledger.request_roll_over(job, config.version):
+        return None  # already requested: StopLabelingJob is not sent twice
+    log.info("rolling %s over from config %s to %s: stopping it", job, running, config.version)
+    deps.jobs.stop(job)
+    return config.version
 
 
 def delete_ended_job_queues(deps: Deps) -> list[str]:

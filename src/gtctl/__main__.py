@@ -136,7 +136,7 @@ def cli(
     endpoint_url: str | None,
     debug: bool,
 ) -> None:
-    """Operate a Ground Truth streaming labeling project: status, drop, chain, report, config."""
+    """Operate a Ground Truth streaming labeling project: status, drop, chain, report, config, preview."""
     set_endpoint(endpoint_url)
     ctx.obj = State(deployment_file, terraform_dir, prefix, region, debug)
 
@@ -346,6 +346,46 @@ def config_validate(ctx: click.Context, file: Path, published: bool) -> None:
     if problems:
         ctx.exit(1)
     click.echo(f"{file}: valid ({'published config' if published else 'project.json'})")
+
+
+@cli.command()
+@click.option(
+    "--source",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("instructions"),
+    show_default=True,
+    help="The instructions repository (project.json, instructions.md, template.liquid.html, examples/).",
+)
+@click.option(
+    "--image",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Image shown as the task (default: the first example of project.json).",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("build/preview/preview.html"),
+    show_default=True,
+    help="Where to write the HTML file.",
+)
+def preview(source: Path, image: Path | None, output: Path) -> None:
+    """Render the task template as workers see it, into one offline HTML file.
+
+    The template is filled as the pipeline's publisher fills it and rendered with Ground Truth's
+    Liquid filters (grant_read_access, to_json, escape_once, skip_autoescape); the crowd elements
+    are offline stand-ins showing the header, image, categories and instructions. Open the file in
+    a browser; nothing is loaded from the network."""
+    from gtctl import preview as previews
+
+    made = previews.build(source, image)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(made.html, encoding="utf-8")
+    for warning in made.warnings:
+        click.echo(f"gtctl: warning: {warning}", err=True)
+    click.echo(
+        f"wrote {output}: {made.title!r}, {len(made.categories)} categories, "
+        f"{len(made.examples)} example image(s)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

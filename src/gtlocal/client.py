@@ -139,3 +139,23 @@ class GroundTruthControl:
             "GET", f"{kind}?{query}" if query else kind, root="_localcloud/iam"
         )[kind]
         return result
+
+    # --- pipelines (/_localcloud/pipelines/) --------------------------------------------------------
+
+    def wait_for_pipelines(self, timeout: float = 600.0) -> bool:
+        """Block until no CodeCommit event delivery, pipeline execution or build is queued or running
+        (``POST /_localcloud/pipelines/wait``); False if ``timeout`` seconds passed first."""
+        waiting = GroundTruthControl(self.endpoint, timeout=timeout + 30)
+        answer = waiting.request("POST", "wait", {"timeout": timeout}, root="_localcloud/pipelines")
+        return bool(answer["idle"])
+
+    def build_log(self, build_id: str) -> str:
+        """The log of a build the local cloud ran, as its log stream holds it."""
+        req = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
+            f"{self.endpoint}/_localcloud/pipelines/builds/{urllib.parse.quote(build_id)}/log"
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
+                return str(resp.read().decode())
+        except urllib.error.HTTPError as err:
+            raise ControlApiError(err.code, err.read().decode(errors="replace")) from None

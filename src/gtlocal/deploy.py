@@ -264,6 +264,8 @@ def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
         # who creates a job puts the delayed checks that follow it to InProgress on this queue
         "FollowNewJobs": (["sqs:SendMessage"], [n.queue_arn("job_events")]),
         "GroundTruthQueues": (["sqs:DeleteQueue", "sqs:GetQueueUrl"], n.groundtruth_queue_arns),
+        # reconcile stops the running job when a config with "on_publish": "roll-over" is published
+        "StopJobs": (["sagemaker:StopLabelingJob"], jobs),
     }
     chaining = [
         "Ledger",
@@ -283,7 +285,7 @@ def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
         "intake": [*chaining, "DropObjects", "QuarantineObjects", "DropList", "InputImages"],
         "job_events": chaining,
         "worker_events": ["LedgerCounters", "Notify"],
-        "reconcile": [*chaining, "GroundTruthQueues"],
+        "reconcile": [*chaining, "GroundTruthQueues", "StopJobs"],
     }
     pass_role = _statement(
         "PassGroundTruthRole",

@@ -3,6 +3,9 @@
 Dispatch, in this order:
 - path ``/_groundtruth/...``                     -> control API (``gtlocal.control``)
 - path ``/_localcloud/iam/...``                  -> IAM enforcement settings and records (``gtlocal.iam``)
+- path ``/_localcloud/pipelines/...``            -> pipeline service control (``gtlocal.pipelines``)
+- path ``/v1/repos/<name>/...``                  -> CodeCommit over git's smart HTTP (``gtlocal.pipelines``;
+                                                    its own authentication and IAM check)
 - every AWS request is first authorized by ``gtlocal.iam`` (restricted principals only)
 - header ``X-Amz-Target: SageMaker.<emulated op>`` -> Ground Truth emulator
 - anything else                                   -> moto in server mode (incl. ``/moto-api/reset``)
@@ -21,7 +24,8 @@ import re
 import socket
 import threading
 from collections.abc import Iterable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -31,6 +35,9 @@ from gtlocal.control import ControlApi
 from gtlocal.groundtruth.models import GroundTruthBackend
 from gtlocal.groundtruth.responses import EMULATED_OPERATIONS, GroundTruthResponse
 from gtlocal.iam import IamEnforcer
+
+if TYPE_CHECKING:
+    from gtlocal.pipelines import PipelineService
 
 LOG = logging.getLogger("gtlocal")
 
@@ -51,9 +58,14 @@ class LocalCloudApp:
     """The WSGI application of the local cloud."""
 
     def __init__(
-        self, emulator: GroundTruthBackend, moto_app: WSGIApp, iam: IamEnforcer | None = None
+        self,
+        emulator: GroundTruthBackend,
+        moto_app: WSGIApp,
+        iam: IamEnforcer | None = None,
+        pipelines: PipelineService | None = None,
     ) -> None:
         self.emulator = emulator
+        self.pipelines = pipelines
         self.iam = iam or IamEnforcer()
         self.control = ControlApi(emulator)
         self.sagemaker = GroundTruthResponse(emulator)
@@ -71,6 +83,13 @@ class LocalCloudApp:
             return response(environ, start_response)
         if path.startswith("/_localcloud/iam"):
             return self.iam.control(Request(environ))(environ, start_response)
+        if self.pipelines is not None:
+            if path.startswith("/_localcloud/pipelines"):
+                return self.pipelines.control(Request(environ))(environ, start_response)
+            if self.pipelines.git.handles(path):
+                return self.pipelines.git(environ, start_response)
+            if path.startswith("/moto-api/reset"):
+                self.pipelines.reset()
         denied = self.iam.enforce(environ)
         if denied is not None:
             return denied(environ, start_response)
@@ -223,11 +242,16 @@ class LocalCloud:
     process share them (the CloudFormation models call the last one's endpoint)."""
 
     def __init__(
-        self, host: str, port: int, aws_endpoint: str | None = None, iam_mode: str | None = None
+        self,
+        host: str,
+        port: int,
+        aws_endpoint: str | None = None,
+        iam_mode: str | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-        from gtlocal import shims
+        from gtlocal import pipelines, shims
 
         def create_app(service: str) -> Any:
             if service == "cloudformation":  # moto's CloudFormation: our models first (shims.py)
@@ -237,13 +261,16 @@ class LocalCloud:
         moto_app = DomainDispatcherApplication(create_app)
         self.emulator = GroundTruthBackend()
         self.iam = IamEnforcer(iam_mode)
-        self.server: BaseWSGIServer = serve_wsgi(host, port, LocalCloudApp(self.emulator, moto_app, self.iam))
+        app = LocalCloudApp(self.emulator, moto_app, self.iam)
+        self.server: BaseWSGIServer = serve_wsgi(host, port, app)
         self.port = self.server.server_port
         self.url = f"http://{host}:{self.port}"
         # The CloudFormation models call this process's moto (not a LocalStack given as
         # aws_endpoint); a wildcard bind address is reached through the loopback.
         own_host = "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104
         shims.apply(f"http://{own_host}:{self.port}")
+        # CodeCommit git server, pipeline executions and builds (clone URLs name this endpoint).
+        app.pipelines = pipelines.install(f"http://{own_host}:{self.port}", data_dir)
         shims.follow_clock(self.emulator.clock.now)  # moto's SQS timers run on the emulated clock
         self.emulator.configure(aws_endpoint or self.url)
 

@@ -30,7 +30,13 @@ nothing here changes behaviour that AWS would show differently.
 - **EventBridge**: moto matches a schedule-only rule (no pattern; the reconcile rule of both the
   module and the stack) against every put event and raises NotImplementedError for its Lambda
   target, failing the whole PutEvents call. In AWS a schedule rule matches no event: schedule
-  rules are skipped, and Lambda targets left to the local runner.
+  rules are skipped, and Lambda targets left to the local runner. CodePipeline targets (moto:
+  NotImplementedError too) go to ``gtlocal.pipelines``, which starts the pipeline as the target's
+  role.
+- **CloudFormation ``AWS::Logs::LogGroup`` ``Arn``**: CloudFormation returns the log group ARN with
+  a trailing ``:*`` (``arn:aws:logs:<region>:<account>:log-group:<name>:*``, the resource's
+  ``Fn::GetAtt`` return value), which is what a role policy naming ``!GetAtt Group.Arn`` needs to
+  cover the group's streams; moto returned it without, so such a policy denied log streams here.
 - **CodeCommit tags and repository KMS key**: moto answers ListTagsForResource with a 500 and
   drops ``kmsKeyId``; the provider retries forever / plans a change on every run.
 - **Service-principal deliveries** (``gtlocal.iam.deliveries``): S3 -> SQS notifications,
@@ -162,6 +168,7 @@ def apply(endpoint: str) -> None:
         _patch_s3_event_sequencer()
         _patch_cloudformation_role_policies()
         _install_cost_patches()
+        _patch_cloudformation_log_group_arn()
         _applied = True
 
 
@@ -460,9 +467,13 @@ def _patch_events_rule_targets() -> None:
         # moto's empty pattern matches everything.
         if self.scheduled_expression and not self.event_pattern.get_pattern():
             return
-        # Lambda targets are invoked by the local runner, not by moto (NotImplementedError).
+        # Lambda targets are invoked by the local runner, not by moto (NotImplementedError);
+        # CodePipeline targets by gtlocal.pipelines (as the target's role).
+        from gtlocal import pipelines
+
         targets = self.targets
-        self.targets = [t for t in targets if ":lambda:" not in t["Arn"]]
+        self.targets = [t for t in targets if ":lambda:" not in t["Arn"] and ":codepipeline:" not in t["Arn"]]
+        pipelines.deliver(self, original_event, [t for t in targets if ":codepipeline:" in t["Arn"]])
         try:
             original(self, original_event, transform_input)
         finally:
@@ -651,6 +662,21 @@ def _patch_cloudformation_role_policies() -> None:
         original(self, policy_name, policy_json)
 
     Role.put_policy = put_policy  # type: ignore[method-assign]
+
+
+def _patch_cloudformation_log_group_arn() -> None:
+    """``Fn::GetAtt <LogGroup>.Arn`` ends in ``:*``, as CloudFormation documents for AWS::Logs::LogGroup."""
+    from moto.logs.models import LogGroup
+
+    original = LogGroup.get_cfn_attribute
+
+    def get_cfn_attribute(self: LogGroup, attribute_name: str) -> Any:
+        value = original(self, attribute_name)
+        if attribute_name == "Arn" and isinstance(value, str) and not value.endswith(":*"):
+            return f"{value}:*"
+        return value
+
+    LogGroup.get_cfn_attribute = get_cfn_attribute  # type: ignore[method-assign]
 
 
 # --- IAM: service-principal deliveries ----------------------------------------------------------

@@ -1099,3 +1099,62 @@ def _iam_user(call: Call) -> Checks:
 
 
 everywhere("iam", "=", ["ListRoles", "ListPolicies", "ListUsers", "CreatePolicy"])
+
+
+# --- CodePipeline, CodeBuild, CodeCommit (the instructions pipeline; gtlocal.pipelines) -----------
+
+
+@maps(
+    "codepipeline",
+    "StartPipelineExecution",
+    "GetPipeline",
+    "GetPipelineState",
+    "GetPipelineExecution",
+    "ListPipelineExecutions",
+    "UpdatePipeline",
+    "DeletePipeline",
+)
+def _codepipeline_pipeline(call: Call) -> Checks:
+    name = call.param("name") or call.param("pipelineName") or (call.param("pipeline") or {}).get("name", "")
+    return [
+        AuthzRequest(f"codepipeline:{call.operation}", arn("codepipeline", call.region, call.account, name))
+    ]
+
+
+everywhere("codepipeline", "=", ["ListPipelines"])
+
+
+def _codebuild_project_arn(call: Call, name: str) -> str:
+    return name if name.startswith("arn:") else arn("codebuild", call.region, call.account, f"project/{name}")
+
+
+@maps("codebuild", "StartBuild", "ListBuildsForProject", "DeleteProject", "UpdateProject", "CreateProject")
+def _codebuild_project(call: Call) -> Checks:
+    name = call.param("projectName") or call.param("name") or ""
+    return [AuthzRequest(f"codebuild:{call.operation}", _codebuild_project_arn(call, name))]
+
+
+@maps("codebuild", "BatchGetBuilds", "StopBuild")
+def _codebuild_builds(call: Call) -> Checks:
+    # Authorized on the build's project (Service Authorization Reference: resource type "project");
+    # a build id is "<project>:<uuid>".
+    ids = call.param("ids") or ([call.param("id")] if call.param("id") else [])
+    projects = sorted({str(i).split(":", 1)[0] for i in ids if i})
+    return [AuthzRequest(f"codebuild:{call.operation}", _codebuild_project_arn(call, p)) for p in projects]
+
+
+@maps("codebuild", "BatchGetProjects")
+def _codebuild_projects(call: Call) -> Checks:
+    return [
+        AuthzRequest("codebuild:BatchGetProjects", _codebuild_project_arn(call, str(n)))
+        for n in call.param("names") or []
+    ]
+
+
+everywhere("codebuild", "=", ["ListProjects", "ListBuilds"])
+
+
+@maps("codecommit", "GetRepository", "CreateRepository", "DeleteRepository", "GetBranch", "GetCommit")
+def _codecommit_repository(call: Call) -> Checks:
+    name = call.param("repositoryName", "")
+    return [AuthzRequest(f"codecommit:{call.operation}", arn("codecommit", call.region, call.account, name))]

@@ -250,6 +250,10 @@ locals {
       actions   = ["sqs:DeleteQueue", "sqs:GetQueueUrl"]
       resources = local.groundtruth_queue_arns
     }
+    StopJobs = { # reconcile stops the running job when a config with "on_publish": "roll-over" is published
+      actions   = ["sagemaker:StopLabelingJob"]
+      resources = local.labeling_job_arns
+    }
   }
 
   # Intake reaches the chaining decision (dispatch -> ensure_job), which merges the output
@@ -262,7 +266,7 @@ locals {
     intake        = concat(local.chaining_statements, ["DropObjects", "QuarantineObjects", "DropList", "InputImages"])
     job_events    = local.chaining_statements
     worker_events = ["LedgerCounters", "Notify"]
-    reconcile     = concat(local.chaining_statements, ["GroundTruthQueues"])
+    reconcile     = concat(local.chaining_statements, ["GroundTruthQueues", "StopJobs"])
   }
   # Functions that may create a labeling job pass the Ground Truth role.
   passes_groundtruth_role = ["intake", "job_events", "reconcile"]

@@ -415,3 +415,98 @@ def test_behaviour_on_terraform_deployment(
         print(f"\nnot emptied: {left}")
     publish_project_config(deployment)
     scenario(given_project(deployment, local_cloud, variant))
+
+
+def test_a_push_to_the_terraform_repository_runs_the_modules_pipeline(
+    applied: dict[str, Any], local_cloud: LocalCloud, terraform: Terraform, tmp_path: Path
+) -> None:
+    """The instructions-pipeline module as applied: its repository, push rule, pipeline (artifact
+    store on the project's KMS key) and CodeBuild project, each acting as its own role, publish a
+    push with the environment variables the module gives the build."""
+    from pipeline.gitpush import Git, PipelineProject
+
+    deployment = applied["deployment"]
+    clone_url = terraform.run(
+        EXAMPLE, "output", "-raw", f"-state={applied['state']}", "repository_clone_url_http"
+    ).stdout.strip()
+    p = PipelineProject(
+        local_cloud,
+        {"CloneUrlHttp": clone_url},
+        Git(tmp_path / "home"),
+        buckets={"InstructionBucketName": deployment["buckets"]["instructions"]},
+        pipeline={"PipelineName": f"{PREFIX}-instructions"},
+    )
+    work, sha = p.push_as_the_readme_says()
+    p.wait()
+    (execution,) = p.executions()
+    assert execution["status"] == "Succeeded", execution
+    assert execution["sourceRevisions"][0]["revisionId"] == sha
+    build = p.build_of(execution["pipelineExecutionId"])
+    assert build["buildStatus"] == "SUCCEEDED" and build["projectName"] == f"{PREFIX}-publish-instructions"
+    assert build["logs"]["groupName"] == f"/aws/codebuild/{PREFIX}-publish-instructions"
+    log = "\n".join(p.build_log(build))
+    bucket = deployment["buckets"]["instructions"]
+    # INSTRUCTIONS_BUCKET, INSTRUCTIONS_PUBLIC, CODEBUILD_RESOLVED_SOURCE_VERSION as the module sets them
+    assert f"-{sha[:12]} (public) to s3://{bucket}" in log, log
+    published = p.published_config()
+    assert published["version"].endswith(sha[:12]) and published["categories"] == ["cat", "dog", "bird"]
+    # GT_DEFAULT_WORKTEAM_ARN: the module's labeling_defaults.workteam_arn (the starter leaves it out;
+    # examples/local/variables.tf's default)
+    assert "workteam_arn" not in json.loads((work / "project.json").read_text())
+    assert published["workteam_arn"].endswith(":123456789012:workteam/private-crowd/local-team")
+
+
+PIPELINE_ROLES = ("instructions-build", "instructions-pipeline", "instructions-trigger")
+
+
+def pipeline_iam_of(prefix: str, account: str, region: str) -> dict[str, Any]:
+    """The instructions pipeline's three roles (trust + inline and attached policies), as deployed."""
+    iam = boto3.client("iam")
+    found: dict[str, Any] = {}
+    for role in PIPELINE_ROLES:
+        name = f"{prefix}-{role}"
+        documents = {"trust": iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]}
+        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            documents["inline"] = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
+        for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+            arn = attached["PolicyArn"]
+            version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+            documents["attached"] = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
+                "Document"
+            ]
+        found[role] = documents
+    text = json.dumps(found)
+    text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(prefix)}(?=-)", "<P>", text)
+    text = text.replace(account, "<account>").replace(region, "<region>")
+    return {
+        role: {name: canonical(doc) for name, doc in documents.items()}
+        for role, documents in json.loads(text).items()
+    }
+
+
+def test_terraform_and_cloudformation_give_the_instructions_pipeline_the_same_roles(
+    applied: dict[str, Any], local_cloud: LocalCloud
+) -> None:
+    """The build, pipeline and push-trigger roles statement for statement (but the KMS key's)."""
+    sys.path.insert(0, str(ROOT / "tests" / "integration" / "cloudformation"))
+    import cfn_stacks
+
+    prefix = "cfnpl"
+    repository = cfn_stacks.create_stack(f"{prefix}-repository", "repository.yaml", {"ProjectPrefix": prefix})
+    buckets = cfn_stacks.create_stack(f"{prefix}-buckets", "buckets.yaml", {"ProjectPrefix": prefix})
+    cfn_stacks.create_stack(
+        f"{prefix}-pipeline",
+        "pipeline.yaml",
+        {
+            "ProjectPrefix": prefix,
+            "ArtifactBucketName": buckets["ArtifactBucketName"],
+            "InstructionBucketName": buckets["InstructionBucketName"],
+            "RepositoryName": repository["RepositoryName"],
+        },
+    )
+    document = applied["deployment"]
+    account, region = document["account_id"], document["region"]
+    terraform = pipeline_iam_of(PREFIX, account, region)
+    cloudformation = pipeline_iam_of(prefix, account, region)
+    assert set(terraform) == set(PIPELINE_ROLES)
+    assert without(terraform, KMS_ONLY_SIDS) == cloudformation

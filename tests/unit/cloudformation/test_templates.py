@@ -218,8 +218,9 @@ def test_lambda_roles_scope_sagemaker_to_the_project_jobs_and_pass_role_to_sagem
                 "StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}
             }
     # intake, job_events and reconcile describe and create jobs; worker_events never calls SageMaker;
-    # the operator policy manages the project's jobs (gtctl chain --stop-active).
-    assert sagemaker_statements == 3 * 2 + 1
+    # reconcile also stops the running job (on_publish: roll-over); the operator policy manages the
+    # project's jobs (gtctl chain --stop-active).
+    assert sagemaker_statements == 3 * 2 + 1 + 1
     assert pass_role_statements == 3 + 1
 
 
@@ -583,8 +584,9 @@ def test_iam_job_and_queue_patterns_reach_this_projects_jobs_and_no_other_projec
                 assert any(iam_matches(p, base + job) for p in patterns), (resource, job)
             for job in THEIR_JOBS:
                 assert not any(iam_matches(p, base + job) for p in patterns), (resource, job)
-    # Lambda roles (Describe, Create) x3, operator, reconcile's queues, Ground Truth queue + subscribe.
-    assert checked == 3 * 2 + 1 + 1 + 2
+    # Lambda roles (Describe, Create) x3, reconcile's StopJobs, operator, reconcile's queues, Ground
+    # Truth queue + subscribe.
+    assert checked == 3 * 2 + 1 + 1 + 1 + 2
 
 
 def test_event_rules_no_longer_match_another_project_named_prefix_dash_letters() -> None:

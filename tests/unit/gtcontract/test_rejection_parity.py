@@ -87,6 +87,7 @@ CASES = [
     case("pre-lambda-number", ["pre_human_task_lambda_arn"], pre_human_task_lambda_arn=5),
     case("acs-lambda-list", ["annotation_consolidation_lambda_arn"], annotation_consolidation_lambda_arn=[]),
     case("classifiers-string", ["content_classifiers"], content_classifiers="FreeOfAdultContent"),
+    case("on_publish-bool", ["on_publish"], on_publish=True),
     case("preprocessing-string", ["preprocessing"], preprocessing="default"),
     case("max_side-string", ["preprocessing.max_side"], preprocessing__max_side="big"),
     case("quality-fraction", ["preprocessing.quality"], preprocessing__quality=9.5),
@@ -121,6 +122,8 @@ CASES = [
     case("schema_version-2", ["schema_version"], schema_version=2),
     case("task_type-video", ["task_type"], task_type="video-object-tracking"),
     case("format-gif", ["preprocessing.format"], preprocessing__format="GIF"),
+    case("on_publish-unknown", ["on_publish"], on_publish="immediately"),
+    case("on_publish-null", ["on_publish"], on_publish=None),
     case("classifier-unknown", ["content_classifiers[0]"], content_classifiers=["SafeForWork"]),
     case(
         "classifier-twice",
@@ -252,6 +255,8 @@ VALID = [
     case("png", [], preprocessing={"format": "PNG", "quality": 100, "max_side": 1}),
     case("limits", [], label_attribute_name="a" * 127, task={"title": "t" * 128, "description": "d" * 255}),
     case("keywords-5", [], task__keywords=["a b", "x" * 30, "c", "d", "e"]),
+    case("on_publish-roll-over", [], on_publish="roll-over"),
+    case("on_publish-next-job", [], on_publish="next-job"),
     case("extremes", [], workers_per_object=9, task_time_limit_seconds=28800, max_concurrent_task_count=5000),
 ]
 

@@ -261,3 +261,6 @@ def test_the_real_package_holds_the_contract_and_its_schema_files(tmp_path: Path
     assert {"gtcontract/project_config.py", "gtcontract/project_config.schema.json"} <= names
     assert {"gtcontract/deployment.schema.json", "gtcontract/py.typed"} <= names
     assert any(r.startswith("jsonschema") for r in package_lambda.requirements())
+    # The task template renderer needs python-liquid, which the Lambdas neither need nor get.
+    assert "gtcontract/task_template.py" not in names
+    assert not any(r.lower().startswith("python-liquid") for r in package_lambda.requirements())

@@ -186,3 +186,110 @@ def test_the_publisher_runs_as_the_pipeline_lays_it_out(tmp_path: Path) -> None:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert where.stdout.strip().startswith(str(tools))
+
+
+# --- one-line errors for what is missing around the repository (bucket, credentials, files) --------
+
+
+def run_main(repo: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, list[str]]:
+    code = pub.main(["--source", str(repo), "--region", "us-east-1", *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(err)
+    return code, err
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """moto in process and the workteam the pipeline passes."""
+    from moto import mock_aws
+
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("GT_DEFAULT_WORKTEAM_ARN", TEAM)
+    with mock_aws():
+        yield
+
+
+def test_a_missing_bucket_is_one_line_and_nothing_is_published(
+    repo: Path, aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, err = run_main(repo, capsys, "--bucket", "no-such-bucket")
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith("error: bucket no-such-bucket does not exist")
+
+
+def test_missing_credentials_are_one_line(
+    repo: Path, aws: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(repo / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(repo / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, err = run_main(repo, capsys, "--bucket", "b")
+    assert code == 1 and err == [
+        "error: no AWS credentials found; set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY "
+        "(CodeBuild: the project's service role)"
+    ]
+
+
+def test_a_published_run_uploads_config_last(
+    repo: Path, aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="instructions-bucket")
+    code, err = run_main(repo, capsys, "--bucket", "instructions-bucket", "--version", "v1")
+    assert code == 0 and err == []
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="instructions-bucket")["Contents"]]
+    assert "config/project.json" in keys and "config/v1/template.liquid.html" in keys
+
+
+@pytest.mark.parametrize(
+    ("break_it", "expected"),
+    [
+        (lambda r: shutil.rmtree(r), "--source"),
+        (
+            lambda r: (r / "template.liquid.html").unlink(),
+            "template.liquid.html: missing from the repository",
+        ),
+        (lambda r: (r / "examples" / "cat.svg").unlink(), "examples[0].file:"),
+        (lambda r: (r / "project.json").unlink(), "project.json: not found"),
+        (lambda r: (r / "template.liquid.html").write_text("{{ x | nope }}"), "unknown filter 'nope'"),
+        (lambda r: (r / "template.liquid.html").write_text("[[ titel ]]"), "unknown placeholder [[ titel ]]"),
+    ],
+    ids=["source", "template", "example", "project", "filter", "placeholder"],
+)
+def test_a_missing_or_broken_file_is_one_line(
+    repo: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    break_it: Any,
+    expected: str,
+) -> None:
+    monkeypatch.setenv("GT_DEFAULT_WORKTEAM_ARN", TEAM)
+    break_it(repo)
+    code, err = run_main(repo, capsys, "--bucket", "b", "--dry-run")
+    assert code in (1, 2) and len(err) == 1 and err[0].startswith("error: ") and expected in err[0]
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("AccessDenied", "not allowed to write to s3://b (AccessDenied: m); the role needs s3:PutObject"),
+        ("ExpiredToken", "not allowed to write to s3://b (ExpiredToken: m)"),
+        ("NoSuchBucket", "bucket b does not exist; pass --bucket (or INSTRUCTIONS_BUCKET)"),
+        ("SlowDown", "upload to s3://b failed (SlowDown: m)"),
+    ],
+)
+def test_each_s3_refusal_is_one_line_naming_the_bucket(code: str, expected: str) -> None:
+    from botocore.exceptions import ClientError, EndpointConnectionError
+
+    error = ClientError({"Error": {"Code": code, "Message": "m"}}, "PutObject")
+    line = pub.aws_problem(error, "b")
+    assert line.startswith(expected) and "\n" not in line
+    unreachable = pub.aws_problem(EndpointConnectionError(endpoint_url="http://x"), "b")
+    assert unreachable.startswith("cannot reach S3 (") and "AWS_ENDPOINT_URL" in unreachable

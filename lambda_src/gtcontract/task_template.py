@@ -1,0 +1,193 @@
+"""The worker task template: the publisher's placeholders, then Ground Truth's Liquid dialect.
+
+A template of the instructions repository (``template.liquid.html``) is rendered twice:
+
+1. **by the publisher** (``scripts/publish_instructions.py``, on every push): ``[[ name ]]``
+   placeholders (``PLACEHOLDERS``) are filled with the project's title, categories, instructions
+   and examples (``fill``); the result is what ``UiTemplateS3Uri`` names;
+2. **by Ground Truth**, each time it shows a task to a worker: Liquid, with the ``taskInput`` of the
+   pre-annotation Lambda as ``task.input`` (for the built-in image task types, ``taskObject`` is the
+   image's S3 URI). Ground Truth autoescapes every output and adds filters to standard Liquid
+   ("Adding automation with Liquid",
+   https://docs.aws.amazon.com/sagemaker/latest/dg/sms-custom-templates-step2-automate.html):
+   ``escape`` (explicit, and the default), ``escape_once`` (no double escaping), ``skip_autoescape``
+   (content meant as HTML), ``to_json`` (a value as JSON) and ``grant_read_access`` (an S3 URI as an
+   HTTPS URL with a short-lived access token). ``render_task`` renders with python-liquid and those
+   filters. The page names no ``skip_encoding`` filter; a template using a filter Ground Truth does
+   not define fails here as a strict render fails.
+
+The same code renders ``gtctl preview`` (with offline stand-ins for the crowd elements) and the
+pipeline's build check, so a template that does not render fails the build before anything is
+published. On AWS the service's own check is ``RenderUiTemplate``; this one is python-liquid
+(https://github.com/jg-rp/liquid, Shopify-compatible), which can differ from Ground Truth's
+renderer in corner cases of the language.
+
+python-liquid is imported only when rendering; the Lambdas never render, and
+``scripts/package_lambda.py`` leaves this module out of their package.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+PLACEHOLDERS = ("task_title", "categories_json", "instructions_url", "instructions_html", "examples_html")
+_PLACEHOLDER = re.compile(r"\[\[ *([A-Za-z_][A-Za-z0-9_]*) *\]\]")
+CROWD_ELEMENTS_SCRIPT = "https://assets.crowd.aws/crowd-html-elements.js"
+
+
+class TemplateError(ValueError):
+    """The template cannot be rendered: one line that names the file, the place and the fix."""
+
+
+@dataclass(frozen=True)
+class Example:
+    src: str  # where the worker's browser loads it from: a URL, or a Liquid expression giving one
+    label: str
+    caption: str
+
+
+def fill(template: str, values: Mapping[str, str], *, source: str = "template.liquid.html") -> str:
+    """Replace every ``[[ name ]]`` with ``values[name]``; an unknown name is a ``TemplateError``."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in PLACEHOLDERS:
+            line = template.count("\n", 0, match.start()) + 1
+            known = ", ".join(f"[[ {p} ]]" for p in PLACEHOLDERS)
+            raise TemplateError(
+                f"{source}: line {line}: unknown placeholder {match.group(0)}; write one of {known}"
+            )
+        return values.get(name, "")
+
+    return _PLACEHOLDER.sub(replace, template)
+
+
+def examples_html(examples: Iterable[Example], indent: str = "      ") -> str:
+    """The example figures the starter template shows in its instructions (``src`` as given: it may
+    be a Liquid ``grant_read_access`` expression; it must not contain a double quote)."""
+    return "\n".join(
+        f'{indent}<figure><img src="{ex.src.replace(chr(34), "%22")}" '
+        f'alt="{html.escape(ex.label)}" width="160">'
+        f"<figcaption>{html.escape(ex.caption or ex.label)}</figcaption></figure>"
+        for ex in examples
+    )
+
+
+# --- Markdown (the instructions page) ---------------------------------------------------------------
+
+_INLINE = [
+    (re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)"), r'<img alt="\1" src="\2">'),
+    (re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)"), r'<a href="\2">\1</a>'),
+    (re.compile(r"\*\*([^*]+)\*\*"), r"<strong>\1</strong>"),
+    (re.compile(r"(?<![*\w])\*([^*]+)\*(?!\w)"), r"<em>\1</em>"),
+    (re.compile(r"`([^`]+)`"), r"<code>\1</code>"),
+]
+
+
+def _inline(text: str) -> str:
+    out = html.escape(text, quote=False)
+    for pattern, repl in _INLINE:
+        out = pattern.sub(repl, out)
+    return out
+
+
+def markdown_to_html(markdown: str) -> str:
+    """A small Markdown subset: headings, paragraphs, lists, emphasis, code, links, images."""
+    out: list[str] = []
+    paragraph: list[str] = []
+    list_tag: str | None = None
+
+    def flush() -> None:
+        nonlocal list_tag
+        if paragraph:
+            out.append(f"<p>{_inline(' '.join(paragraph))}</p>")
+            paragraph.clear()
+        if list_tag:
+            out.append(f"</{list_tag}>")
+            list_tag = None
+
+    for raw in markdown.splitlines():
+        line = raw.rstrip()
+        heading = re.match(r"^(#{1,6})\s+(.*)$", line)
+        item = re.match(r"^\s*([-*]|\d+\.)\s+(.*)$", line)
+        if not line.strip():
+            flush()
+        elif heading:
+            flush()
+            level = len(heading.group(1))
+            out.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
+        elif item:
+            if paragraph:
+                out.append(f"<p>{_inline(' '.join(paragraph))}</p>")
+                paragraph.clear()
+            tag = "ol" if item.group(1)[0].isdigit() else "ul"
+            if list_tag != tag:
+                if list_tag:
+                    out.append(f"</{list_tag}>")
+                out.append(f"<{tag}>")
+                list_tag = tag
+            out.append(f"<li>{_inline(item.group(2))}</li>")
+        else:
+            paragraph.append(line.strip())
+    flush()
+    return "\n".join(out)
+
+
+# --- Ground Truth's Liquid ---------------------------------------------------------------------------
+
+
+def sample_task_input(task_object: str, categories: Iterable[str]) -> dict[str, Any]:
+    """A ``task.input`` like the built-in image pre-annotation Lambdas give: the image, the labels."""
+    return {"taskObject": task_object, "labels": list(categories)}
+
+
+def presigned_stand_in(uri: str) -> str:
+    """What ``grant_read_access`` makes of an S3 URI: an HTTPS URL with a (here fake) token."""
+    if not uri.startswith("s3://"):
+        return uri
+    bucket, _, key = uri[5:].partition("/")
+    return f"https://{bucket}.s3.amazonaws.com/{key}?X-Amz-Signature=preview"
+
+
+def render_task(
+    template: str,
+    task_input: Mapping[str, Any],
+    *,
+    grant_read_access: Callable[[str], str] = presigned_stand_in,
+    source: str = "template.liquid.html",
+) -> str:
+    """Render like Ground Truth: autoescape on, its filters, strict about unknown filters."""
+    try:
+        from liquid import Environment
+        from liquid.exceptions import LiquidError
+        from markupsafe import Markup
+    except ImportError as exc:  # pragma: no cover - an environment without python-liquid
+        raise TemplateError(
+            f"{source}: cannot render: python-liquid is not installed ({exc}); "
+            "pip install 'python-liquid>=2,<3'"
+        ) from None
+
+    from liquid import Undefined
+
+    def to_json(value: Any) -> str:
+        return "null" if isinstance(value, Undefined) else json.dumps(value, default=str)
+
+    env = Environment(autoescape=True)
+    env.filters["to_json"] = to_json
+    # skip_autoescape: the template author's choice (Ground Truth's filter), as in Ground Truth.
+    env.filters["skip_autoescape"] = lambda value: Markup(str(value))  # noqa: S704
+    env.filters["grant_read_access"] = lambda value: grant_read_access(str(value))
+    try:
+        return env.from_string(template).render(task={"input": dict(task_input)})
+    except LiquidError as exc:
+        token = getattr(exc, "token", None)
+        where = ""
+        if token is not None and isinstance(getattr(token, "source", None), str):
+            where = f"line {token.source.count(chr(10), 0, token.start_index) + 1}: "
+        message = " ".join(str(getattr(exc, "message", None) or exc).split())
+        raise TemplateError(f"{source}: {where}{message}") from None
