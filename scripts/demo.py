@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import random
+import shlex
 import shutil
 import signal
 import subprocess
@@ -148,9 +149,7 @@ def local_cloud(port: int, keep: bool) -> Iterator[str]:
     try:
         yield endpoint
     finally:
-        if keep:
-            say(f"local cloud left running on {endpoint} (stop it: gtlocal down --port {port})")
-        else:
+        if not keep:
             cloud_down(port)
             say(f"local cloud on port {port} stopped (gtlocal down)")
 
@@ -568,21 +567,45 @@ def _main(args: argparse.Namespace) -> int:
             lost = story(args, endpoint, workdir)
     except DemoError as exc:
         console.print(f"[bold red]demo failed:[/] {exc}")
-        return 2
+        return kept(args, port, workdir, 2)
     except KeyboardInterrupt:
         console.print("[bold red]demo interrupted[/]")
-        return 130
+        return kept(args, port, workdir, 130)
     except Exception as exc:  # a bug or an environment problem: one line here, the traceback in a file
         log = workdir / "demo-error.log"
         log.write_text(traceback.format_exc(), encoding="utf-8")
         console.print(f"[bold red]demo failed:[/] unexpected {type(exc).__name__}: {exc} (traceback: {log})")
-        return 2
+        return kept(args, port, workdir, 2)
+    kept(args, port, workdir, 0)
     elapsed = time.monotonic() - started
     if lost:
         console.print(f"[bold red]{lost} dropped file(s) lost[/] (demo took {elapsed:.0f} s)")
         return 1
     console.print(f"[bold green]0 lost[/]: every dropped file is accounted for (demo took {elapsed:.0f} s)")
     return 0
+
+
+def keep_running_lines(port: int, deployment_file: Path) -> list[str]:
+    """The lines that use the local cloud the demo left running, from a shell where `gtctl` and
+    `gtlocal` are on PATH (README: `source .venv/bin/activate`): the environment (endpoint, fake
+    credentials, region: what boto3, gtctl and the AWS CLI read), a look at the project, the stop."""
+    from gtlocal.testing import aws_environment as local_env
+
+    variables = local_env(f"http://127.0.0.1:{port}", REGION)
+    return [
+        "export " + " ".join(f"{key}={value}" for key, value in variables.items()),
+        f"gtctl --deployment {shlex.quote(str(deployment_file))} status",
+        f"gtlocal down --port {port}",
+    ]
+
+
+def kept(args: argparse.Namespace, port: int, workdir: Path, code: int) -> int:
+    """With --keep-running: print, copy-paste ready (never wrapped), how to use the running cloud."""
+    if args.keep_running and port_in_use(port):
+        say("the local cloud keeps running; to use it from a shell (gtctl, gtlocal, aws):")
+        for line in keep_running_lines(port, workdir / "deployment.json"):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    return code
 
 
 def story(args: argparse.Namespace, endpoint: str, workdir: Path) -> int:
