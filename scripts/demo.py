@@ -36,6 +36,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -454,13 +455,18 @@ class Story:
 # ---- 8. status, report, summary ----------------------------------------------------------------
 
 
-def show_status(deployment: dict[str, Any]) -> None:
+def show_status(deployment: dict[str, Any], control: Any) -> None:
+    """`gtctl status`, its countdowns read on the emulated clock (``control``: the local cloud's
+    control API), which the story moves past the expiry and the idle stop."""
     from gtctl import status as statuses
     from gtctl.aws import Aws
     from gtctl.deployment import Deployment
 
+    def emulated_now() -> datetime:
+        return datetime.fromtimestamp(control.now(), UTC)
+
     dep = Deployment.from_document(deployment, "deployment")
-    statuses.render(statuses.collect(Aws(dep.region), dep), console)
+    statuses.render(statuses.collect(Aws(dep.region), dep, now=emulated_now), console)
 
 
 def write_report(deployment: dict[str, Any], workdir: Path) -> tuple[Path, Path]:
@@ -654,7 +660,7 @@ def the_rest(args: argparse.Namespace, world: Story, kinds: dict[str, str], work
     part = max(1, world.available(first) // 2)
     done = world.label(first, part, decline=1)
     say(f"{first}: workers labeled {done['labeled']} objects and declined {done['declined']}")
-    show_status(deployment)
+    show_status(deployment, world.control)
     expiry = float(world.control.settings()["job_expiry_seconds"])
     with spinner(f"advancing the emulated clock {expiry / DAY:.0f} days, past {first}'s expiry"):
         world.control.advance_clock(expiry + 60)
@@ -677,7 +683,7 @@ def the_rest(args: argparse.Namespace, world: Story, kinds: dict[str, str], work
     world.run_lambdas(f"{second} ended: merge, decide", reconcile=True)
 
     # 8. where things stand
-    show_status(deployment)
+    show_status(deployment, world.control)
     png, csv_path = write_report(deployment, workdir)
     say(f"report: {png} and {csv_path}")
     summary = summarize(deployment, kinds, workdir)

@@ -52,6 +52,8 @@ def test_demo_tells_the_whole_story_and_loses_nothing(
         assert "first job created: demo-0001" in out
         assert "demo-0001 is now Failed" in out or "demo-0001 is now Stopped" in out
         assert "chained job created: demo-0002 (parent demo-0001)" in out
+        # the status while demo-0001 runs counts down on the emulated clock the story moves
+        assert "demo-0001 expires in 29 d 23 h" in out
         assert "0 lost" in out
         assert (tmp_path / "report" / "demo-report.png").stat().st_size > 10_000
         assert os.environ.get("AWS_ENDPOINT_URL") == endpoint_before  # the environment is restored
