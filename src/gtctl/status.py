@@ -4,7 +4,8 @@ long the running job has left (its 30-day expiry and, when idle, the 10-day idle
 Words, one meaning each (README "Day to day: gtctl"):
 - ``errored`` (job table): objects Ground Truth could not label in that job, its
   ``FailedNonRetryableError`` counter (expired or declined tasks among them); the next job in
-  the chain gets them again, they are not failed in the ledger;
+  the chain gets them again, each attempt counted, until an object reaches the per-object
+  failure limit;
 - ``failed`` (ledger table): objects past the per-object failure limit, ledger state ``FAILED``;
   no job gets them again.
 """
@@ -266,8 +267,9 @@ def render(status: Status, console: Console) -> None:
     totals.add_row(*(str(v) for v in status.totals.values()))
     console.print(totals)
     console.print(
-        "  errored: objects a job could not label (Ground Truth's count; the next job gets them again)"
-        " · failed: past the per-object failure limit (no job gets them again)"
+        "  errored: objects a job could not label (Ground Truth's FailedNonRetryableError); the next"
+        " job gets them again until one reaches the per-object failure limit · failed: objects past"
+        " that limit (ledger); no job gets them again"
     )
     if status.countdown is not None:
         console.print(countdown_line(status.countdown))
