@@ -11,9 +11,11 @@ session: no ``AWS_*`` variable, no virtual environment, no ``.venv/bin`` on ``PA
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -119,6 +121,9 @@ def test_every_marked_readme_command_runs_as_written_on_a_fresh_local_cloud(tmp_
         "make emulator-down",
     ):
         assert any(c.startswith(expected) for c in commands), (expected, commands)
+    # what the README's commands write, removed first so that a previous run's output proves nothing
+    shutil.rmtree(ROOT / "build" / "reports", ignore_errors=True)
+    (ROOT / "build" / "cats.json").unlink(missing_ok=True)
     port = free_port()
     script = tmp_path / "readme.sh"
     script.write_text(script_for(commands), encoding="utf-8")
@@ -144,4 +149,5 @@ def test_every_marked_readme_command_runs_as_written_on_a_fresh_local_cloud(tmp_
     # what the commands did, as the README says: the project found by its prefix, nothing lost
     assert "cats-0001" in proc.stdout
     assert "0 lost" in proc.stdout or "lost 0" in proc.stdout, proc.stdout[-3000:]
-    assert (ROOT / "build" / "reports").is_dir()
+    assert json.loads((ROOT / "build" / "cats.json").read_text())["project_prefix"] == "cats"
+    assert list((ROOT / "build" / "reports").glob("*.png")), "gtctl report wrote no chart"
