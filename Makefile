@@ -8,7 +8,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-PORT ?= 4566
+# The local cloud's port: PORT=4599, or GTLOCAL_PORT (read by gtlocal and the demo too), else 4566.
+GTLOCAL_PORT ?= 4566
+PORT ?= $(GTLOCAL_PORT)
 export GTLOCAL_PORT := $(PORT)
 # Lambda package target (make package RUNTIME=python3.12 ARCH=arm64): what scripts/package_lambda.py builds.
 RUNTIME ?= python3.11

@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import random
+import shlex
 import shutil
 import signal
 import subprocess
@@ -35,6 +36,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -148,9 +150,7 @@ def local_cloud(port: int, keep: bool) -> Iterator[str]:
     try:
         yield endpoint
     finally:
-        if keep:
-            say(f"local cloud left running on {endpoint} (stop it: gtlocal down --port {port})")
-        else:
+        if not keep:
             cloud_down(port)
             say(f"local cloud on port {port} stopped (gtlocal down)")
 
@@ -455,13 +455,18 @@ class Story:
 # ---- 8. status, report, summary ----------------------------------------------------------------
 
 
-def show_status(deployment: dict[str, Any]) -> None:
+def show_status(deployment: dict[str, Any], control: Any) -> None:
+    """`gtctl status`, its countdowns read on the emulated clock (``control``: the local cloud's
+    control API), which the story moves past the expiry and the idle stop."""
     from gtctl import status as statuses
     from gtctl.aws import Aws
     from gtctl.deployment import Deployment
 
+    def emulated_now() -> datetime:
+        return datetime.fromtimestamp(control.now(), UTC)
+
     dep = Deployment.from_document(deployment, "deployment")
-    statuses.render(statuses.collect(Aws(dep.region), dep), console)
+    statuses.render(statuses.collect(Aws(dep.region), dep, now=emulated_now), console)
 
 
 def write_report(deployment: dict[str, Any], workdir: Path) -> tuple[Path, Path]:
@@ -568,21 +573,45 @@ def _main(args: argparse.Namespace) -> int:
             lost = story(args, endpoint, workdir)
     except DemoError as exc:
         console.print(f"[bold red]demo failed:[/] {exc}")
-        return 2
+        return kept(args, port, workdir, 2)
     except KeyboardInterrupt:
         console.print("[bold red]demo interrupted[/]")
-        return 130
+        return kept(args, port, workdir, 130)
     except Exception as exc:  # a bug or an environment problem: one line here, the traceback in a file
         log = workdir / "demo-error.log"
         log.write_text(traceback.format_exc(), encoding="utf-8")
         console.print(f"[bold red]demo failed:[/] unexpected {type(exc).__name__}: {exc} (traceback: {log})")
-        return 2
+        return kept(args, port, workdir, 2)
+    kept(args, port, workdir, 0)
     elapsed = time.monotonic() - started
     if lost:
         console.print(f"[bold red]{lost} dropped file(s) lost[/] (demo took {elapsed:.0f} s)")
         return 1
     console.print(f"[bold green]0 lost[/]: every dropped file is accounted for (demo took {elapsed:.0f} s)")
     return 0
+
+
+def keep_running_lines(port: int, deployment_file: Path) -> list[str]:
+    """The lines that use the local cloud the demo left running, from a shell where `gtctl` and
+    `gtlocal` are on PATH (README: `source .venv/bin/activate`): the environment (endpoint, fake
+    credentials, region: what boto3, gtctl and the AWS CLI read), a look at the project, the stop."""
+    from gtlocal.testing import aws_environment as local_env
+
+    variables = local_env(f"http://127.0.0.1:{port}", REGION)
+    return [
+        "export " + " ".join(f"{key}={value}" for key, value in variables.items()),
+        f"gtctl --deployment {shlex.quote(str(deployment_file))} status",
+        f"gtlocal down --port {port}",
+    ]
+
+
+def kept(args: argparse.Namespace, port: int, workdir: Path, code: int) -> int:
+    """With --keep-running: print, copy-paste ready (never wrapped), how to use the running cloud."""
+    if args.keep_running and port_in_use(port):
+        say("the local cloud keeps running; to use it from a shell (gtctl, gtlocal, aws):")
+        for line in keep_running_lines(port, workdir / "deployment.json"):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+    return code
 
 
 def story(args: argparse.Namespace, endpoint: str, workdir: Path) -> int:
@@ -631,7 +660,7 @@ def the_rest(args: argparse.Namespace, world: Story, kinds: dict[str, str], work
     part = max(1, world.available(first) // 2)
     done = world.label(first, part, decline=1)
     say(f"{first}: workers labeled {done['labeled']} objects and declined {done['declined']}")
-    show_status(deployment)
+    show_status(deployment, world.control)
     expiry = float(world.control.settings()["job_expiry_seconds"])
     with spinner(f"advancing the emulated clock {expiry / DAY:.0f} days, past {first}'s expiry"):
         world.control.advance_clock(expiry + 60)
@@ -654,7 +683,7 @@ def the_rest(args: argparse.Namespace, world: Story, kinds: dict[str, str], work
     world.run_lambdas(f"{second} ended: merge, decide", reconcile=True)
 
     # 8. where things stand
-    show_status(deployment)
+    show_status(deployment, world.control)
     png, csv_path = write_report(deployment, workdir)
     say(f"report: {png} and {csv_path}")
     summary = summarize(deployment, kinds, workdir)

@@ -1,9 +1,21 @@
-"""``gtctl status``: the chain of labeling jobs, the ledger totals and the last decision."""
+"""``gtctl status``: the chain of labeling jobs, the ledger totals, the last decision, and how
+long the running job has left (its 30-day expiry and, when idle, the 10-day idle stop).
+
+Words, one meaning each (README "Day to day: gtctl"):
+- ``errored`` (job table): objects Ground Truth could not label in that job, its
+  ``FailedNonRetryableError`` counter (expired or declined tasks among them); the next job in
+  the chain gets them again, each attempt counted, until an object reaches the per-object
+  failure limit;
+- ``failed`` (ledger table): objects past the per-object failure limit, ledger state ``FAILED``;
+  no job gets them again.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -30,6 +42,31 @@ from gtctl.aws import Aws, translate_errors
 from gtctl.deployment import Deployment
 from gtctl.ledger import JobRow, LedgerReader
 
+# "Labeling jobs fail after 30 days with an appropriate client error message."
+# https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_LabelingJobStoppingConditions.html
+JOB_EXPIRY = timedelta(days=30)
+# "Ground Truth streaming labeling jobs remain active until they are manually stopped or have been
+# idle for more than 10 days." https://docs.aws.amazon.com/sagemaker/latest/dg/sms-streaming-labeling-job.html
+IDLE_STOP = timedelta(days=10)
+
+
+@dataclass
+class Countdown:
+    """How long the running job has left. ``idle``: nothing left to label in the job (Ground
+    Truth's ``Unlabeled`` counter is 0) and nothing waits in the ledger (no ``PENDING``
+    object). The idle timer starts when the last object fed to the job is labeled, which gtctl
+    cannot see; the last object was sent before that, so the stop comes no earlier than 10 days
+    after ``idle_since`` (the project's ``last_sent_at``, else the job's creation)."""
+
+    job: str
+    created_at: str
+    expires_at: str
+    expires_in_seconds: int
+    idle: bool
+    idle_since: str | None = None
+    idle_stop_not_before: str | None = None
+    idle_stop_in_seconds: int | None = None
+
 
 @dataclass
 class Status:
@@ -42,6 +79,7 @@ class Status:
     last_reason: str | None
     jobs: list[JobRow] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
+    countdown: Countdown | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,7 +110,45 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
 
 
-def collect(aws: Aws, dep: Deployment) -> Status:
+def _parse_time(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        stamp = value
+    else:
+        try:
+            stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+
+
+def countdown_for(
+    row: JobRow, created: datetime | None, last_sent_at: Any, pending: int, now: datetime
+) -> Countdown | None:
+    """The expiry (and, when idle, the idle-stop) countdown of the running job ``row``, created
+    at ``created`` (Ground Truth's ``CreationTime``)."""
+    if row.status != IN_PROGRESS or created is None:
+        return None
+    expires = created + JOB_EXPIRY
+    result = Countdown(
+        job=row.name,
+        created_at=created.isoformat(),
+        expires_at=expires.isoformat(),
+        expires_in_seconds=int((expires - now).total_seconds()),
+        idle=row.counters.get("Unlabeled") == 0 and pending == 0,
+    )
+    if result.idle:
+        sent = _parse_time(last_sent_at)
+        since = max(sent, created) if sent is not None else created
+        stop = since + IDLE_STOP
+        result.idle_since = since.isoformat()
+        result.idle_stop_not_before = stop.isoformat()
+        result.idle_stop_in_seconds = int((stop - now).total_seconds())
+    return result
+
+
+def collect(aws: Aws, dep: Deployment, now: Callable[[], datetime] | None = None) -> Status:
     ledger = LedgerReader(aws, dep)
     project = ledger.project()
     chain_index = project.get("chain_index")
@@ -112,16 +188,25 @@ def collect(aws: Aws, dep: Deployment) -> Status:
     totals[SENT] = sum(ledger.count_state(sent_state_key(row.name)) for row in rows)
     totals = {state: totals[state] for state in OBJECT_STATES}
     totals["TOTAL"] = sum(totals.values())
+    active = project.get("active_job") or None
+    running = next((row for row in rows if row.name == active), None)
+    clock = now() if now is not None else datetime.now(UTC)
+    countdown = None
+    if running is not None:
+        summary = sm_jobs.get(running.name) or {}
+        created = _parse_time(summary.get("CreationTime")) or _parse_time(running.created_at)
+        countdown = countdown_for(running, created, project.get("last_sent_at"), totals[PENDING], clock)
     return Status(
         project_prefix=dep.project_prefix,
         region=dep.region,
         ledger_table=dep.ledger_table,
-        active_job=project.get("active_job") or None,
+        active_job=active,
         chain_index=chain_index,
         last_decision=project.get("last_decision"),
         last_reason=project.get("last_reason"),
         jobs=rows,
         totals=totals,
+        countdown=countdown,
     )
 
 
@@ -148,8 +233,8 @@ def render(status: Status, console: Console) -> None:
         padding=(0, 1),
         header_style="bold underline",
     )
-    for column in ("job", "status", "labeled", "left", "failed", "parent"):
-        numeric = column in ("labeled", "left", "failed")
+    for column in ("job", "status", "labeled", "left", "errored", "parent"):
+        numeric = column in ("labeled", "left", "errored")
         table.add_column(column, justify="right" if numeric else "left", no_wrap=column != "parent")
     table.add_column("created because", min_width=16)
     for row in status.jobs:
@@ -181,7 +266,40 @@ def render(status: Status, console: Console) -> None:
         totals.add_column(state.lower(), justify="right")
     totals.add_row(*(str(v) for v in status.totals.values()))
     console.print(totals)
+    console.print(
+        "  errored: objects a job could not label (Ground Truth's FailedNonRetryableError); the next"
+        " job gets them again until one reaches the per-object failure limit · failed: objects past"
+        " that limit (ledger); no job gets them again"
+    )
+    if status.countdown is not None:
+        console.print(countdown_line(status.countdown))
     decision = status.last_decision or "-"
     console.print(
         f"[bold]last decision[/] {decision}" + (f": {status.last_reason}" if status.last_reason else "")
     )
+
+
+def duration(seconds: int) -> str:
+    """``3 d 4 h``, ``5 h 12 min``, ``40 min``; ``0 min`` for the past."""
+    seconds = max(seconds, 0)
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {rest // 60} min"
+    return f"{rest // 60} min"
+
+
+def countdown_line(countdown: Countdown) -> str:
+    line = (
+        f"[bold]{countdown.job}[/] expires in {duration(countdown.expires_in_seconds)} "
+        f"({countdown.expires_at}, 30 days after it was created)"
+    )
+    if countdown.idle and countdown.idle_stop_in_seconds is not None:
+        line += (
+            f"; idle (nothing left to label): Ground Truth stops it 10 days after its last object "
+            f"is labeled, not before {countdown.idle_stop_not_before} "
+            f"(in {duration(countdown.idle_stop_in_seconds)} at the earliest)"
+        )
+    return line

@@ -130,3 +130,16 @@ def test_concurrent_forced_chains_create_exactly_one_job(deployed: tuple[Deploym
     assert not errors, errors
     assert sorted(outcomes) == ["active", "active", "active", "created"]
     assert project_jobs() == ["chaintest-0001", "chaintest-0002"]
+
+
+def test_status_finds_an_sdk_deployed_project_by_its_prefix(deployed: tuple[Deployment, Path]) -> None:
+    # Given a project deployed with `gtlocal deploy` (the SDK way) and nothing but its prefix
+    dep, _path = deployed
+    add_pending_object(dep.document, "obj1")
+    # When gtctl looks it up by prefix (the Lambda whose environment has PROJECT_PREFIX)
+    result = CliRunner().invoke(cli, ["--prefix", PREFIX, "status", "--json"])
+    # Then it reads that project's ledger
+    assert result.exit_code == 0, result.output
+    status = json.loads(result.stdout)
+    assert status["ledger_table"] == dep.ledger_table
+    assert status["totals"]["PENDING"] == 1

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 import boto3
@@ -155,6 +156,22 @@ def test_status_reads_status_and_counters_from_ground_truth(project: Project) ->
     assert [j["name"] for j in doc["jobs"]] == ["clitest-0001"]
     assert doc["jobs"][0]["in_sagemaker"] is True
     assert doc["jobs"][0]["status"] in ("Initializing", "InProgress")
+
+    # Once it runs as the project's active job: the countdown to its expiry, 30 days after
+    # Ground Truth's CreationTime; nothing sent to it and nothing pending, so idle as well.
+    project.put(pk="PROJECT", sk="PROJECT", active_job="clitest-0001", chain_index=1)
+    control = project.cloud.control
+    control.advance_clock(float(control.settings()["initializing_seconds"]) + 1)
+    created = sm.describe_labeling_job(LabelingJobName="clitest-0001")["CreationTime"]
+    doc = json.loads(gtctl(project, "status", "--json").stdout)
+    assert doc["jobs"][0]["status"] == "InProgress"
+    countdown = doc["countdown"]
+    assert countdown["job"] == "clitest-0001"
+    assert countdown["expires_at"] == (created + timedelta(days=30)).isoformat()
+    assert countdown["idle"] is True
+    assert countdown["idle_stop_not_before"] == (created + timedelta(days=10)).isoformat()
+    text = gtctl(project, "status").stdout
+    assert "clitest-0001 expires in " in text and "idle (nothing left to label)" in text
 
 
 # ---- drop --------------------------------------------------------------------------------------

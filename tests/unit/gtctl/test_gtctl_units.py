@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from PIL import Image
+from rich.console import Console
 from tests.documents import deployment_document
 
 from gtctl.__main__ import cli
@@ -15,8 +18,9 @@ from gtctl.aws import check_endpoint
 from gtctl.deployment import Deployment, check_prefix, load_file
 from gtctl.drop import is_image, list_folder, non_image_message
 from gtctl.errors import GtctlError
+from gtctl.ledger import JobRow
 from gtctl.report import build_timeline, parse_time, write_csv, write_png
-from gtctl.status import job_names_for
+from gtctl.status import Countdown, Status, countdown_for, countdown_line, duration, job_names_for, render
 
 DOC = deployment_document("demo", region="eu-west-1")
 DOC["lambda_environment"]["QUARANTINE_PREFIX"] = "bad/"
@@ -213,3 +217,82 @@ def test_config_validate_of_an_unreadable_file_is_one_line(tmp_path: Path) -> No
     bad.write_text("{")
     result = CliRunner().invoke(cli, ["config", "validate", str(bad)])
     assert result.exit_code == 1 and len(result.stderr.splitlines()) == 1 and "invalid JSON" in result.stderr
+
+
+# ---- status: countdowns and words ------------------------------------------------------------
+
+CREATED = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def running(**counters: int) -> JobRow:
+    return JobRow(name="demo-0003", status="InProgress", counters=dict(counters))
+
+
+def test_countdown_to_the_30_day_expiry_while_work_is_left() -> None:
+    now = CREATED + timedelta(days=12, hours=5)
+    countdown = countdown_for(running(Unlabeled=4), CREATED, "2026-01-03T00:00:00Z", 0, now)
+    assert countdown is not None
+    assert countdown.expires_at == "2026-01-31T00:00:00+00:00"
+    assert countdown.expires_in_seconds == int(timedelta(days=17, hours=19).total_seconds())
+    assert countdown.idle is False and countdown.idle_stop_not_before is None
+    assert "demo-0003[/] expires in 17 d 19 h" in countdown_line(countdown)
+    assert "idle" not in countdown_line(countdown)
+
+
+def test_idle_countdown_starts_at_the_last_object_sent_and_pending_objects_are_not_idle() -> None:
+    now = CREATED + timedelta(days=5)
+    idle = countdown_for(running(Unlabeled=0, TotalLabeled=7), CREATED, "2026-01-03T12:00:00Z", 0, now)
+    assert idle is not None and idle.idle
+    assert idle.idle_since == "2026-01-03T12:00:00+00:00"
+    assert idle.idle_stop_not_before == "2026-01-13T12:00:00+00:00"
+    assert idle.idle_stop_in_seconds == int(timedelta(days=7, hours=12).total_seconds())
+    assert "not before 2026-01-13T12:00:00+00:00 (in 7 d 12 h at the earliest)" in countdown_line(idle)
+    # never sent anything: from its creation; a PENDING object waiting means not idle
+    fresh = countdown_for(running(Unlabeled=0), CREATED, None, 0, now)
+    assert fresh is not None and fresh.idle_stop_not_before == "2026-01-11T00:00:00+00:00"
+    waiting = countdown_for(running(Unlabeled=0), CREATED, None, 2, now)
+    assert waiting is not None and not waiting.idle
+
+
+def test_no_countdown_for_a_job_that_is_not_running() -> None:
+    for status in ("Initializing", "Stopping", "Stopped", "Completed", "Failed"):
+        row = JobRow(name="demo-0001", status=status, counters={"Unlabeled": 0})
+        assert countdown_for(row, CREATED, None, 0, CREATED) is None
+    assert countdown_for(running(), None, None, 0, CREATED) is None
+
+
+def test_durations_read_as_days_hours_minutes() -> None:
+    assert [duration(s) for s in (-5, 59, 3_000, 7_260, 90_000)] == [
+        "0 min",
+        "0 min",
+        "50 min",
+        "2 h 1 min",
+        "1 d 1 h",
+    ]
+
+
+def test_status_says_errored_for_a_job_and_failed_only_for_the_ledger_limit() -> None:
+    # an expired job whose objects Ground Truth gave up on, while the ledger failed none
+    ended = JobRow(
+        name="demo-0001", status="Failed", counters={"TotalLabeled": 3, "FailedNonRetryableError": 12}
+    )
+    status = Status(
+        project_prefix="demo",
+        region="us-east-1",
+        ledger_table="demo-ledger",
+        active_job="demo-0002",
+        chain_index=2,
+        last_decision="CHAINED",
+        last_reason="demo-0001 ended with 12 objects unlabeled",
+        jobs=[ended, running(Unlabeled=12)],
+        totals={"PENDING": 0, "SENT": 12, "LABELED": 3, "QUARANTINED": 0, "FAILED": 0, "TOTAL": 15},
+        countdown=Countdown("demo-0002", "x", "2026-02-01T00:00:00+00:00", 86_400 * 3, idle=False),
+    )
+    out = io.StringIO()
+    render(status, Console(file=out, width=200, color_system=None))
+    text = out.getvalue()
+    job_header = next(line for line in text.splitlines() if line.startswith("job "))
+    ledger_header = next(line for line in text.splitlines() if line.startswith("pending "))
+    assert "errored" in job_header and "failed" not in job_header
+    assert "failed" in ledger_header and "errored" not in ledger_header
+    assert "demo-0002 expires in 3 d 0 h" in text
