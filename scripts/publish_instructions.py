@@ -44,7 +44,12 @@ from pathlib import Path
 from typing import Any
 
 from gtcontract import task_template
-from gtcontract.project_config import SOURCE_ONLY_FIELDS, validate_project_config, with_defaults
+from gtcontract.project_config import (
+    SOURCE_ONLY_FIELDS,
+    category_change_problems,
+    validate_project_config,
+    with_defaults,
+)
 from gtcontract.schema import Problem
 
 ENV_DEFAULTS = {
@@ -228,6 +233,24 @@ def render(
     return uploads, config
 
 
+PUBLISHED_CONFIG_KEY = "config/project.json"
+
+
+def published_categories(bucket: str, s3: Any) -> list[Any] | None:
+    """The categories of the config published now (None before the first publish)."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=PUBLISHED_CONFIG_KEY)["Body"].read()
+    except Exception as exc:
+        if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            return None
+        raise
+    try:
+        categories = json.loads(body).get("categories")
+    except (ValueError, AttributeError):
+        return None  # not a config the Lambdas could read either: nothing to keep compatible with
+    return categories if isinstance(categories, list) else None
+
+
 def publish(uploads: list[Upload], bucket: str, s3: Any) -> None:
     """Upload in order; ``config/project.json`` comes last by construction of ``render``."""
     for upload in uploads:
@@ -267,6 +290,12 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("INSTRUCTIONS_PUBLIC", "true").lower() == "false",
     )
     parser.add_argument("--dry-run", action="store_true", help="validate and render; upload nothing")
+    parser.add_argument(
+        "--allow-category-changes",
+        action="store_true",
+        default=os.environ.get("INSTRUCTIONS_ALLOW_CATEGORY_CHANGES", "false").lower() == "true",
+        help="publish even if published categories move or disappear (earlier labels change meaning)",
+    )
     args = parser.parse_args(argv)
     if not args.bucket:
         print("error: --bucket (or INSTRUCTIONS_BUCKET) is required", file=sys.stderr)
@@ -299,7 +328,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         import boto3
 
-        publish(uploads, args.bucket, boto3.client("s3", region_name=region))
+        s3 = boto3.client("s3", region_name=region)
+        if not args.allow_category_changes:
+            problems = category_change_problems(published_categories(args.bucket, s3), config["categories"])
+            for problem in problems:
+                print(f"error: project.json: {problem} (or pass --allow-category-changes)", file=sys.stderr)
+            if problems:
+                return 1
+        publish(uploads, args.bucket, s3)
     except Exception as exc:  # botocore's errors: one line, nothing after the failed upload
         print(f"error: {aws_problem(exc, args.bucket)}", file=sys.stderr)
         return 1

@@ -302,6 +302,35 @@ def _example_problems(values: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def category_change_problems(published: Any, categories: Any) -> list[Problem]:
+    """What a new ``categories`` list would break for labels made with the ``published`` one.
+
+    Ground Truth records a classification label as the category's index (the ``class-map`` in its
+    metadata maps it back: "Image Classification (Single Label)" output format), and the chained
+    jobs and the export keep those labels: a category that moves or disappears would silently
+    change what earlier labels mean. Appending categories keeps every index; anything else is a
+    problem, naming the category and the fix."""
+    if not isinstance(published, list) or not isinstance(categories, list):
+        return []
+    problems = []
+    for index, name in enumerate(published):
+        if index < len(categories) and categories[index] == name:
+            continue
+        if name in categories:
+            where = f"moved from position {index} to {categories.index(name)}"
+        else:
+            where = f"removed (it was at position {index})"
+        problems.append(
+            Problem(
+                f"categories[{index}]",
+                f"{show(name)} {where}, but labels already made refer to it by position; keep the "
+                "published categories in their order and append new ones at the end (or start a new "
+                "project for a new category scheme)",
+            )
+        )
+    return problems
+
+
 def check_project_config(config: Any, *, published: bool = False, check_import: bool = False) -> None:
     """Raise ``ProjectConfigError`` naming every problem of ``config``."""
     problems = validate_project_config(config, published=published, check_import=check_import)

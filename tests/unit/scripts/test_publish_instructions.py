@@ -293,3 +293,42 @@ def test_each_s3_refusal_is_one_line_naming_the_bucket(code: str, expected: str)
     assert line.startswith(expected) and "\n" not in line
     unreachable = pub.aws_problem(EndpointConnectionError(endpoint_url="http://x"), "b")
     assert unreachable.startswith("cannot reach S3 (") and "AWS_ENDPOINT_URL" in unreachable
+
+
+def test_published_categories_keep_their_positions(
+    repo: Path, aws: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import boto3
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="instructions-bucket")
+    project = json.loads((repo / "project.json").read_text())
+    first = list(project["categories"])
+    assert len(first) >= 3
+
+    def publish(categories: list[str], version: str, *extra: str) -> tuple[int, list[str]]:
+        (repo / "project.json").write_text(json.dumps({**project, "categories": categories}))
+        return run_main(repo, capsys, "--bucket", "instructions-bucket", "--version", version, *extra)
+
+    def published_version() -> str:
+        body = s3.get_object(Bucket="instructions-bucket", Key="config/project.json")["Body"].read()
+        return str(json.loads(body)["version"])
+
+    assert publish(first, "v1") == (0, [])
+    code, err = publish([first[1], first[0], *first[2:]], "v2")  # two swapped
+    assert code == 1 and published_version() == "v1"
+    fix = (
+        "but labels already made refer to it by position; keep the published categories in their order "
+        "and append new ones at the end (or start a new project for a new category scheme) "
+        "(or pass --allow-category-changes)"
+    )
+    assert err == [
+        f"error: project.json: categories[0]: {json.dumps(first[0])} moved from position 0 to 1, {fix}",
+        f"error: project.json: categories[1]: {json.dumps(first[1])} moved from position 1 to 0, {fix}",
+    ]
+    code, err = publish(first[:-1], "v3")  # the last one removed
+    assert code == 1 and len(err) == 1 and "removed (it was at position" in err[0]
+    assert published_version() == "v1"
+    assert publish([*first, "fox"], "v4") == (0, [])  # appended: every earlier position kept
+    assert publish(["fox", *first], "v5", "--allow-category-changes") == (0, [])
+    assert published_version() == "v5"
