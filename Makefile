@@ -43,9 +43,13 @@ lint: install ## ruff, mypy, cfn-lint, terraform fmt
 test: install ## Fast unit tests only (no local cloud, no terraform)
 	$(BIN)/pytest tests/unit
 
+# pytest-xdist workers: one per core (2 here); each has its own local cloud. Tests sharing the
+# working tree (terraform, cloudformation, package, pipeline) run in one worker (tests/conftest.py).
+TEST_WORKERS ?= 2
+
 .PHONY: test-local
 test-local: install lint ## THE test command: lint + unit + integration (local cloud, package builds, terraform apply) + checkov
-	$(BIN)/pytest tests
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup tests
 	$(MAKE) checkov
 
 .PHONY: package

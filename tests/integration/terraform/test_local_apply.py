@@ -417,6 +417,7 @@ def test_behaviour_on_terraform_deployment(
     scenario(given_project(deployment, local_cloud, variant))
 
 
+@pytest.mark.timeout(1200)  # a CodeBuild run (the first one of a fresh clone makes the build image)
 def test_a_push_to_the_terraform_repository_runs_the_modules_pipeline(
     applied: dict[str, Any], local_cloud: LocalCloud, terraform: Terraform, tmp_path: Path
 ) -> None:
