@@ -29,10 +29,12 @@ INTEGRATION_DIR = Path(__file__).parent / "integration"
 REGION = "us-east-1"
 
 
-# Directories whose tests share files in the working tree (build/, terraform working directories,
-# the wheel cache): under pytest-xdist (`make test-local` runs `-n 2 --dist loadgroup`) they run in
-# one worker, one after another.
-SHARED_TREE = tuple(INTEGRATION_DIR / name for name in ("terraform", "cloudformation", "package", "pipeline"))
+# Directories whose tests share files in the working tree (terraform working directories and
+# build/tf-data, the Lambda packages and wheel cache in build/, the CodeBuild image under
+# .localcloud/data): under pytest-xdist (`make test-local` runs `-n 2 --dist loadgroup`) they run
+# in one worker, one after another. (The CloudFormation suites only read build/'s package: moto
+# stores it without running it.)
+SHARED_TREE = tuple(INTEGRATION_DIR / name for name in ("terraform", "package", "pipeline"))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
