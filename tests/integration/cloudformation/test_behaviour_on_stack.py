@@ -9,4 +9,5 @@ same behaviour as the others. The test functions are the behaviour suite's own, 
 from __future__ import annotations
 
 from behaviour.test_chaining import *  # noqa: F403
+from behaviour.test_faults import *  # noqa: F403
 from behaviour.test_lifecycle import *  # noqa: F403

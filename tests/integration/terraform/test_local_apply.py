@@ -39,6 +39,7 @@ BEHAVIOUR_MODULES = [
     "test_limits",
     "test_quarantine_and_crash",
     "test_reconcile",
+    "test_faults",
 ]
 
 
