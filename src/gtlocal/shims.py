@@ -160,12 +160,33 @@ def apply(endpoint: str) -> None:
         _patch_sns_dead_subscriptions()
         _patch_sqs_retention()
         _patch_s3_event_sequencer()
+        _patch_s3_key_length()
         _patch_cloudformation_role_policies()
         _install_cost_patches()
         _applied = True
 
 
 # --- S3 -------------------------------------------------------------------------------------
+
+# "The object key name is a sequence of Unicode characters with UTF-8 encoding of up to 1,024 bytes
+# long" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html); a longer key is
+# refused with KeyTooLongError ("Your key is too long", 400: the S3 error code list,
+# https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html). moto stores any length.
+S3_MAX_KEY_BYTES = 1024
+
+
+def _patch_s3_key_length() -> None:
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.put_object  # PutObject, CopyObject and CompleteMultipartUpload end here
+
+    def put_object(self: S3Backend, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
+        if len(key_name.encode("utf-8")) > S3_MAX_KEY_BYTES:
+            raise S3ClientError("KeyTooLongError", "Your key is too long")
+        return original(self, bucket_name, key_name, *args, **kwargs)
+
+    S3Backend.put_object = put_object  # type: ignore[method-assign]
 
 
 def _condition_holds(condition: dict[str, Any]) -> bool | None:
