@@ -10,4 +10,5 @@ from __future__ import annotations
 
 from behaviour.test_chaining import *  # noqa: F403
 from behaviour.test_faults import *  # noqa: F403
+from behaviour.test_hostile_input import *  # noqa: F403
 from behaviour.test_lifecycle import *  # noqa: F403

@@ -40,6 +40,7 @@ BEHAVIOUR_MODULES = [
     "test_quarantine_and_crash",
     "test_reconcile",
     "test_faults",
+    "test_hostile_input",
 ]
 
 
