@@ -10,6 +10,8 @@ from collections import Counter
 
 from tests.hostile import CORPUS
 
+from gtlocal.testing import clean_project
+
 from .conftest import Project
 
 
@@ -45,3 +47,8 @@ def test_the_hostile_corpus_is_accounted_for_without_a_crash_loop(project: Proje
         "QUARANTINED": len({data for _, data, e in CORPUS if e != "accepted"}),
         "PENDING": len({data for _, data, e in CORPUS if e == "accepted"}),
     }
+
+    # The per-test reset empties the buckets, keys with control characters included (they cannot
+    # be named in DeleteObjects' XML: deleted one by one).
+    assert clean_project(project.cloud, project.deployment, strict=False) == []
+    assert "Contents" not in s3.list_objects_v2(Bucket=buckets["drop"])
