@@ -50,13 +50,20 @@ class Clients:
         with self._lock:
             if service not in self._clients:
                 import boto3
-                from botocore.config import Config
 
                 if self._session is None:
                     self._session = boto3.session.Session(region_name=self._region)
-                config = Config(retries={"mode": "standard", "max_attempts": 5})
-                self._clients[service] = self._session.client(service, config=config)
+                self._clients[service] = self._session.client(service, config=self._config())
             return self._clients[service]
+
+    @staticmethod
+    def _config() -> Any:
+        """botocore's standard retry mode (throttling and transient errors, a retry quota) for the
+        clients and the resources (the ledger's Table) alike; see "Retry behavior",
+        https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html."""
+        from botocore.config import Config
+
+        return Config(retries={"mode": "standard", "max_attempts": 5})
 
     def resource(self, service: str) -> Any:
         with self._lock:
@@ -66,7 +73,7 @@ class Clients:
 
                 if self._session is None:
                     self._session = boto3.session.Session(region_name=self._region)
-                self._clients[key] = self._session.resource(service)
+                self._clients[key] = self._session.resource(service, config=self._config())
             return self._clients[key]
 
 

@@ -100,10 +100,27 @@ def process_drop(deps: Deps, drop: Drop) -> Outcome:
     return Outcome(drop.key, "accepted" if created else "duplicate", object_id, uri)
 
 
+# "The object key name is a sequence of Unicode characters with UTF-8 encoding of up to 1,024 bytes
+# long" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html).
+MAX_KEY_BYTES = 1024
+
+
+def quarantine_key(prefix: str, key: str) -> str:
+    """``prefix + key``; when that exceeds S3's 1,024 bytes, the key's digest and its longest tail
+    that fits (whole characters), so a 1 KB name is quarantined too (its full name is in the ledger)."""
+    target = f"{prefix}{key}"
+    if len(target.encode("utf-8")) <= MAX_KEY_BYTES:
+        return target
+    head = f"{prefix}{hashlib.sha256(key.encode('utf-8')).hexdigest()[:16]}-"
+    room = MAX_KEY_BYTES - len(head.encode("utf-8"))
+    tail = key.encode("utf-8")[-room:].decode("utf-8", "ignore")
+    return head + tail
+
+
 def quarantine(deps: Deps, drop: Drop, object_id: str, reason: str) -> Outcome:
     """Copy to the quarantine prefix with the reason, record it, then remove the original drop."""
     settings = deps.settings
-    target = f"{settings.quarantine_prefix}{drop.key}"
+    target = quarantine_key(settings.quarantine_prefix, drop.key)
     deps.store.copy(
         drop.bucket, drop.key, drop.bucket, target, {"reason": _ascii(reason), "object-id": object_id}
     )

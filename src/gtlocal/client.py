@@ -159,3 +159,44 @@ class GroundTruthControl:
                 return str(resp.read().decode())
         except urllib.error.HTTPError as err:
             raise ControlApiError(err.code, err.read().decode(errors="replace")) from None
+
+    # --- fault injection (/_localcloud/faults) ----------------------------------------------------
+
+    def inject_call_fault(
+        self,
+        service: str,
+        operation: str,
+        kind: str = "throttle",
+        count: int = 1,
+        seconds: float | None = None,
+        code: str | None = None,
+        status: int | None = None,
+    ) -> dict[str, Any]:
+        """The next ``count`` calls of ``service:operation`` (IAM prefix, API operation) get ``kind``:
+        ``throttle``, ``error`` (500), ``lose-response`` (applied, no answer) or ``delay``
+        (``seconds`` of real time); see src/gtlocal/README.md, "Fault injection"."""
+        body: dict[str, Any] = {"service": service, "operation": operation, "kind": kind, "count": count}
+        for key, value in (("seconds", seconds), ("code", code), ("status", status)):
+            if value is not None:
+                body[key] = value
+        result: dict[str, Any] = self.request("POST", "calls", body, root="_localcloud/faults")
+        return result
+
+    def inject_event_fault(
+        self, action: str, events: str = "state", count: int = 1, seconds: float = 0.0, reverse: bool = False
+    ) -> dict[str, Any]:
+        """The next ``count`` labeling-job events (``state``, ``task``, ``any``) are ``lose``-t, or
+        ``delay``-ed by ``seconds`` of the emulated clock (``reverse``: delivered newest first)."""
+        body: dict[str, Any] = {"action": action, "events": events, "count": count, "reverse": reverse}
+        if seconds:
+            body["seconds"] = seconds
+        result: dict[str, Any] = self.request("POST", "events", body, root="_localcloud/faults")
+        return result
+
+    def faults(self) -> dict[str, Any]:
+        """``{"calls": pending call faults, "injected": [...], "events": {...}}``."""
+        result: dict[str, Any] = self.request("GET", "", root="_localcloud/faults")
+        return result
+
+    def clear_faults(self) -> None:
+        self.request("DELETE", "", root="_localcloud/faults")

@@ -6,7 +6,9 @@ Dispatch, in this order:
 - path ``/_localcloud/pipelines/...``            -> pipeline service control (``gtlocal.pipelines``)
 - path ``/v1/repos/<name>/...``                  -> CodeCommit over git's smart HTTP (``gtlocal.pipelines``;
                                                     its own authentication and IAM check)
-- every AWS request is first authorized by ``gtlocal.iam`` (restricted principals only)
+- path ``/_localcloud/faults...``               -> fault injection (``gtlocal.faults``)
+- every AWS request is first authorized by ``gtlocal.iam`` (restricted principals only), then
+  meets the pending call faults (``gtlocal.faults``: throttled, failed, delayed, answer lost)
 - header ``X-Amz-Target: SageMaker.<emulated op>`` -> Ground Truth emulator
 - anything else                                   -> moto in server mode (incl. ``/moto-api/reset``)
 
@@ -31,6 +33,7 @@ from moto.moto_server.werkzeug_app import MotoRequestHandler
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
 
+from gtlocal import faults
 from gtlocal.control import ControlApi
 from gtlocal.groundtruth.models import GroundTruthBackend
 from gtlocal.groundtruth.responses import EMULATED_OPERATIONS, GroundTruthResponse
@@ -70,6 +73,7 @@ class LocalCloudApp:
         self.control = ControlApi(emulator)
         self.sagemaker = GroundTruthResponse(emulator)
         self.moto_app = moto_app
+        self.faults = faults.CallFaults()
         # moto's DynamoDB checks a ConditionExpression and then applies the write without a lock,
         # so two concurrent conditional writes could both succeed. Real DynamoDB makes each item
         # write atomic; serialising DynamoDB requests restores that. (Only DynamoDB: a global lock
@@ -79,6 +83,8 @@ class LocalCloudApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_groundtruth/") or path == "/_groundtruth":
+            if path.rstrip("/") == "/_groundtruth/reset":
+                self.faults.clear()
             response = self.control.handle(Request(environ))
             return response(environ, start_response)
         if path.startswith("/_localcloud/iam"):
@@ -90,9 +96,19 @@ class LocalCloudApp:
                 return self.pipelines.git(environ, start_response)
             if path.startswith("/moto-api/reset"):
                 self.pipelines.reset()
+        if path.startswith(faults.PREFIX):
+            answer = faults.control(self.faults, self.emulator.event_faults, Request(environ))
+            return answer(environ, start_response)
+        if path.startswith("/moto-api/reset"):
+            self.faults.clear()
+            self.emulator.event_faults.clear()
         denied = self.iam.enforce(environ)
         if denied is not None:
             return denied(environ, start_response)
+        if self.faults.active:
+            injected = self._inject(environ)
+            if injected is not None:
+                return injected(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, operation = target.partition(".")
         if service == "SageMaker" and operation in EMULATED_OPERATIONS:
@@ -104,12 +120,41 @@ class LocalCloudApp:
         result: Iterable[bytes] = self.moto_app(environ, start_response)
         return result
 
+    def _inject(self, environ: dict[str, Any]) -> Response | None:
+        """The answer of a pending call fault for this request (None: serve it, perhaps after a
+        delay, or marked for its answer to be lost)."""
+        from gtlocal.iam.enforce import IamEnforcer, _protocol
+        from gtlocal.iam.principals import signature_of
+        from gtlocal.iam.requests import identify
+
+        if environ.get("PATH_INFO", "").startswith("/moto-api"):
+            return None
+        query = faults.parse_query(environ)
+        signature = signature_of(environ, query)
+        body = IamEnforcer._body(environ, signature.service)
+        call = identify(environ, body, query, signature.service, signature.region, "")
+        if call is None:
+            return None
+        fault = self.faults.take(call.service, call.operation)
+        if fault is None:
+            return None
+        LOG.info("fault %s: %s %s", fault.id, fault.kind, call.name)
+        if fault.kind == "delay":
+            faults.apply_delay(fault)
+            return None
+        if fault.kind == "lose-response":
+            environ[LOSE_RESPONSE] = True
+            return None
+        return faults.fault_response(call.service, _protocol(call, environ), fault)
+
     def _sagemaker(self, request: Request) -> Response:
         operation = request.headers["X-Amz-Target"].partition(".")[2]
         status, headers, body = self.sagemaker.dispatch(operation, request.get_data(), region_of(request))
         return Response(body, status=status, headers=headers)
 
 
+# Set in a request's environ by a "lose-response" fault: the request is served, its answer never sent.
+LOSE_RESPONSE = "gtlocal.lose_response"
 # An idle persistent connection is closed after this many seconds (the client's pool reconnects).
 IDLE_CONNECTION_SECONDS = 30
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -169,6 +214,9 @@ class KeepAliveRequestHandler(MotoRequestHandler):
         self.environ = environ = self.make_environ()
         environ["wsgi.input"] = io.BytesIO(_read_body(self, environ))
         status, headers, body = self._call_application(environ)
+        if environ.get(LOSE_RESPONSE):
+            self.close_connection = True  # served, and the answer lost (gtlocal.faults)
+            return
         code_text, _, reason = status.partition(" ")
         code = int(code_text)
         self.send_response(code, reason)

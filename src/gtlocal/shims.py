@@ -106,6 +106,7 @@ import logging
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -166,6 +167,8 @@ def apply(endpoint: str) -> None:
         _patch_sns_dead_subscriptions()
         _patch_sqs_retention()
         _patch_s3_event_sequencer()
+        _patch_s3_key_length()
+        _patch_s3_version_list_encoding()
         _patch_cloudformation_role_policies()
         _install_cost_patches()
         _patch_cloudformation_log_group_arn()
@@ -173,6 +176,86 @@ def apply(endpoint: str) -> None:
 
 
 # --- S3 -------------------------------------------------------------------------------------
+
+# "The object key name is a sequence of Unicode characters with UTF-8 encoding of up to 1,024 bytes
+# long" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html); a longer key is
+# refused with KeyTooLongError ("Your key is too long", 400: the S3 error code list,
+# https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html). moto stores any length.
+S3_MAX_KEY_BYTES = 1024
+
+
+def _patch_s3_key_length() -> None:
+    from moto.s3.exceptions import S3ClientError
+    from moto.s3.models import S3Backend
+
+    original = S3Backend.put_object  # PutObject, CopyObject and CompleteMultipartUpload end here
+
+    def put_object(self: S3Backend, bucket_name: str, key_name: str, *args: Any, **kwargs: Any) -> Any:
+        if len(key_name.encode("utf-8")) > S3_MAX_KEY_BYTES:
+            raise S3ClientError("KeyTooLongError", "Your key is too long")
+        return original(self, bucket_name, key_name, *args, **kwargs)
+
+    S3Backend.put_object = put_object  # type: ignore[method-assign]
+
+
+class _UrlNamed:
+    """A listed key or delete marker whose name is URL-encoded (every other attribute its own)."""
+
+    def __init__(self, key: Any) -> None:
+        self._key = key
+        self.name = urllib.parse.quote(key.name)
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._key, attribute)
+
+
+_url_encoded_listing = threading.local()
+
+
+def _patch_s3_version_list_encoding() -> None:
+    """ListObjectVersions honours ``EncodingType=url`` ("XML 1.0 parser can't parse certain
+    characters, such as characters with an ASCII value from 0 to 10. For characters that aren't
+    supported in XML 1.0, you can add this parameter to request that Amazon S3 encode the keys in
+    the response", API_ListObjectVersions). botocore always asks for it; moto ignores it there and
+    fails (500) on a key with a control character, so a bucket holding one could not be emptied."""
+    from moto.core.responses import ActionResult
+    from moto.s3.models import S3Backend
+    from moto.s3.responses import S3Response
+
+    list_versions, respond, serialize = (
+        S3Backend.list_object_versions,
+        S3Response.list_object_versions,
+        S3Response.serialized,
+    )
+
+    def backend_list(self: S3Backend, *args: Any, **kwargs: Any) -> Any:
+        versions, prefixes, markers, next_key, next_version = list_versions(self, *args, **kwargs)
+        if getattr(_url_encoded_listing, "on", False):
+            return (
+                [_UrlNamed(v) for v in versions],
+                prefixes,
+                [_UrlNamed(m) for m in markers],
+                next_key,
+                next_version,
+            )
+        return versions, prefixes, markers, next_key, next_version
+
+    def response(self: S3Response) -> Any:
+        _url_encoded_listing.on = self.querystring.get("encoding-type", [None])[0] == "url"
+        try:
+            return respond(self)
+        finally:
+            _url_encoded_listing.on = False
+
+    def serialized(self: S3Response, action_result: ActionResult) -> Any:
+        result = action_result.result
+        if getattr(_url_encoded_listing, "on", False) and isinstance(result, dict) and "Versions" in result:
+            result["EncodingType"] = "url"
+        return serialize(self, action_result)
+
+    S3Backend.list_object_versions = backend_list  # type: ignore[method-assign]
+    S3Response.list_object_versions = response  # type: ignore[method-assign]
+    S3Response.serialized = serialized  # type: ignore[method-assign,assignment]
 
 
 def _condition_holds(condition: dict[str, Any]) -> bool | None:

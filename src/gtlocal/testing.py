@@ -9,6 +9,7 @@ import contextlib
 import copy
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -223,11 +224,20 @@ def clean_project(cloud: LocalCloud, deployment: dict[str, Any], *, strict: bool
     return left
 
 
+# Characters XML 1.0 cannot carry (and carriage returns, which XML parsers normalise): a key with
+# one cannot be named in DeleteObjects' XML body ("XML related object key constraints",
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html), only in a URL.
+_NOT_IN_XML = re.compile("[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+
+
 def _empty_bucket(s3: Any, bucket: str, prefix: str = "") -> None:
     keys: list[dict[str, str]] = []
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
         for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
-            keys.append({"Key": entry["Key"], "VersionId": entry["VersionId"]})
+            if _NOT_IN_XML.search(entry["Key"]):
+                s3.delete_object(Bucket=bucket, Key=entry["Key"], VersionId=entry["VersionId"])
+            else:
+                keys.append({"Key": entry["Key"], "VersionId": entry["VersionId"]})
     for start in range(0, len(keys), 1000):  # DeleteObjects takes up to 1,000 keys
         s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[start : start + 1000], "Quiet": True})
     for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):

@@ -22,6 +22,7 @@ from urllib.parse import unquote_plus
 from botocore.exceptions import BotoCoreError, ClientError
 
 from gtlocal.errors import ControlError, in_use, not_found, validation
+from gtlocal.faults import EventFaults
 from gtlocal.groundtruth import workforce
 from gtlocal.groundtruth.aws import AwsClients, JobAccessDenied, JobAws
 from gtlocal.groundtruth.clock import Clock, Ticker
@@ -201,6 +202,8 @@ class GroundTruthBackend:
         self.jobs: dict[tuple[str, str], Job] = {}
         self.aws = AwsClients()
         self.ticker = Ticker(self.tick)
+        # Events lost or held back on the emulated clock (``gtlocal.faults``, control API).
+        self.event_faults = EventFaults()
 
     # ---------------------------------------------------------------- plumbing
     @property
@@ -224,6 +227,7 @@ class GroundTruthBackend:
         with self.lock:
             self.jobs.clear()
             self.settings = Settings()
+            self.event_faults.clear()
             self.clock.reset()
 
     # ---------------------------------------------------------------- the API operations
@@ -315,6 +319,8 @@ class GroundTruthBackend:
     def tick(self) -> None:
         """Apply time to every job that has not ended."""
         with self.lock:
+            for held in self.event_faults.due(self.clock.now()):
+                held.deliver(held.entries)
             for job in list(self.jobs.values()):
                 if job.status not in TERMINAL:
                     self._process(job)
@@ -839,7 +845,7 @@ class GroundTruthBackend:
             "Resources": [job.arn],
             "Detail": json.dumps({"LabelingJobStatus": job.status}),
         }
-        self._put_events(job, [entry] * self.settings.duplicate_events)
+        self._fault_or_put(job, "state", [entry] * self.settings.duplicate_events)
 
     def _emit_task(self, job: Job, state: str, workers: int) -> None:
         """One "Task Status Change" per worker action, with the detail of the EventBridge schema
@@ -851,7 +857,16 @@ class GroundTruthBackend:
             "Resources": [job.arn],
             "Detail": json.dumps(detail),
         }
-        self._put_events(job, [entry] * workers)
+        self._fault_or_put(job, "task", [entry] * workers)
+
+    def _fault_or_put(self, job: Job, kind: str, entries: list[dict[str, Any]]) -> None:
+        """Put one event's copies on the bus, unless an event fault loses or holds them."""
+
+        def deliver(held: list[dict[str, Any]]) -> None:
+            self._put_events(job, held)
+
+        if not self.event_faults.route(kind, entries, self.clock.now(), deliver):
+            deliver(entries)
 
     def _put_events(self, job: Job, entries: list[dict[str, Any]]) -> None:
         try:

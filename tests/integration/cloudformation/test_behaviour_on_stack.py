@@ -10,7 +10,9 @@ module but ``test_cli`` (which makes its own SDK deployment through the ``gtloca
 from __future__ import annotations
 
 from behaviour.test_chaining import *  # noqa: F403
+from behaviour.test_faults import *  # noqa: F403
 from behaviour.test_follow_new_jobs import *  # noqa: F403
+from behaviour.test_hostile_input import *  # noqa: F403
 from behaviour.test_lifecycle import *  # noqa: F403
 from behaviour.test_limits import *  # noqa: F403
 from behaviour.test_quarantine_and_crash import *  # noqa: F403

@@ -39,6 +39,8 @@ BEHAVIOUR_MODULES = [
     "test_limits",
     "test_quarantine_and_crash",
     "test_reconcile",
+    "test_faults",
+    "test_hostile_input",
 ]
 
 
