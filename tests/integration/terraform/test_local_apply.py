@@ -32,6 +32,9 @@ from .conftest import ROOT, TERRAFORM_DIR, Terraform, copy_repository
 
 EXAMPLE = TERRAFORM_DIR / "examples" / "local"
 PREFIX = "tf"
+# The module's first test pays `terraform apply` (each terraform command has its own 600 s limit,
+# the Terraform class): the suite's 300 s hang limit per test is too short on a loaded machine.
+pytestmark = pytest.mark.timeout(1500)
 BEHAVIOUR_MODULES = [
     "test_lifecycle",
     "test_follow_new_jobs",
