@@ -118,7 +118,7 @@ class LocalCloud:
         own_host = "127.0.0.1" if host in ("", "0.0.0.0") else host  # noqa: S104
         shims.apply(f"http://{own_host}:{self.port}")
         shims.follow_clock(self.emulator.clock.now)  # moto's SQS timers run on the emulated clock
-        self.emulator.configure(aws_endpoint or self.url)
+        self.emulator.configure(aws_endpoint or self.url, own_cloud=aws_endpoint is None)
 
     def serve_forever(self) -> None:
         self.emulator.start_ticker()
