@@ -356,7 +356,9 @@ def test_a_log_group_key_must_admit_cloudwatch_logs_even_for_root(cloud: LocalCl
         "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": lambda_groups}},
     }
     key = key_with([ROOT_DELEGATION, logs_service])
-    logs.create_log_group(logGroupName="/aws/other", kmsKeyId=key)  # the check is off by default (for now)
+    assert cloud.control.iam_settings()["log_group_keys"] is True  # on by default
+    cloud.control.update_iam_settings(log_group_keys=False)
+    logs.create_log_group(logGroupName="/aws/other", kmsKeyId=key)  # the check is off
     assert cloud.control.update_iam_settings(log_group_keys=True)["log_group_keys"] is True
     logs.create_log_group(logGroupName="/aws/lambda/cats-intake", kmsKeyId=key)
     error = denied(lambda: logs.create_log_group(logGroupName="/aws/codebuild/cats", kmsKeyId=key))
@@ -576,6 +578,7 @@ def test_moto_reset_restores_the_default_settings(cloud: LocalCloud, tmp_path: P
     reset_local_cloud(cloud)  # what the cloud fixture does before each test
     settings = cloud.control.iam_settings()
     assert settings["mode"] == settings["default_mode"] == "enforce" and settings["log"] != log
+    assert settings["log_group_keys"] is True and settings["kms_source_context"] is True
 
 
 @pytest.fixture
