@@ -218,7 +218,9 @@ def groundtruth_policy(n: Names, custom_task_lambda_arns: Sequence[str] = ()) ->
             },
         ),
         _statement("StreamingTopic", ["sns:Publish"], topics),
-        _statement("StreamingTopicUnsubscribe", ["sns:Unsubscribe"], topics),
+        # A stopped job's queue is unsubscribed; Unsubscribe has no resource type in the Service
+        # Authorization Reference, so only Resource "*" allows it (list_amazonsns.html).
+        _statement("StreamingTopicUnsubscribe", ["sns:Unsubscribe"], ["*"]),
     ]
     if custom_task_lambda_arns:
         statements.append(_statement("LambdaFunctions", ["lambda:InvokeFunction"], custom_task_lambda_arns))

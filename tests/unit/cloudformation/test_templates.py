@@ -36,8 +36,9 @@ GROUNDTRUTH_QUEUES = [
     for n in ("????", "?????")
 ]
 # Actions that support no resource-level permission (IAM requires Resource "*"), each kept narrow:
-# PutMetricData by a cloudwatch:namespace condition, ListLabelingJobs is read-only (operator).
-RESOURCE_STAR_ACTIONS = {"cloudwatch:PutMetricData", "sagemaker:ListLabelingJobs"}
+# PutMetricData by a cloudwatch:namespace condition, ListLabelingJobs is read-only (operator),
+# Unsubscribe only to the Ground Truth role (a stopped job's queue).
+RESOURCE_STAR_ACTIONS = {"cloudwatch:PutMetricData", "sagemaker:ListLabelingJobs", "sns:Unsubscribe"}
 TOPIC_POLICY_ACTIONS = {
     "sns:AddPermission",
     "sns:DeleteTopic",
@@ -635,8 +636,9 @@ def test_groundtruth_role_has_the_documented_streaming_statements() -> None:
     subscribe = found["StreamingTopicSubscribe"]
     assert subscribe["Condition"]["StringEquals"] == {"sns:Protocol": "sqs"}
     assert subscribe["Condition"]["StringLike"] == {"sns:Endpoint": GROUNDTRUTH_QUEUES}
-    for sid in ("StreamingTopicSubscribe", "StreamingTopic", "StreamingTopicUnsubscribe"):
+    for sid in ("StreamingTopicSubscribe", "StreamingTopic"):
         assert found[sid]["Resource"] == [{"Ref": "InputTopic"}, {"Ref": "OutputTopic"}], sid
+    assert found["StreamingTopicUnsubscribe"]["Resource"] == "*"  # no resource type (SAR)
     assert found["LambdaFunctions"] == {
         "Sid": "LambdaFunctions",
         "Effect": "Allow",
