@@ -399,15 +399,22 @@ def run_until_idle(
                 reconciled_since_activity = False
                 continue
             if reconcile and "reconcile" in resolved and not reconciled_since_activity:
-                with roles.acting_as("reconcile"):
-                    report = resolved["reconcile"](
-                        {"source": "aws.scheduler", "detail-type": "Scheduled Event"},
-                        LambdaContext(roles.function_name("reconcile")),
-                    )
                 stats.reconciles += 1
+                reconciled_since_activity = True
+                try:
+                    with roles.acting_as("reconcile"):
+                        report = resolved["reconcile"](
+                            {"source": "aws.scheduler", "detail-type": "Scheduled Event"},
+                            LambdaContext(roles.function_name("reconcile")),
+                        )
+                except RunnerError:
+                    raise
+                except Exception as exc:  # a failed scheduled invocation: the next schedule tries again
+                    stats.handler_errors += 1
+                    say(f"reconcile: handler raised {type(exc).__name__}: {exc}")
+                    continue
                 stats.reconcile_reports.append(report)
                 say(f"reconcile: {report}")
-                reconciled_since_activity = True
                 continue
             break
         for kind in QUEUE_KINDS:  # the runner's bookkeeping, not a call Lambda makes
