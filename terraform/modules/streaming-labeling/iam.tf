@@ -119,7 +119,8 @@ data "aws_iam_policy_document" "groundtruth" {
   }
   # Ground Truth unsubscribes the GroundTruth-<job> queue when a job stops ("Stop a Streaming
   # Labeling Job"). Unsubscribe has no resource type in the Service Authorization Reference, so only
-  # Resource "*" allows it (a statement naming the topics allows nothing):
+  # Resource "*" allows it (a statement naming the topics allows nothing); one of the listed
+  # exceptions to the no-"*" rule (gtlocal.deploy.RESOURCE_STAR_EXCEPTIONS):
   # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsns.html
   statement {
     #checkov:skip=CKV_AWS_111:sns:Unsubscribe supports no resource-level permission (Resource must be "*")

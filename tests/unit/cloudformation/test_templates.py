@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode
 
+from gtlocal.deploy import RESOURCE_STAR_EXCEPTIONS
+
 ROOT = Path(__file__).resolve().parents[3]
 CFN = ROOT / "cloudformation"
 TEMPLATES = sorted(p.name for p in CFN.glob("*.yaml"))
@@ -36,9 +38,9 @@ GROUNDTRUTH_QUEUES = [
     for n in ("????", "?????")
 ]
 # Actions that support no resource-level permission (IAM requires Resource "*"), each kept narrow:
-# PutMetricData by a cloudwatch:namespace condition, ListLabelingJobs is read-only (operator),
-# Unsubscribe only to the Ground Truth role (a stopped job's queue).
-RESOURCE_STAR_ACTIONS = {"cloudwatch:PutMetricData", "sagemaker:ListLabelingJobs", "sns:Unsubscribe"}
+# the one list, with the Sid and reason of each (tests/unit/gtlocal/test_policies.py checks it
+# against the Service Authorization Reference).
+RESOURCE_STAR_ACTIONS = set(RESOURCE_STAR_EXCEPTIONS)
 TOPIC_POLICY_ACTIONS = {
     "sns:AddPermission",
     "sns:DeleteTopic",
@@ -177,6 +179,8 @@ def test_no_allow_statement_has_a_wildcard_action_or_resource(name: str) -> None
                     assert set(as_list(statement["Action"])) <= RESOURCE_STAR_ACTIONS, (
                         f"{resource}: Resource *"
                     )
+                    for action in as_list(statement["Action"]):  # in the statement the list names
+                        assert statement.get("Sid") == RESOURCE_STAR_EXCEPTIONS[action][0], resource
     if template["Resources"] and name != "repository.yaml":
         assert checked > 0
 
