@@ -5,6 +5,11 @@
   and yields ``gtlocal.testing.LocalCloud(endpoint, region, control)``.
 - ``cloud`` (function): resets moto and the emulator (settings included) before the test.
 - Tests under ``tests/integration/`` get the ``integration`` marker.
+
+The local cloud this session starts records every IAM authorization of a restricted principal to
+``build/iam/calls.jsonl`` (``GTLOCAL_IAM_LOG``), and the behaviour suite's runs per deployment
+flavour to ``build/iam/calls/<flavour>.jsonl`` with the roles' policies in ``build/iam/policies.json``
+(``tests/iam_recording.py``), from which ``scripts/iam_coverage.py`` builds docs/iam-coverage.md.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.iam_recording import start_session
 
 from gtlocal.client import GroundTruthControl
 from gtlocal.testing import (
@@ -50,6 +56,7 @@ def local_cloud() -> Iterator[LocalCloud]:
             wait_for_health(external)
             yield _use(external)
         else:
+            env.setenv("GTLOCAL_IAM_LOG", str(start_session()))  # the server's recorder log
             with running_local_cloud() as (endpoint, _proc):
                 yield _use(endpoint)
 

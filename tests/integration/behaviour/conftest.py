@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from PIL import Image
+from tests.iam_recording import record_deployment
 
 from gtlocal.deploy import deploy_project, publish_project_config
 from gtlocal.runner import RunStats, run_until_idle
@@ -33,6 +34,7 @@ def deployment(cloud: LocalCloud) -> dict[str, Any]:
     """A freshly deployed project (the local cloud was reset) with a published project config."""
     document = deploy_project(PREFIX, region=cloud.region, environment={"PENDING_STALE_SECONDS": "0"})
     publish_project_config(document)
+    record_deployment(cloud, "sdk", document)  # the IAM coverage report (tests/iam_recording.py)
     return document
 
 
