@@ -9,7 +9,9 @@ Every pytest session that starts the local cloud writes, under ``build/iam/``:
   deployed role's identity policies read back through IAM (inline and attached managed), for the
   role kinds ``groundtruth``, ``intake``, ``job_events``, ``worker_events``, ``reconcile``.
 
-Import as ``from tests.iam_recording import record_deployment``.
+Import as ``from tests.iam_recording import recording``; ``with recording(cloud, flavour, document):``
+around the scenario (a fixture yields inside it), so that what the local cloud does once the
+scenario is over (a job's queue polled while its role is destroyed) is not the behaviour suite's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import json
 import shutil
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +78,13 @@ def record_deployment(cloud: LocalCloud, flavour: str, deployment: dict[str, Any
     POLICIES.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
     CALLS_DIR.mkdir(parents=True, exist_ok=True)
     cloud.control.update_iam_settings(log=str(CALLS_DIR / f"{flavour}.jsonl"))
+
+
+@contextmanager
+def recording(cloud: LocalCloud, flavour: str, deployment: dict[str, Any]) -> Iterator[None]:
+    """``record_deployment`` for the block; then the recorder writes to the session log again."""
+    record_deployment(cloud, flavour, deployment)
+    try:
+        yield
+    finally:
+        cloud.control.update_iam_settings(log=str(SESSION_LOG))

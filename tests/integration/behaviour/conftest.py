@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 from PIL import Image
-from tests.iam_recording import record_deployment
+from tests.iam_recording import recording
 
 from gtlocal.deploy import deploy_project, publish_project_config
 from gtlocal.runner import RunStats, run_until_idle
@@ -30,12 +30,12 @@ INITIALIZING_SECONDS = 600
 
 
 @pytest.fixture
-def deployment(cloud: LocalCloud) -> dict[str, Any]:
+def deployment(cloud: LocalCloud) -> Iterator[dict[str, Any]]:
     """A freshly deployed project (the local cloud was reset) with a published project config."""
     document = deploy_project(PREFIX, region=cloud.region, environment={"PENDING_STALE_SECONDS": "0"})
     publish_project_config(document)
-    record_deployment(cloud, "sdk", document)  # the IAM coverage report (tests/iam_recording.py)
-    return document
+    with recording(cloud, "sdk", document):  # the IAM coverage report (tests/iam_recording.py)
+        yield document
 
 
 def image_bytes(seed: int, size: tuple[int, int] = (64, 48), fmt: str = "JPEG") -> bytes:

@@ -13,12 +13,13 @@ Fixtures:
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from tests.iam_recording import record_deployment
+from tests.iam_recording import recording
 
 from gtlocal.deploy import publish_project_config
 from gtlocal.testing import LocalCloud
@@ -65,9 +66,9 @@ def deploy_stacks(cloud: LocalCloud) -> DeployStacks:
 
 
 @pytest.fixture
-def deployment(deploy_stacks: DeployStacks, cloud: LocalCloud) -> dict[str, Any]:
+def deployment(deploy_stacks: DeployStacks, cloud: LocalCloud) -> Iterator[dict[str, Any]]:
     """The behaviour suite's ``deployment``, from the CloudFormation stacks (prefix "bt")."""
     document: dict[str, Any] = deploy_stacks("bt", PendingStaleSeconds="0", LedgerDeletionProtection="false")
     publish_project_config(document)
-    record_deployment(cloud, "cloudformation", document)  # the IAM coverage report
-    return document
+    with recording(cloud, "cloudformation", document):  # the IAM coverage report
+        yield document

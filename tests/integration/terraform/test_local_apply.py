@@ -22,7 +22,7 @@ from typing import Any
 
 import boto3
 import pytest
-from tests.iam_recording import record_deployment
+from tests.iam_recording import recording
 
 from gtcontract.deployment import Deployment
 from gtlocal.deploy import TOPIC_POLICY_ACTIONS
@@ -431,9 +431,9 @@ def test_behaviour_on_terraform_deployment(
     deployment["lambda_environment"]["PENDING_STALE_SECONDS"] = "0"  # as the SDK fixture does
     clean_project(deployment, local_cloud)
     publish_project_config(deployment)
-    record_deployment(local_cloud, "terraform", deployment)  # the IAM coverage report
     # state_change_events="all": until the Lambdas follow new jobs themselves (issue 8, Build 3)
     local_cloud.control.update_settings(initializing_seconds=INITIALIZING_SECONDS, state_change_events="all")
     project = Project(deployment, local_cloud)
     project.subscribe_notifications()
-    scenario(project)
+    with recording(local_cloud, "terraform", deployment):  # the IAM coverage report
+        scenario(project)
