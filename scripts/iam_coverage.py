@@ -6,9 +6,10 @@ and every role's policies as deployed (``build/iam/policies.json``). For each ro
 
 - each Allow statement (Sid, actions, resources) and the calls it was **necessary** for: a call
   (one recorder line, one permission) needs a statement when that statement is the only Allow -
-  identity or resource policy - in the line's ``allowed_by``; a statement no call needs is
-  **unused**, and must be listed with its reason in docs/iam-unused.yaml (``<kind>: {<Sid>: reason}``)
-  or be removed from the policies;
+  identity or resource policy - in the line's ``allowed_by`` (a key policy's statement that only
+  delegates to IAM, ``delegated_by``, is no alternative); a statement no call needs on any
+  deployment is **unused**, and must be listed with its reason in docs/iam-unused.yaml
+  (``<kind>: {<Sid>: reason}``) or be removed from the policies;
 - the actions the code was seen calling next to the actions the role is granted.
 
 It fails (exit 1) when a statement is unused without a reason, when a reason is listed for a
@@ -141,6 +142,15 @@ class Coverage:
     substitutions: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
+    def used(self, kind: str) -> dict[str, list[str]]:
+        """Sid -> the deployments on which a call needed that statement of the ``kind`` role."""
+        found: dict[str, list[str]] = defaultdict(list)
+        for (k, flavour), role in sorted(self.roles.items(), key=lambda i: FLAVOURS.index(i[0][1])):
+            if k == kind:
+                for _, sid in role.needed:
+                    found[sid].append(FLAVOUR_TITLES[flavour])
+        return found
+
 
 def _substitutions(snapshot: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Names that differ between deployments, replaced by placeholders in the report."""
@@ -185,29 +195,34 @@ def build(
                 denied(lines, role),
             )
     reasons = {str(k): {str(s): str(r) for s, r in (v or {}).items()} for k, v in (unused or {}).items()}
+    # The three deployments create the same statements (tests/integration/terraform compares them),
+    # and Terraform and CloudFormation run a subset of the behaviour suite: a statement is used when
+    # a call needed it on any deployment.
     for (kind, flavour), covered in sorted(coverage.roles.items()):
         title = FLAVOUR_TITLES[flavour]
         for denial in covered.denied:
             coverage.problems.append(f"{title} {kind} role {covered.role} was denied {denial}")
-        for statement in covered.statements:
-            key = (statement.policy, statement.sid)
-            if key not in covered.needed and statement.sid not in reasons.get(kind, {}):
+    for kind in sorted({k for k, _ in coverage.roles}):
+        sids = sorted({s.sid for (k, _), r in coverage.roles.items() if k == kind for s in r.statements})
+        used = coverage.used(kind)
+        for sid in sids:
+            if sid not in used and sid not in reasons.get(kind, {}):
                 coverage.problems.append(
-                    f"{title} {kind} statement {statement.sid} is needed by no recorded call: give its "
-                    f"reason in docs/iam-unused.yaml ({kind}: {{{statement.sid}: ...}}) or remove it"
+                    f"{kind} statement {sid} is needed by no recorded call: give its reason in "
+                    f"docs/iam-unused.yaml ({kind}: {{{sid}: ...}}) or remove it"
                 )
     for kind, listed in sorted(reasons.items()):
         for sid in sorted(listed):
             having = [
                 r
-                for (k, _), r in sorted(coverage.roles.items())
+                for (k, _), r in coverage.roles.items()
                 if k == kind and sid in {s.sid for s in r.statements}
             ]
             if not having:
                 coverage.problems.append(
                     f"docs/iam-unused.yaml: {kind} has no statement {sid} (stale reason)"
                 )
-            elif all(any(needed_sid == sid for _, needed_sid in r.needed) for r in having):
+            elif sid in coverage.used(kind):
                 coverage.problems.append(
                     f"docs/iam-unused.yaml: {kind} statement {sid} is needed by recorded calls: "
                     "remove its reason"
@@ -261,8 +276,11 @@ def render(coverage: Coverage, unused: Mapping[str, Any]) -> str:
                     cells.append("not in this deployment")
                     continue
                 needed = role.needed.get((mine[0].policy, sid))
+                elsewhere = coverage.used(kind).get(sid)
                 if needed:
                     cells.append("needed by " + _code(sorted(needed)))
+                elif elsewhere:
+                    cells.append("not by this deployment's scenarios; needed on " + ", ".join(elsewhere))
                 else:
                     cells.append("**unused**: " + reasons.get(kind, {}).get(sid, "NO REASON GIVEN"))
             out.append(f"| {sid} | {_code(shown.actions)} | {resources} | " + " | ".join(cells) + " |")

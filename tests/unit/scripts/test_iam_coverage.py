@@ -103,7 +103,7 @@ def test_unused_statements_need_a_reason_and_a_denied_call_fails() -> None:
     calls = {flavour: lines for flavour in iam_coverage.FLAVOURS}
     coverage = iam_coverage.build(snapshot(), calls, {"intake": {"Ledger": "kept for the test"}})
     problems = "\n".join(coverage.problems)
-    assert "SDK intake statement LedgerToo is needed by no recorded call" in problems
+    assert "intake statement LedgerToo is needed by no recorded call" in problems
     assert "statement #3 is needed by no recorded call" in problems
     assert "statement Ledger " not in problems and "OwnQueue" not in problems
 
@@ -124,6 +124,20 @@ def test_unused_statements_need_a_reason_and_a_denied_call_fails() -> None:
         f"{title} intake role {ROLE} was denied s3:GetObject on arn:aws:s3:::b/k (implicit-deny)"
         for title in ("CloudFormation", "SDK", "Terraform")
     ]
+
+
+def test_a_statement_needed_on_one_deployment_is_used() -> None:
+    # Terraform and CloudFormation run a subset of the scenarios: OwnQueue needed on the SDK's only.
+    lines = {"sdk": [call("sqs:ReceiveMessage", QUEUE, allow("least", "OwnQueue"))], "terraform": []}
+    reasons = {"intake": {"Ledger": "a", "LedgerToo": "b", "#3": "c"}}
+    coverage = iam_coverage.build(snapshot(), lines, reasons)
+    assert coverage.problems == []
+    assert coverage.used("intake") == {"OwnQueue": ["SDK"]}
+    text = iam_coverage.render(coverage, reasons)
+    assert (
+        "| needed by `sqs:ReceiveMessage (ReceiveMessage)` "
+        "| not by this deployment's scenarios; needed on SDK |" in text
+    )
 
 
 def test_a_flavour_that_was_not_recorded_fails() -> None:
