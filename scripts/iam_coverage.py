@@ -158,7 +158,11 @@ def _substitutions(snapshot: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [*pairs, (str(snapshot["project_prefix"]), "<P>")]
 
 
+KEY_ID = re.compile(r":key/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def _placeholders(text: str, substitutions: list[tuple[str, str]]) -> str:
+    text = KEY_ID.sub(":key/<key-id>", text)  # a new key per apply: the report stays the same
     for value, placeholder in substitutions:
         if placeholder == "<P>":
             text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(value)}(?=-)", placeholder, text)
@@ -248,7 +252,7 @@ def render(coverage: Coverage, unused: Mapping[str, Any]) -> str:
         "statement - identity or resource policy - that allowed it (the policy without that statement",
         "would deny the call); the actions listed are those calls, as `action (Operation)`. A statement no",
         "call needs is **unused**, with its reason from docs/iam-unused.yaml. `<P>` is the project",
-        "prefix, `<account>` and `<region>` the deployment's.",
+        "prefix, `<account>` and `<region>` the deployment's, `<key-id>` the project's KMS key.",
         "",
     ]
     for kind in KINDS:

@@ -171,3 +171,8 @@ def test_the_report_is_deterministic_and_check_finds_it_stale(
     report.write_text(text.replace("r2", "old reason"))
     assert iam_coverage.main([*args, "--check"]) == 1
     assert "is stale" in capsys.readouterr().err
+
+
+def test_a_kms_key_id_is_a_placeholder() -> None:
+    arn = "arn:aws:kms:us-east-1:123456789012:key/d5155fb1-298d-4fc6-8535-ef2d545368e4"
+    assert iam_coverage._placeholders(arn, []) == "arn:aws:kms:us-east-1:123456789012:key/<key-id>"
