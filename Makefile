@@ -48,9 +48,14 @@ test: install ## Fast unit tests only (no local cloud, no terraform)
 TEST_WORKERS ?= 2
 
 .PHONY: test-local
-test-local: install lint ## THE test command: lint + unit + integration (local cloud, package builds, terraform apply) + checkov
+test-local: install lint ## THE test command: lint + unit + integration (local cloud, package builds, terraform apply) + IAM coverage + checkov
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup tests
+	$(BIN)/python scripts/iam_coverage.py --check
 	$(MAKE) checkov
+
+.PHONY: iam-coverage
+iam-coverage: install ## Rewrite docs/iam-coverage.md from the last test session's IAM records (build/iam/)
+	$(BIN)/python scripts/iam_coverage.py
 
 .PHONY: package
 package: ## Build the Lambda package build/lambda-$(RUNTIME)-$(ARCH).zip (RUNTIME=python3.11|python3.12|python3.13 ARCH=x86_64|arm64)

@@ -6,6 +6,13 @@
 - ``cloud`` (function): resets moto and the emulator (settings included) before the test.
 - Tests under ``tests/integration/`` get the ``integration`` marker; every test an
   ``xdist_group`` (its module, or the shared-tree group) for ``pytest -n 2 --dist loadgroup``.
+
+The local cloud this session starts records every IAM authorization of a restricted principal to
+``build/iam/<worker>/calls.jsonl`` (``GTLOCAL_IAM_LOG``; ``<worker>`` is pytest-xdist's worker id,
+or ``main``), and the behaviour suite's runs per deployment flavour to
+``build/iam/<worker>/calls/<flavour>.jsonl`` with the roles' policies in
+``build/iam/<worker>/policies.json`` (``tests/iam_recording.py``), from which
+``scripts/iam_coverage.py`` builds docs/iam-coverage.md.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.iam_recording import forget_recordings, start_session
 
 from gtlocal.client import GroundTruthControl
 from gtlocal.testing import (
@@ -35,6 +43,11 @@ REGION = "us-east-1"
 # in one worker, one after another. (The CloudFormation suites only read build/'s package: moto
 # stores it without running it.)
 SHARED_TREE = tuple(INTEGRATION_DIR / name for name in ("terraform", "package", "pipeline"))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):  # not a pytest-xdist worker: the session's start
+        forget_recordings()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -64,6 +77,7 @@ def local_cloud() -> Iterator[LocalCloud]:
             wait_for_health(external)
             yield _use(external)
         else:
+            env.setenv("GTLOCAL_IAM_LOG", str(start_session()))  # the server's recorder log
             with running_local_cloud() as (endpoint, _proc):
                 yield _use(endpoint)
 

@@ -7,6 +7,7 @@ honour ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` through boto3's own
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -37,24 +38,55 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def environment_credentials() -> tuple[str, str, str | None] | None:
+    """The credentials Lambda puts in the environment of an invocation (the execution role's
+    session), or None when there are none (boto3's default chain then decides)."""
+    key, secret, token = (os.environ.get(name) for name in CREDENTIAL_VARIABLES)
+    if not key or not secret:
+        return None
+    return key, secret, token
+
+
 class Clients:
-    """Lazily created, shared boto3 clients (thread-safe creation)."""
+    """Lazily created, shared boto3 clients (thread-safe creation), **one set per credentials**.
+
+    The clients of one session are reused while the environment holds the same credentials; other
+    credentials (another function's role, a refreshed session) get clients of their own, so no
+    function ever calls AWS with another's credentials. One boto3 session is shared (its service
+    models are loaded once); the credentials are given to each client."""
 
     def __init__(self, region: str | None = None) -> None:
         self._region = region
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[tuple[str, tuple[str, str, str | None] | None], Any] = {}
         self._lock = threading.Lock()
         self._session: Any = None
 
-    def client(self, service: str) -> Any:
-        with self._lock:
-            if service not in self._clients:
-                import boto3
+    def _boto3_session(self) -> Any:
+        if self._session is None:
+            import boto3
 
-                if self._session is None:
-                    self._session = boto3.session.Session(region_name=self._region)
-                self._clients[service] = self._session.client(service, config=self._config())
-            return self._clients[service]
+            self._session = boto3.session.Session(region_name=self._region)
+        return self._session
+
+    @staticmethod
+    def _credential_kwargs(credentials: tuple[str, str, str | None] | None) -> dict[str, Any]:
+        if credentials is None:
+            return {}
+        key, secret, token = credentials
+        return {"aws_access_key_id": key, "aws_secret_access_key": secret, "aws_session_token": token}
+
+    def client(self, service: str) -> Any:
+        credentials = environment_credentials()
+        cache_key = (service, credentials)
+        with self._lock:
+            if cache_key not in self._clients:
+                self._clients[cache_key] = self._boto3_session().client(
+                    service, config=self._config(), **self._credential_kwargs(credentials)
+                )
+            return self._clients[cache_key]
 
     @staticmethod
     def _config() -> Any:
@@ -66,15 +98,14 @@ class Clients:
         return Config(retries={"mode": "standard", "max_attempts": 5})
 
     def resource(self, service: str) -> Any:
+        credentials = environment_credentials()
+        cache_key = (f"resource:{service}", credentials)
         with self._lock:
-            key = f"resource:{service}"
-            if key not in self._clients:
-                import boto3
-
-                if self._session is None:
-                    self._session = boto3.session.Session(region_name=self._region)
-                self._clients[key] = self._session.resource(service, config=self._config())
-            return self._clients[key]
+            if cache_key not in self._clients:
+                self._clients[cache_key] = self._boto3_session().resource(
+                    service, config=self._config(), **self._credential_kwargs(credentials)
+                )
+            return self._clients[cache_key]
 
 
 class ObjectStore:

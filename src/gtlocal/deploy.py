@@ -69,6 +69,22 @@ TOPIC_POLICY_ACTIONS = [  # the topic actions a topic policy names, all denied o
     "SNS:Subscribe",
 ]
 GROUNDTRUTH_METRIC_NAMESPACES = ["AWS/SageMaker/Workteam", "AWS/Sagemaker/LabelingJobs"]
+# The only actions an Allow may grant on Resource "*" (Terraform, CloudFormation and this module
+# alike): each has no resource type in the Service Authorization Reference, so a statement naming
+# resources would allow nothing (src/gtlocal/iam/service_reference.json; the pages are
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_<service>.html).
+# action -> (the Sid that grants it, why it is needed and how it is kept narrow)
+RESOURCE_STAR_EXCEPTIONS: dict[str, tuple[str, str]] = {
+    "cloudwatch:PutMetricData": (
+        "CloudWatchMetrics",
+        "Ground Truth role: its metrics, only in GROUNDTRUTH_METRIC_NAMESPACES (cloudwatch:namespace)",
+    ),
+    "sns:Unsubscribe": (
+        "StreamingTopicUnsubscribe",
+        "Ground Truth role: unsubscribes a stopped job's GroundTruth-<job> queue (list_amazonsns.html)",
+    ),
+    "sagemaker:ListLabelingJobs": ("ListLabelingJobs", "operator policy: gtctl status, read-only"),
+}
 LAMBDA_RUNTIME = "python3.11"
 
 
@@ -223,7 +239,10 @@ def groundtruth_policy(n: Names, custom_task_lambda_arns: Sequence[str] = ()) ->
             },
         ),
         _statement("StreamingTopic", ["sns:Publish"], topics),
-        _statement("StreamingTopicUnsubscribe", ["sns:Unsubscribe"], topics),
+        # A stopped job's queue is unsubscribed; Unsubscribe has no resource type in the Service
+        # Authorization Reference, so only Resource "*" allows it (RESOURCE_STAR_EXCEPTIONS):
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsns.html
+        _statement("StreamingTopicUnsubscribe", ["sns:Unsubscribe"], ["*"]),
     ]
     if custom_task_lambda_arns:
         statements.append(_statement("LambdaFunctions", ["lambda:InvokeFunction"], custom_task_lambda_arns))

@@ -7,8 +7,26 @@ sends: it deletes what succeeded, leaves failures for retry (they become visible
 policy move a message to its DLQ after ``maxReceiveCount`` receives. It runs until every queue
 is empty; with ``reconcile`` it also runs the scheduled reconcile handler once per idle round.
 
+It acts as each deployed function, as Lambda does: the credentials of the function's execution role
+(``lambda_roles[kind]`` of the deployment, assumed as ``lambda.amazonaws.com`` through the local
+cloud's ``POST /_localcloud/iam/service-credentials``, so the role's trust policy is checked) are in
+``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` / ``AWS_SESSION_TOKEN`` during each invocation,
+with ``AWS_LAMBDA_FUNCTION_NAME``; the event-source mapping's own SQS calls (GetQueueAttributes,
+ReceiveMessage, DeleteMessageBatch) are made with the same credentials, as Lambda's poller uses the
+execution role ("Lambda needs the following permissions to manage messages in your Amazon SQS queue:
+sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes",
+https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-permissions).
+Sessions are kept between runs and replaced when they are within ``REFRESH_MARGIN`` of their
+``Expiration`` (the wall clock: the local cloud checks session expiry on it, as STS does) or when the
+local cloud refuses them (``ExpiredToken``, or ``InvalidClientTokenId`` after a moto reset). The
+runner's own shortcuts - a failed message made visible again after ``retry_delay``, the DLQ counts
+of ``RunStats`` - are not Lambda's calls and use the caller's credentials. ``as_root`` (``--as-root``)
+keeps the caller's credentials for everything: for a cloud without the service-credentials route
+(e.g. LocalStack) or to compare.
+
     gtlocal run-events --deployment build/deployment.json --reconcile
     gtlocal run-events --terraform-dir terraform/examples/local
+    gtlocal run-events --deployment build/deployment.json --as-root
 """
 
 from __future__ import annotations
@@ -23,13 +41,27 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from gtcontract import names
 from gtcontract.deployment import DeploymentError, load_deployment_file, load_terraform_deployment
 
 Handler = Callable[[dict[str, Any], Any], Any]
 QUEUE_KINDS = ("intake", "job_events", "worker_events")
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+REFRESH_MARGIN = timedelta(minutes=5)
+# A session the local cloud does not accept (any more): get a new one and try again.
+STALE_SESSION_CODES = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "InvalidToken",
+        "UnrecognizedClientException",
+    }
+)
 
 
 @dataclass
@@ -88,10 +120,179 @@ def load_deployment(path: Path | None = None, terraform_dir: Path | None = None)
     raise DeploymentError("give --deployment FILE or --terraform-dir DIR")
 
 
+class RunnerError(Exception):
+    """The runner cannot act as a deployed function (one line for the CLI)."""
+
+
+@dataclass(frozen=True)
+class RoleSession:
+    """Temporary credentials of one function's execution role."""
+
+    role_arn: str
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    expiration: datetime
+
+    def environment(self) -> dict[str, str]:
+        """What Lambda sets in the environment of an invocation."""
+        return {
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+        }
+
+    def fresh(self, now: datetime | None = None) -> bool:
+        return (now or datetime.now(UTC)) < self.expiration - REFRESH_MARGIN
+
+
+_sessions: dict[tuple[str, str], RoleSession] = {}
+_sessions_lock = threading.Lock()
+
+
+def role_session(
+    endpoint: str, role_arn: str, function_name: str, region: str, *, renew: bool = False
+) -> RoleSession:
+    """The execution role's credentials as Lambda assumes it (``lambda.amazonaws.com``, session name
+    = the function's name); kept per endpoint and role until they near expiry or ``renew``."""
+    from gtlocal.client import ControlApiError, GroundTruthControl
+
+    key = (endpoint, role_arn)
+    with _sessions_lock:
+        found = _sessions.get(key)
+    if found is not None and not renew and found.fresh():
+        return found
+    try:
+        answer = GroundTruthControl(endpoint).service_credentials(
+            role_arn, LAMBDA_SERVICE, session_name=function_name, region=region
+        )
+    except ControlApiError as exc:
+        raise RunnerError(
+            f"cannot act as {function_name}: {LAMBDA_SERVICE} may not assume {role_arn} ({exc}); "
+            'Lambda refuses such a function ("The role defined for the function cannot be assumed by '
+            'Lambda")'
+        ) from exc
+    except OSError as exc:
+        raise RunnerError(
+            f"cannot get the credentials of {role_arn} from the local cloud at {endpoint} ({exc}); "
+            "a cloud without /_localcloud/iam/service-credentials needs --as-root"
+        ) from exc
+    session = RoleSession(
+        role_arn,
+        answer["AccessKeyId"],
+        answer["SecretAccessKey"],
+        answer["SessionToken"],
+        datetime.fromisoformat(answer["Expiration"]),
+    )
+    with _sessions_lock:
+        _sessions[key] = session
+    return session
+
+
+def _error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+class FunctionRoles:
+    """Each deployed function's execution role session, and boto3 clients made with it."""
+
+    def __init__(self, deployment: dict[str, Any], endpoint: str | None, *, as_root: bool = False) -> None:
+        self.as_root = as_root
+        self.region = str(deployment["region"])
+        self.prefix = str(deployment["project_prefix"])
+        self.roles: dict[str, str] = dict(deployment.get("lambda_roles") or {})
+        self.endpoint = endpoint or ""
+        if not as_root:
+            if not self.roles:
+                raise RunnerError(
+                    "the deployment document has no lambda_roles (written by an older deploy): deploy "
+                    "again, or run with --as-root"
+                )
+            if not self.endpoint:
+                raise RunnerError(
+                    "AWS_ENDPOINT_URL is not set: the runner gets each function's role credentials from "
+                    "the local cloud there (or run with --as-root)"
+                )
+        self._clients: dict[tuple[str, str], Any] = {}
+        import boto3
+
+        self._boto3 = boto3.session.Session(region_name=self.region)
+
+    def function_name(self, kind: str) -> str:
+        return names.function_name(self.prefix, kind)
+
+    def session(self, kind: str, *, renew: bool = False) -> RoleSession | None:
+        if self.as_root:
+            return None
+        role = self.roles.get(kind)
+        if role is None:
+            raise RunnerError(f"the deployment document has no lambda_roles[{kind!r}]")
+        return role_session(self.endpoint, role, self.function_name(kind), self.region, renew=renew)
+
+    def client(self, service: str, kind: str | None) -> Any:
+        """A client of ``service`` as function ``kind`` (None: the caller's own credentials)."""
+        session = self.session(kind) if kind is not None else None
+        cache_key = (service, session.access_key_id if session is not None else "")
+        if cache_key not in self._clients:
+            extra: dict[str, Any] = {}
+            if session is not None:
+                extra = {
+                    "aws_access_key_id": session.access_key_id,
+                    "aws_secret_access_key": session.secret_access_key,
+                    "aws_session_token": session.session_token,
+                }
+            self._clients[cache_key] = self._boto3.client(service, **extra)  # type: ignore[call-overload]
+        return self._clients[cache_key]
+
+    def call(self, kind: str | None, service: str, operation: str, **params: Any) -> Any:
+        """One AWS call as function ``kind``; a session the cloud no longer accepts is renewed once."""
+        try:
+            return getattr(self.client(service, kind), operation)(**params)
+        except Exception as exc:
+            if kind is None or self.as_root or _error_code(exc) not in STALE_SESSION_CODES:
+                raise
+        self.session(kind, renew=True)
+        return getattr(self.client(service, kind), operation)(**params)
+
+    def check(self, kind: str, queue: dict[str, Any] | None) -> None:
+        """Before a run, as Lambda checks a mapping's queue with the execution role (and so that a
+        stale session is renewed here, not inside a handler): GetQueueAttributes on the function's
+        queue, or GetCallerIdentity for the scheduled function."""
+        if self.as_root:
+            return
+        try:
+            if queue is not None:
+                self.call(
+                    kind,
+                    "sqs",
+                    "get_queue_attributes",
+                    QueueUrl=queue["url"],
+                    AttributeNames=["VisibilityTimeout"],
+                )
+            else:
+                self.call(kind, "sts", "get_caller_identity")
+        except Exception as exc:
+            if _error_code(exc) in ("AccessDenied", "AccessDeniedException"):
+                raise RunnerError(
+                    f"{self.function_name(kind)}: the provided execution role does not have permissions to "
+                    f"call GetQueueAttributes on SQS ({exc})"
+                ) from exc
+            raise
+
+    @contextmanager
+    def acting_as(self, kind: str) -> Iterator[None]:
+        """The environment of one invocation of function ``kind`` (restored after)."""
+        values = {"AWS_LAMBDA_FUNCTION_NAME": self.function_name(kind)}
+        session = self.session(kind)
+        if session is not None:
+            values.update(session.environment())
+        with _environment(values):
+            yield
+
+
 @contextmanager
-def lambda_environment(deployment: dict[str, Any]) -> Iterator[None]:
-    """Set the Lambda environment of the deployment for the duration (restored after)."""
-    values = {str(k): str(v) for k, v in deployment["lambda_environment"].items()}
+def _environment(values: dict[str, str]) -> Iterator[None]:
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -102,6 +303,22 @@ def lambda_environment(deployment: dict[str, Any]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextmanager
+def function_environment(deployment: dict[str, Any], kind: str, *, as_root: bool = False) -> Iterator[None]:
+    """The environment of one invocation of function ``kind`` outside ``run_until_idle`` (tests that
+    call a handler directly): the deployment's Lambda environment and the function's role session."""
+    roles = FunctionRoles(deployment, os.environ.get("AWS_ENDPOINT_URL"), as_root=as_root)
+    with lambda_environment(deployment), roles.acting_as(kind):
+        yield
+
+
+@contextmanager
+def lambda_environment(deployment: dict[str, Any]) -> Iterator[None]:
+    """Set the Lambda environment of the deployment for the duration (restored after)."""
+    with _environment({str(k): str(v) for k, v in deployment["lambda_environment"].items()}):
+        yield
 
 
 def resolve_handler(spec: str) -> Handler:
@@ -181,12 +398,15 @@ def run_until_idle(
     retry_delay: int = 0,
     handlers: dict[str, Handler] | None = None,
     echo: Callable[[str], None] | None = None,
+    as_root: bool = False,
 ) -> RunStats:
     """Drain the project's queues into its handlers until all are empty; return what happened.
 
-    `handlers` overrides handler functions by kind (tests inject crashes this way)."""
+    Each handler runs as its function's execution role (module docstring); ``as_root`` keeps the
+    caller's credentials. ``handlers`` overrides handler functions by kind (tests inject crashes
+    this way)."""
     region = deployment["region"]
-    sqs = aws_client("sqs", region)
+    roles = FunctionRoles(deployment, os.environ.get("AWS_ENDPOINT_URL"), as_root=as_root)
     stats = RunStats()
     say = echo or (lambda _text: None)
     with lambda_environment(deployment):
@@ -195,33 +415,45 @@ def run_until_idle(
             for kind in (*QUEUE_KINDS, "reconcile")
             if kind in deployment["handlers"] or kind in (handlers or {})
         }
+        polled = [kind for kind in QUEUE_KINDS if kind in resolved and deployment["queues"].get(kind)]
+        for kind in polled:
+            roles.check(kind, deployment["queues"][kind])
+        if reconcile and "reconcile" in resolved:
+            roles.check("reconcile", None)
         reconciled_since_activity = False
         while stats.rounds < max_rounds:
             stats.rounds += 1
             activity = False
-            for kind in QUEUE_KINDS:
-                queue = deployment["queues"].get(kind)
-                if queue is None or kind not in resolved:
-                    continue
-                if _poll_once(sqs, kind, queue, region, resolved[kind], stats, retry_delay, say):
+            for kind in polled:
+                queue = deployment["queues"][kind]
+                if _poll_once(roles, kind, queue, region, resolved[kind], stats, retry_delay, say):
                     activity = True
             if activity:
                 reconciled_since_activity = False
                 continue
             if reconcile and "reconcile" in resolved and not reconciled_since_activity:
-                report = resolved["reconcile"](
-                    {"source": "aws.scheduler", "detail-type": "Scheduled Event"}, LambdaContext("reconcile")
-                )
                 stats.reconciles += 1
+                reconciled_since_activity = True
+                try:
+                    with roles.acting_as("reconcile"):
+                        report = resolved["reconcile"](
+                            {"source": "aws.scheduler", "detail-type": "Scheduled Event"},
+                            LambdaContext(roles.function_name("reconcile")),
+                        )
+                except RunnerError:
+                    raise
+                except Exception as exc:  # a failed scheduled invocation: the next schedule tries again
+                    stats.handler_errors += 1
+                    say(f"reconcile: handler raised {type(exc).__name__}: {exc}")
+                    continue
                 stats.reconcile_reports.append(report)
                 say(f"reconcile: {report}")
-                reconciled_since_activity = True
                 continue
             break
-        for kind in QUEUE_KINDS:
+        for kind in QUEUE_KINDS:  # the runner's bookkeeping, not a call Lambda makes
             queue = deployment["queues"].get(kind)
             if queue and queue.get("dlq_url"):
-                attrs = sqs.get_queue_attributes(
+                attrs = roles.client("sqs", None).get_queue_attributes(
                     QueueUrl=queue["dlq_url"], AttributeNames=["ApproximateNumberOfMessages"]
                 )
                 stats.dead_letters[kind] = int(attrs["Attributes"]["ApproximateNumberOfMessages"])
@@ -229,7 +461,7 @@ def run_until_idle(
 
 
 def _poll_once(
-    sqs: Any,
+    roles: FunctionRoles,
     kind: str,
     queue: dict[str, Any],
     region: str,
@@ -238,7 +470,10 @@ def _poll_once(
     retry_delay: int,
     say: Callable[[str], None],
 ) -> bool:
-    messages = sqs.receive_message(
+    messages = roles.call(
+        kind,
+        "sqs",
+        "receive_message",
         QueueUrl=queue["url"],
         MaxNumberOfMessages=min(int(queue.get("batch_size", 10)), 10),
         WaitTimeSeconds=0,
@@ -251,8 +486,11 @@ def _poll_once(
     event = sqs_event(messages, queue["arn"], region)
     failed_ids: set[str]
     try:
-        response = handler(event, LambdaContext(kind))
+        with roles.acting_as(kind):
+            response = handler(event, LambdaContext(roles.function_name(kind)))
         failed_ids = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
+    except RunnerError:
+        raise
     except Exception as exc:  # the whole batch failed, as when a Lambda invocation errors
         stats.handler_errors += 1
         failed_ids = {m["MessageId"] for m in messages}
@@ -263,7 +501,8 @@ def _poll_once(
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
             for i, m in enumerate(done[start : start + 10])
         ]
-        sqs.delete_message_batch(QueueUrl=queue["url"], Entries=entries)
+        roles.call(kind, "sqs", "delete_message_batch", QueueUrl=queue["url"], Entries=entries)
+    sqs = roles.client("sqs", None)  # retry_delay is the runner's shortcut, not a call Lambda makes
     for message in messages:
         if message["MessageId"] in failed_ids:
             sqs.change_message_visibility(
@@ -289,6 +528,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--retry-delay", type=int, default=0, help="seconds before a failed message is retried"
     )
+    parser.add_argument(
+        "--as-root",
+        action="store_true",
+        help="call the handlers with your own credentials instead of each function's execution role "
+        "(for a cloud without /_localcloud/iam/service-credentials, e.g. LocalStack)",
+    )
     parser.set_defaults(func=cmd_run_events)
 
 
@@ -298,12 +543,17 @@ def cmd_run_events(args: argparse.Namespace) -> int:
     except DeploymentError as exc:
         print(f"gtlocal run-events: {exc}", file=sys.stderr)
         return 2
-    stats = run_until_idle(
-        deployment,
-        reconcile=args.reconcile,
-        max_rounds=args.max_rounds,
-        retry_delay=args.retry_delay,
-        echo=print,
-    )
+    try:
+        stats = run_until_idle(
+            deployment,
+            reconcile=args.reconcile,
+            max_rounds=args.max_rounds,
+            retry_delay=args.retry_delay,
+            echo=print,
+            as_root=args.as_root,
+        )
+    except RunnerError as exc:
+        print(f"gtlocal run-events: {exc}", file=sys.stderr)
+        return 2
     print(stats.summary())
     return 0

@@ -320,7 +320,7 @@ class LocalCloud:
         # CodeCommit git server, pipeline executions and builds (clone URLs name this endpoint).
         app.pipelines = pipelines.install(f"http://{own_host}:{self.port}", data_dir)
         shims.follow_clock(self.emulator.clock.now)  # moto's SQS timers run on the emulated clock
-        self.emulator.configure(aws_endpoint or self.url)
+        self.emulator.configure(aws_endpoint or self.url, own_cloud=aws_endpoint is None)
 
     def serve_forever(self) -> None:
         self.emulator.start_ticker()

@@ -33,8 +33,15 @@ class PowertoolsMetrics:
 
 
 def deps() -> Deps:
-    """Settings are parsed once per environment (cold start); a bad environment fails loudly here."""
-    key = tuple(os.environ.get(name, "") for name in ENV_VARIABLES)
+    """Settings are parsed once per environment (cold start); a bad environment fails loudly here.
+
+    One ``Deps`` per function (``AWS_LAMBDA_FUNCTION_NAME``, as Lambda keeps one execution
+    environment per function) and environment; its clients follow the credentials of the
+    invocation (``gtstream.aws.Clients``), so one function never calls AWS as another's role."""
+    key = (
+        os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+        *(os.environ.get(name, "") for name in ENV_VARIABLES),
+    )
     with _lock:
         if key not in _deps:
             built = Deps.build(Settings.from_env(os.environ))

@@ -179,6 +179,14 @@ class Job:
     def available(self) -> list[DataObject]:
         return [o for o in self.objects if o.state == "available"]
 
+    def own_lambdas(self) -> list[str]:
+        """The pre-annotation and consolidation Lambdas of this job's own account (custom workflow)."""
+        found = [
+            self.human.get("PreHumanTaskLambdaArn"),
+            (self.human.get("AnnotationConsolidationConfig") or {}).get("AnnotationConsolidationLambdaArn"),
+        ]
+        return [str(arn) for arn in found if isinstance(arn, str) and arn.split(":")[4:5] == [self.account]]
+
     def counters(self) -> dict[str, int]:
         own = [o for o in self.objects if not o.carried]
         labeled = sum(1 for o in own if o.state == "labeled")
@@ -210,8 +218,9 @@ class GroundTruthBackend:
     def aws_endpoint(self) -> str:
         return self.aws.endpoint
 
-    def configure(self, aws_endpoint: str) -> None:
-        self.aws.configure(aws_endpoint)
+    def configure(self, aws_endpoint: str, own_cloud: bool = True) -> None:
+        """``own_cloud``: the endpoint is this process's local cloud, so each job acts as its role."""
+        self.aws.configure(aws_endpoint, own_cloud)
 
     def clients_for(self, job: Job) -> JobAws:
         """The one seam every AWS call made for ``job`` goes through (as the job's role)."""
@@ -229,6 +238,7 @@ class GroundTruthBackend:
             self.settings = Settings()
             self.event_faults.clear()
             self.clock.reset()
+            self.aws.reset()
 
     # ---------------------------------------------------------------- the API operations
     def create_job(self, body: dict[str, Any], region: str) -> Job:
@@ -716,8 +726,13 @@ class GroundTruthBackend:
             region=job.region,
             annotation_prefix=f"{job.job_dir}/annotations/consolidated-annotation/output/{obj.seq}",
         )
-        result = workforce.answer(job.task, task, job.rng)
         aws = self.clients_for(job)
+        # The job's own pre-annotation Lambda before the task goes to workers, its consolidation
+        # Lambda after they submit, both invoked as the job's role (Lambdas of the job's account;
+        # the built-in ones belong to AWS's accounts and are the service's own).
+        for function_arn in job.own_lambdas():
+            aws.invoke(function_arn)
+        result = workforce.answer(job.task, task, job.rng)
         for uri, data in result.files.items():
             aws.write_object(uri, data, job.kms_key_id)
         meta = {**workforce.metadata(job.name, job.task, at), **result.metadata}

@@ -21,6 +21,14 @@ wraps those places so that, while IAM enforcement is on, each delivery is author
 A denied delivery is dropped, as AWS drops it (S3, SNS and EventBridge retry and give up; none tells
 the sender), logged on ``gtlocal.iam`` and recorded (``kind: "delivery"``).
 
+S3 checks its queue destinations when the configuration is set: ``PutBucketNotificationConfiguration``
+(for every caller, root included) fails with ``InvalidArgument`` "Unable to validate the following
+destination configurations" when a destination queue does not exist or its policy (or key) does not
+let S3 send from this bucket
+(https://docs.aws.amazon.com/AmazonS3/latest/userguide/grant-destinations-permissions-to-s3.html,
+https://repost.aws/knowledge-center/unable-validate-destination-s3). So a template or module that sets
+the notification before the queue policy exists fails as it would on AWS.
+
 CloudWatch alarm actions: moto stores ``AlarmActions`` / ``OKActions`` but never acts. Here a state
 change (``SetAlarmState``; moto computes no state from metrics) publishes the alarm notification to
 each SNS topic of the new state's actions, when the topic policy allows ``cloudwatch.amazonaws.com``
@@ -128,6 +136,7 @@ def install() -> None:
         if _installed:
             return
         _patch_s3_notifications()
+        _patch_s3_notification_validation()
         _patch_events_sqs_targets()
         _patch_sns_sqs_subscriptions()
         _patch_cloudwatch_alarm_actions()
@@ -169,6 +178,44 @@ def _patch_s3_notifications() -> None:
             original(account_id, event_body, queue_name, region_name)
 
     notifications._send_sqs_message = send_sqs_message
+
+
+def _patch_s3_notification_validation() -> None:
+    from moto.s3.exceptions import InvalidArgumentError
+    from moto.s3.models import FakeBucket, NotificationConfiguration
+
+    original = FakeBucket.set_notification_configuration
+
+    def set_notification_configuration(self: FakeBucket, notification_config: dict[str, Any] | None) -> None:
+        if notification_config and _enforcing() is not None:
+            queues = NotificationConfiguration(queue=notification_config.get("QueueConfiguration")).queue
+            for arn in sorted({q.arn for q in queues}):
+                parts = arn.split(":")
+                region, account, name = (parts[3], parts[4], parts[5]) if len(parts) == 6 else ("", "", "")
+                if resources.sqs_queue(account, region, name) is None:
+                    problem = "The destination queue does not exist"
+                elif delivery_allowed(
+                    "s3.amazonaws.com",
+                    "sqs:SendMessage",
+                    arn,
+                    f"arn:{resources._partition(region)}:s3:::{self.name}",
+                    self.account_id,
+                    _queue_key(account, region, name),
+                    {"aws:sqs:arn": arn},
+                    "s3:PutBucketNotificationConfiguration",
+                ):
+                    continue
+                else:
+                    problem = (
+                        "Permissions on the destination queue do not allow S3 to publish notifications "
+                        "from this bucket"
+                    )
+                raise InvalidArgumentError(
+                    "Unable to validate the following destination configurations", arn, problem
+                )
+        original(self, notification_config)
+
+    FakeBucket.set_notification_configuration = set_notification_configuration  # type: ignore[method-assign]
 
 
 # --- EventBridge -> SQS ---------------------------------------------------------------------------

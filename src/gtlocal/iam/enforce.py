@@ -242,9 +242,8 @@ class IamEnforcer:
             raise ValueError(f"IAM mode must be one of {', '.join(MODES)}, got {self.default_mode!r}")
         self.mode = self.default_mode
         self.kms_source_context = True  # see gtlocal.iam.deliveries
-        # Off until the Terraform modules' key policy admits CloudWatch Logs for every log group
-        # they encrypt (issue 9, item 3): on, `terraform apply` of examples/local fails as in AWS.
-        self.log_group_keys = False
+        # CloudWatch Logs checks a log group's KMS key policy for every caller (_log_group_key).
+        self.log_group_keys = True
         self.principals = Principals()
         self.default_log = log_path if log_path is not None else os.environ.get(ENV_LOG)
         self.recorder = Recorder(self.default_log)
@@ -274,7 +273,7 @@ class IamEnforcer:
             self.recorder.set_path(self.default_log)
         self.mode = self.default_mode
         self.kms_source_context = True
-        self.log_group_keys = False
+        self.log_group_keys = True
 
     def enforce(self, environ: dict[str, Any]) -> Response | None:
         path = environ.get("PATH_INFO", "")

@@ -520,6 +520,9 @@ class Decision:
     allowed_by: tuple[StatementRef, ...] = ()
     denied_by: tuple[StatementRef, ...] = ()
     detail: str = ""  # which kind of policy denied or failed to allow
+    # Of allowed_by, the resource-policy statements that allowed only by naming the account (a KMS
+    # key policy delegating to IAM): they allow together with an identity statement, not instead.
+    delegated_by: tuple[StatementRef, ...] = ()
 
     def message(self, caller: Caller) -> str:
         """The AccessDenied message AWS writes (with the policy kind that decided)."""
@@ -607,7 +610,14 @@ def evaluate(
         if rp_direct:
             return Decision(True, "allowed", action, resource, allowed_by=tuple(rp_direct))
         if rp_account and identity_ok:
-            return Decision(True, "allowed", action, resource, allowed_by=tuple(rp_account + identity_allows))
+            return Decision(
+                True,
+                "allowed",
+                action,
+                resource,
+                allowed_by=tuple(rp_account + identity_allows),
+                delegated_by=tuple(rp_account),
+            )
         detail = "resource-based policy" if not rp_account else missing
         return Decision(False, "implicit-deny", action, resource, detail=detail)
     if same_account:

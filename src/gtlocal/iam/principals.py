@@ -8,7 +8,8 @@
 - Any other key (the dummy ``testing`` / ``test`` credentials of the tests, Terraform and the demo)
   is the account's root user: not restricted, as in AWS.
 Signatures are not verified (moto's server does not either); a session key presented with another
-session token, or after its expiry, is refused as AWS refuses it.
+session token, or after its expiry, or a temporary key (``ASIA...`` with a session token) that STS
+does not know (e.g. issued before a moto reset), is refused as AWS refuses it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from gtlocal.iam import resources
 from gtlocal.iam.policy import AuthzRequest, Caller, Decision, Policy, evaluate, parse_policy, service_caller
 
+TEMPORARY_KEY_PREFIX = "ASIA"  # the access keys of STS sessions (AWS's and moto's)
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/\d{8}/([a-z0-9-]+)/([a-z0-9-]+)/")
 
 
@@ -103,7 +105,18 @@ class Principals:
         key = signature.access_key
         principal = self._cache.get(key)
         if principal is None:
-            principal = self._lookup(key, signature.region)
+            found = self._lookup(key, signature.region)
+            if found is None:
+                if signature.token is not None and key.startswith(TEMPORARY_KEY_PREFIX):
+                    # A temporary key STS never issued here (or issued before a moto reset): AWS
+                    # refuses it ("The security token included in the request is invalid",
+                    # https://docs.aws.amazon.com/STS/latest/APIReference/CommonErrors.html);
+                    # it is not the account's root user.
+                    raise TokenError(
+                        "InvalidClientTokenId", "The security token included in the request is invalid."
+                    )
+                found = self.root()
+            principal = found
             with self._lock:
                 self._cache[key] = principal
         if principal.caller.kind == "role":
@@ -115,7 +128,7 @@ class Principals:
                 raise TokenError("ExpiredToken", "The security token included in the request is expired")
         return principal
 
-    def _lookup(self, key: str, region: str) -> Principal:
+    def _lookup(self, key: str, region: str) -> Principal | None:
         from moto.iam.models import iam_backends
         from moto.sts.models import sts_backends
 
@@ -144,7 +157,7 @@ class Principals:
                             expiration,
                             session_policy=session.policy or None,
                         )
-        return self.root()
+        return None
 
     # --- policies --------------------------------------------------------------------------------
 

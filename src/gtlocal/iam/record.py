@@ -17,10 +17,11 @@ Line format (keys always present, ``null`` where not applicable)::
      "decision": "allow" | "deny",
      "reason": "allowed" | "explicit-deny" | "implicit-deny" | "unknown-operation",
      "allowed_by": [{"policy": "…", "sid": "…", "effect": "Allow"}], "denied_by": [...],
-     "message": "User: … is not authorized …" | null}
+     "delegated_by": [...], "message": "User: … is not authorized …" | null}
 
 ``allowed_by`` lists *every* statement that allowed the request (identity and resource policy),
-so a coverage report can tell which statements a call needs.
+so a coverage report can tell which statements a call needs; ``delegated_by`` those of them that
+allowed only together with an identity statement (a key policy naming the account).
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class Recorder:
             "reason": decision.reason,
             "allowed_by": [ref.as_dict() for ref in decision.allowed_by],
             "denied_by": [ref.as_dict() for ref in decision.denied_by],
+            "delegated_by": [ref.as_dict() for ref in decision.delegated_by],
             "message": None if decision.allowed else decision.message(caller),
         }
         line = json.dumps(entry, separators=(",", ":")) + "\n"

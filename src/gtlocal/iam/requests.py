@@ -488,6 +488,15 @@ def _s3_get(call: Call) -> Checks:
     if call.operation == "GetObject":  # HEAD returns metadata only: no decryption
         key_id, bucket_key = _s3_read_key(call, bucket, key)
         checks += _s3_kms(call, bucket, key, key_id, bucket_key, ["kms:Decrypt"])
+    if (
+        not versioned
+        and resources.s3_bucket(call.account, bucket) is not None
+        and resources.s3_object(call.account, bucket, key) is None
+    ):
+        # "If the object you request doesn't exist, the error that Amazon S3 returns depends on
+        # whether you also have the s3:ListBucket permission": 404 with it, 403 without
+        # (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html, API_HeadObject.html).
+        checks.append(AuthzRequest("s3:ListBucket", _bucket_arn(bucket, call.region)))
     return checks
 
 

@@ -41,6 +41,7 @@ from typing import Any
 import boto3
 import pytest
 from PIL import Image
+from tests.iam_recording import recording
 
 from gtlocal.deploy import deploy_project, publish_project_config
 from gtlocal.runner import RunStats, run_until_idle
@@ -105,11 +106,13 @@ def variant(request: pytest.FixtureRequest) -> Variant:
 
 
 @pytest.fixture
-def deployment(deployed: KeptDeployment) -> dict[str, Any]:
+def deployment(deployed: KeptDeployment) -> Iterator[dict[str, Any]]:
     """A project that behaves as freshly deployed (``clean_project``), its project config published."""
     document = deployed.clean()
+    cloud = deployed.cloud
     publish_project_config(document)
-    return document
+    with recording(cloud, "sdk", document):  # the IAM coverage report (tests/iam_recording.py)
+        yield document
 
 
 def image_bytes(seed: int, size: tuple[int, int] = (64, 48), fmt: str = "JPEG") -> bytes:

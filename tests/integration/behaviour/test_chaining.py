@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from gtlocal.runner import LambdaContext, lambda_environment, resolve_handler, sqs_event
+from gtlocal.runner import LambdaContext, function_environment, resolve_handler, sqs_event
 
 from .conftest import Project, across_variants
 
@@ -131,7 +131,7 @@ def test_concurrent_handler_calls_create_exactly_one_child(project: Project) -> 
     )
     results: list[Any] = []
     errors: list[BaseException] = []
-    with lambda_environment(project.deployment):
+    with function_environment(project.deployment, "job_events"):
         handler = resolve_handler(project.deployment["handlers"]["job_events"])
         barrier = threading.Barrier(6)
 

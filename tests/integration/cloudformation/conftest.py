@@ -15,11 +15,13 @@ Fixtures:
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from tests.iam_recording import recording
 
 from gtlocal.deploy import publish_project_config
 from gtlocal.testing import KeptDeployment, LocalCloud
@@ -76,9 +78,11 @@ def deployed(local_cloud: LocalCloud) -> KeptDeployment:
 
 
 @pytest.fixture
-def deployment(deployed: KeptDeployment) -> dict[str, Any]:
+def deployment(deployed: KeptDeployment) -> Iterator[dict[str, Any]]:
     """The behaviour suite's ``deployment``, from the CloudFormation stacks: it behaves as freshly
     created (``gtlocal.testing.clean_project``)."""
     document = deployed.clean()
+    cloud = deployed.cloud
     publish_project_config(document)
-    return document
+    with recording(cloud, "cloudformation", document):  # the IAM coverage report
+        yield document

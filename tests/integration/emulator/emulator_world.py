@@ -137,9 +137,77 @@ class World:
         return url
 
 
+def groundtruth_role(
+    iam: Any,
+    name: str = ROLE.rsplit("/", 1)[1],
+    buckets: tuple[str, ...] = ("gt-config", "gt-input", "gt-output"),
+    topics: tuple[str, ...] = ("gt-input", "gt-output"),
+    kms: bool = False,
+) -> str:
+    """A Ground Truth execution role: trusted by ``sagemaker.amazonaws.com`` for this account, with
+    the streaming job permissions AWS documents, scoped to the given buckets, topics (names may end
+    in ``*``) and the ``GroundTruth-*`` queues (the emulator acts as the job's role, as Ground Truth
+    does); ``kms``: also the output key's permissions ("Encrypt Output Data and Storage Volume")."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+            }
+        ],
+    }
+    bucket_arns = [f"arn:aws:s3:::{b}" for b in buckets]
+    topic_arns = [f"arn:aws:sns:*:{ACCOUNT}:{t}" for t in topics]
+    statement: list[dict[str, Any]] = [
+        {"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": bucket_arns},
+        {
+            "Effect": "Allow",
+            "Action": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
+            "Resource": [f"{b}/*" for b in bucket_arns],
+        },
+        {
+            "Effect": "Allow",
+            "Action": [
+                "sqs:CreateQueue",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ReceiveMessage",
+                "sqs:SendMessage",
+                "sqs:SetQueueAttributes",
+            ],
+            "Resource": f"arn:aws:sqs:*:{ACCOUNT}:GroundTruth-*",
+        },
+        {"Effect": "Allow", "Action": ["sns:Publish", "sns:Subscribe"], "Resource": topic_arns},
+        {"Effect": "Allow", "Action": "sns:Unsubscribe", "Resource": "*"},  # no resource type
+        {  # custom workflows: the account's own pre-annotation and consolidation Lambdas
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": f"arn:aws:lambda:*:{ACCOUNT}:function:*",
+        },
+    ]
+    if kms:
+        statement.append(
+            {
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                "Resource": f"arn:aws:kms:*:{ACCOUNT}:key/*",
+            }
+        )
+    policy = {"Version": "2012-10-17", "Statement": statement}
+    arn: str = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="groundtruth", PolicyDocument=json.dumps(policy))
+    return arn
+
+
 def make_world(cloud: LocalCloud) -> World:
-    """Given buckets, categories, input/output topics and an EventBridge rule -> SQS for aws.sagemaker."""
+    """Given buckets, categories, input/output topics, an EventBridge rule -> SQS for aws.sagemaker
+    and the Ground Truth execution role."""
     s3, sns, sqs, events = (boto3.client(n) for n in ("s3", "sns", "sqs", "events"))
+    groundtruth_role(boto3.client("iam"))
     for bucket in ("gt-config", "gt-input", "gt-output"):
         s3.create_bucket(Bucket=bucket)
     categories = {

@@ -12,6 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+import boto3
+from emulator_world import groundtruth_role
+
 from gtlocal.testing import LocalCloud, aws_environment
 
 SCRIPT = Path(__file__).with_name("aws_docs_walkthrough.py")
@@ -24,8 +27,16 @@ def test_walkthrough_runs_unchanged(cloud: LocalCloud) -> None:
         **aws_environment(cloud.endpoint),
     }
     name = "docs-walkthrough"
+    # Given the Ground Truth execution role the page asks for (the emulator acts as it)
+    role = groundtruth_role(
+        boto3.client("iam"),
+        "GroundTruthExecution",
+        buckets=(f"{name}-input", f"{name}-output"),
+        topics=(f"{name}-*",),
+        kms=True,
+    )
     proc = subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--name", name, "--timeout", "60", "--poll", "0.2"],
+        [sys.executable, str(SCRIPT), "--name", name, "--role-arn", role, "--timeout", "60", "--poll", "0.2"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -356,7 +356,9 @@ def test_a_log_group_key_must_admit_cloudwatch_logs_even_for_root(cloud: LocalCl
         "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": lambda_groups}},
     }
     key = key_with([ROOT_DELEGATION, logs_service])
-    logs.create_log_group(logGroupName="/aws/other", kmsKeyId=key)  # the check is off by default (for now)
+    assert cloud.control.iam_settings()["log_group_keys"] is True  # on by default
+    cloud.control.update_iam_settings(log_group_keys=False)
+    logs.create_log_group(logGroupName="/aws/other", kmsKeyId=key)  # the check is off
     assert cloud.control.update_iam_settings(log_group_keys=True)["log_group_keys"] is True
     logs.create_log_group(logGroupName="/aws/lambda/cats-intake", kmsKeyId=key)
     error = denied(lambda: logs.create_log_group(logGroupName="/aws/codebuild/cats", kmsKeyId=key))
@@ -448,18 +450,38 @@ def test_s3_notifications_reach_the_queue_only_when_allowed(
     s3, sqs = boto3.client("s3"), boto3.client("sqs")
     attributes = {"KmsMasterKeyId": service_key(key_service)} if key_service else {}
     url, queue_arn = queue(sqs, "intake", **attributes)
-    if grant:
+    source = "arn:aws:s3:::drop" if grant else "arn:aws:s3:::another-bucket"
+    sqs.set_queue_attributes(
+        QueueUrl=url, Attributes={"Policy": queue_policy(queue_arn, "s3.amazonaws.com", source)}
+    )
+    s3.create_bucket(Bucket="drop")
+
+    def configure() -> None:
+        s3.put_bucket_notification_configuration(
+            Bucket="drop",
+            NotificationConfiguration={
+                "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]
+            },
+        )
+
+    if not delivered:
+        # S3 validates the destination when the configuration is put ("Unable to validate the
+        # following destination configurations"); configured while it was allowed, each event's
+        # delivery is checked again.
+        with pytest.raises(ClientError) as caught:
+            configure()
+        assert caught.value.response["Error"]["Code"] == "InvalidArgument"
+        allowed = {"Policy": queue_policy(queue_arn, "s3.amazonaws.com", "arn:aws:s3:::drop")}
+        if key_service:
+            allowed["KmsMasterKeyId"] = service_key("s3.amazonaws.com")
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=allowed)
+        configure()
         sqs.set_queue_attributes(
             QueueUrl=url,
-            Attributes={"Policy": queue_policy(queue_arn, "s3.amazonaws.com", "arn:aws:s3:::drop")},
+            Attributes={"Policy": queue_policy(queue_arn, "s3.amazonaws.com", source), **attributes},
         )
-    s3.create_bucket(Bucket="drop")
-    s3.put_bucket_notification_configuration(
-        Bucket="drop",
-        NotificationConfiguration={
-            "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]
-        },
-    )
+    else:
+        configure()
     s3.put_object(Bucket="drop", Key="a.png", Body=b"a")
 
     records = [json.loads(b) for b in bodies(sqs, url)]
@@ -576,6 +598,7 @@ def test_moto_reset_restores_the_default_settings(cloud: LocalCloud, tmp_path: P
     reset_local_cloud(cloud)  # what the cloud fixture does before each test
     settings = cloud.control.iam_settings()
     assert settings["mode"] == settings["default_mode"] == "enforce" and settings["log"] != log
+    assert settings["log_group_keys"] is True and settings["kms_source_context"] is True
 
 
 @pytest.fixture

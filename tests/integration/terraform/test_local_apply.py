@@ -23,6 +23,7 @@ from typing import Any
 
 import boto3
 import pytest
+from tests.iam_recording import recording
 
 from gtcontract.deployment import Deployment
 from gtlocal.deploy import TOPIC_POLICY_ACTIONS
@@ -419,7 +420,8 @@ def test_behaviour_on_terraform_deployment(
     for left in clean_project(local_cloud, deployment, strict=False):
         print(f"\nnot emptied: {left}")
     publish_project_config(deployment)
-    scenario(given_project(deployment, local_cloud, variant))
+    with recording(local_cloud, "terraform", deployment):  # the IAM coverage report
+        scenario(given_project(deployment, local_cloud, variant))
 
 
 @pytest.mark.timeout(1200)  # a CodeBuild run (the first one of a fresh clone makes the build image)

@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode
 
+from gtlocal.deploy import RESOURCE_STAR_EXCEPTIONS
+
 ROOT = Path(__file__).resolve().parents[3]
 CFN = ROOT / "cloudformation"
 TEMPLATES = sorted(p.name for p in CFN.glob("*.yaml"))
@@ -36,8 +38,9 @@ GROUNDTRUTH_QUEUES = [
     for n in ("????", "?????")
 ]
 # Actions that support no resource-level permission (IAM requires Resource "*"), each kept narrow:
-# PutMetricData by a cloudwatch:namespace condition, ListLabelingJobs is read-only (operator).
-RESOURCE_STAR_ACTIONS = {"cloudwatch:PutMetricData", "sagemaker:ListLabelingJobs"}
+# the one list, with the Sid and reason of each (tests/unit/gtlocal/test_policies.py checks it
+# against the Service Authorization Reference).
+RESOURCE_STAR_ACTIONS = set(RESOURCE_STAR_EXCEPTIONS)
 TOPIC_POLICY_ACTIONS = {
     "sns:AddPermission",
     "sns:DeleteTopic",
@@ -176,6 +179,8 @@ def test_no_allow_statement_has_a_wildcard_action_or_resource(name: str) -> None
                     assert set(as_list(statement["Action"])) <= RESOURCE_STAR_ACTIONS, (
                         f"{resource}: Resource *"
                     )
+                    for action in as_list(statement["Action"]):  # in the statement the list names
+                        assert statement.get("Sid") == RESOURCE_STAR_EXCEPTIONS[action][0], resource
     if template["Resources"] and name != "repository.yaml":
         assert checked > 0
 
@@ -651,8 +656,9 @@ def test_groundtruth_role_has_the_documented_streaming_statements() -> None:
     subscribe = found["StreamingTopicSubscribe"]
     assert subscribe["Condition"]["StringEquals"] == {"sns:Protocol": "sqs"}
     assert subscribe["Condition"]["StringLike"] == {"sns:Endpoint": GROUNDTRUTH_QUEUES}
-    for sid in ("StreamingTopicSubscribe", "StreamingTopic", "StreamingTopicUnsubscribe"):
+    for sid in ("StreamingTopicSubscribe", "StreamingTopic"):
         assert found[sid]["Resource"] == [{"Ref": "InputTopic"}, {"Ref": "OutputTopic"}], sid
+    assert found["StreamingTopicUnsubscribe"]["Resource"] == "*"  # no resource type (SAR)
     assert found["LambdaFunctions"] == {
         "Sid": "LambdaFunctions",
         "Effect": "Allow",

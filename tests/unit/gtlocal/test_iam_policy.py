@@ -591,6 +591,21 @@ def test_kms_key_policy_rule(rule: str, key: Any, identity: list[Any], allowed: 
     assert decision.allowed is allowed, rule
 
 
+def test_a_key_policy_delegating_to_the_account_is_named_as_delegated() -> None:
+    identity = [policy({**allow("kms:Decrypt", KEY), "Sid": "ProjectKey"}, name="role")]
+    root = key_policy({"AWS": f"arn:aws:iam::{ACCOUNT}:root"})
+    delegated = evaluate(
+        AuthzRequest("kms:Decrypt", KEY), SESSION, identity, root, required_resource_policy=True
+    )
+    assert [r.sid for r in delegated.allowed_by] == ["#0", "ProjectKey"]
+    assert [(r.policy, r.sid) for r in delegated.delegated_by] == [("key", "#0")]
+    direct = key_policy({"AWS": ROLE_ARN}, "kms:Decrypt")
+    alone = evaluate(
+        AuthzRequest("kms:Decrypt", KEY), SESSION, identity, direct, required_resource_policy=True
+    )
+    assert alone.allowed and alone.delegated_by == ()
+
+
 def test_aws_managed_key_shape_admits_the_account_through_the_service_only() -> None:
     from gtlocal.iam.resources import _aws_managed_key_policy
 
