@@ -37,8 +37,16 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+# Threads the job end writes the ledger with (gtstream.ledger.Ledger.run_parallel); the HTTP pool of
+# each client holds as many connections, so no thread waits for one.
+POOL_CONNECTIONS = 16
+# What every Lambda talks to; created in the init phase by ``Clients.warm`` (gtstream.handlers.common).
+SERVICES = ("dynamodb", "s3", "sns", "sqs", "sagemaker")
+
+
 class Clients:
-    """Lazily created, shared boto3 clients (thread-safe creation)."""
+    """boto3 clients created once per container and shared (thread-safe creation; boto3 clients are
+    thread-safe, resources are not, so the ledger uses the low-level client)."""
 
     def __init__(self, region: str | None = None) -> None:
         self._region = region
@@ -47,6 +55,9 @@ class Clients:
         self._session: Any = None
 
     def client(self, service: str) -> Any:
+        found = self._clients.get(service)
+        if found is not None:
+            return found
         with self._lock:
             if service not in self._clients:
                 import boto3
@@ -54,20 +65,21 @@ class Clients:
 
                 if self._session is None:
                     self._session = boto3.session.Session(region_name=self._region)
-                config = Config(retries={"mode": "standard", "max_attempts": 5})
+                config = Config(
+                    retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=POOL_CONNECTIONS
+                )
                 self._clients[service] = self._session.client(service, config=config)
             return self._clients[service]
 
-    def resource(self, service: str) -> Any:
-        with self._lock:
-            key = f"resource:{service}"
-            if key not in self._clients:
-                import boto3
+    def warm(self, services: Iterable[str] = SERVICES) -> None:
+        """Create the clients now (a Lambda's init phase) rather than on the first call."""
+        for service in services:
+            self.client(service)
 
-                if self._session is None:
-                    self._session = boto3.session.Session(region_name=self._region)
-                self._clients[key] = self._session.resource(service)
-            return self._clients[key]
+    def created(self) -> dict[str, Any]:
+        """The clients created so far, by service (benchmarks and tests count their calls)."""
+        with self._lock:
+            return dict(self._clients)
 
 
 class ObjectStore:
@@ -109,6 +121,30 @@ class ObjectStore:
         self._s3.put_object(
             Bucket=bucket, Key=key, Body=data, ContentType=content_type, Metadata=metadata or {}
         )
+
+    def put_bytes_if_absent(
+        self, bucket: str, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None
+    ) -> bool:
+        """PutObject unless the key exists (``If-None-Match: *``); False when it already does.
+
+        S3 answers 412 PreconditionFailed when the key exists ("Add preconditions to S3 operations
+        with conditional requests", docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
+        Its 409 ConditionalRequestConflict (a concurrent write to the key) raises: that write may
+        still fail, so the caller's retry decides."""
+        try:
+            self._s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                Metadata=metadata or {},
+                IfNoneMatch="*",
+            )
+        except Exception as exc:
+            if error_code(exc) in ("PreconditionFailed", "412"):
+                return False
+            raise
+        return True
 
     def copy(self, bucket: str, key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str]) -> None:
         self._s3.copy_object(
