@@ -40,11 +40,17 @@ from gtstream.aws import JobDescription
 from gtstream.config import Settings
 from gtstream.deps import Deps
 from gtstream.job_checks import start_following
+from gtstream.ledger import TRANSACTION_ITEMS
 from gtstream.manifest import MergeStats, merge_lines
+from gtstream.parallel import BoundedPool
 from gtstream.project_config import ProjectConfig, ProjectConfigError
 
 log = logging.getLogger("gtstream.chaining")
-LOCK_LEASE_SECONDS = 300
+# The lease outlasts the longest invocation (a Lambda runs at most 15 minutes): a job end of 10^6
+# objects under the lock must not see it expire and a second decision start meanwhile.
+LOCK_LEASE_SECONDS = 900
+DRAIN_EVERY = 10_000  # writes submitted between two waits for them (bounds the pending futures)
+CHECKPOINT_EVERY = 10_000  # output-manifest lines between two merge checkpoints (merged_lines)
 
 
 @dataclass(frozen=True)
@@ -58,45 +64,74 @@ class Decision:
 
 
 class _LedgerSink:
-    def __init__(self, deps: Deps, job: str) -> None:
+    """The merge's writes, on a bounded pool of threads: a labeled line is one conditional
+    UpdateItem, a failed attempt one as well (two only when the object reaches the failure limit).
+    ``drain`` waits for them all; the checkpoint is written only after it."""
+
+    def __init__(self, deps: Deps, job: str, pool: BoundedPool) -> None:
         self._deps = deps
         self._job = job
+        self._pool = pool
+        self.permanently_failed = 0
 
     def labeled(self, object_id: str, uri: str, label: str) -> None:
-        self._deps.ledger.mark_labeled(object_id, self._job, uri, label)
+        self._pool.submit(self._deps.ledger.mark_labeled, object_id, self._job, uri, label)
 
     def failed(self, object_id: str, reason: str) -> str | None:
-        return self._deps.ledger.record_failure(
-            object_id, self._job, reason, self._deps.settings.max_object_failures
+        self._pool.submit(
+            self._deps.ledger.record_failure,
+            object_id,
+            self._job,
+            reason,
+            self._deps.settings.max_object_failures,
         )
+        return None  # counted by drain()
+
+    def drain(self) -> None:
+        self.permanently_failed += sum(1 for result in self._pool.drain() if result == FAILED)
 
 
 def handle_job_end(deps: Deps, desc: JobDescription) -> MergeStats | None:
     """Merge a terminal job's output manifest into the ledger and record the end (idempotent).
 
-    Returns the merge statistics, or None when the end had already been recorded."""
+    Returns the merge statistics, or None when the end had already been recorded. The writes run
+    on a bounded pool of threads; the merge checkpoint (``merged_lines``) is written only once
+    every write before it is done, so a retry after a timeout resumes there and rewrites nothing
+    that is already recorded (each write is conditional on the state it changes)."""
     ledger = deps.ledger
     known = ledger.get_job(desc.name)
     if known is not None and known.get("ended_at"):
         ledger.clear_active_job(desc.name)
         return None
     stats = MergeStats()
-    lines = deps.store.iter_lines(desc.expected_output_manifest_uri())
-    if lines is not None:
-        # A merge interrupted by a timeout resumes where its last checkpoint left off.
-        stats = merge_lines(
-            lines,
-            desc.label_attribute_name,
-            desc.name,
-            _LedgerSink(deps, desc.name),
-            skip=int((known or {}).get("merged_lines", 0)),
-            checkpoint=lambda done: ledger.set_merged_lines(desc.name, done),
-        )
-    # Objects sent to the job but never worked on (it ended first) go back to PENDING, uncounted.
-    returned = sum(
-        ledger.return_to_pending(item["object_id"], desc.name)
-        for item in ledger.iter_state(sent_state_key(desc.name))
-    )
+    with BoundedPool() as pool:
+        lines = deps.store.iter_lines(desc.expected_output_manifest_uri())
+        if lines is not None:
+            sink = _LedgerSink(deps, desc.name, pool)
+
+            def checkpoint(done: int) -> None:
+                sink.drain()
+                ledger.set_merged_lines(desc.name, done)
+
+            # A merge interrupted by a timeout resumes where its last checkpoint left off.
+            stats = merge_lines(
+                lines,
+                desc.label_attribute_name,
+                desc.name,
+                sink,
+                skip=int((known or {}).get("merged_lines", 0)),
+                checkpoint=checkpoint,
+                checkpoint_every=CHECKPOINT_EVERY,
+            )
+            sink.drain()
+            stats.permanently_failed = sink.permanently_failed
+        # Objects sent to the job but never worked on (it ended first) go back to PENDING, uncounted.
+        returned = 0
+        for n, item in enumerate(ledger.iter_state(sent_state_key(desc.name)), 1):
+            pool.submit(ledger.return_to_pending, item["object_id"], desc.name)
+            if n % DRAIN_EVERY == 0:
+                returned += sum(pool.drain())
+        returned += sum(pool.drain())
     first = ledger.mark_job_ended(desc.name, desc.status, desc.counters, desc.failure_reason)
     ledger.clear_active_job(desc.name)
     if first:
@@ -250,8 +285,7 @@ def _create(
                 raise
             return _decide(deps, WAITING, f"CreateLabelingJob {name} rejected: {exc}", name, parent)
         spool.seek(0)
-        for object_id in spool:
-            ledger.mark_sent(object_id.strip(), name)
+        _mark_spooled_sent(deps, name, spool)
     ledger.set_active_job(owner, name, index, attr)
     ledger.set_job_status(name, INITIALIZING)
     # No InProgress event is documented: follow the new job with delayed checks (job_checks).
@@ -264,6 +298,23 @@ def _create(
         deps.notifier.notify(JOB_CREATED, why, job=name, parent=parent, config_version=config.version)
         deps.metrics.add_metric("JobsCreated", "Count", 1)
     return Decision(CREATED, why, name)
+
+
+def _mark_spooled_sent(deps: Deps, job: str, spool: Any) -> None:
+    """SENT(job) for every object id of the spool (one a line): TransactWriteItems of
+    TRANSACTION_ITEMS objects each, on the bounded pool."""
+    with BoundedPool() as pool:
+        chunk: list[str] = []
+        for n, line in enumerate(spool, 1):
+            chunk.append(line.strip())
+            if len(chunk) == TRANSACTION_ITEMS:
+                pool.submit(deps.ledger.mark_sent_many, chunk, job)
+                chunk = []
+            if n % DRAIN_EVERY == 0:
+                pool.drain()
+        if chunk:
+            pool.submit(deps.ledger.mark_sent_many, chunk, job)
+        pool.drain()
 
 
 def force_chain(settings: Settings, reason: str) -> Decision:
