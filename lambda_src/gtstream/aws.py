@@ -39,7 +39,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 # Threads the job end writes the ledger with (gtstream.ledger.Ledger.run_parallel); the HTTP pool of
 # each client holds as many connections, so no thread waits for one.
-POOL_CONNECTIONS = 16
+POOL_CONNECTIONS = 32
 # What every Lambda talks to; created in the init phase by ``Clients.warm`` (gtstream.handlers.common).
 SERVICES = ("dynamodb", "s3", "sns", "sqs", "sagemaker")
 
