@@ -40,7 +40,7 @@ from gtstream.aws import JobDescription
 from gtstream.config import Settings
 from gtstream.deps import Deps
 from gtstream.job_checks import start_following
-from gtstream.ledger import TRANSACTION_ITEMS
+from gtstream.ledger import TRANSACTION_ITEMS, JobOutcome
 from gtstream.manifest import MergeStats, merge_lines
 from gtstream.parallel import BoundedPool
 from gtstream.project_config import ProjectConfig, ProjectConfigError
@@ -64,31 +64,45 @@ class Decision:
 
 
 class _LedgerSink:
-    """The merge's writes, on a bounded pool of threads: a labeled line is one conditional
-    UpdateItem, a failed attempt one as well (two only when the object reaches the failure limit).
-    ``drain`` waits for them all; the checkpoint is written only after it."""
+    """The job end's writes: TRANSACTION_ITEMS distinct objects per TransactWriteItems request
+    (``Ledger.merge_outcomes``), on a bounded pool of threads. ``drain`` sends what is buffered and
+    waits for everything; a checkpoint is written only after it."""
 
     def __init__(self, deps: Deps, job: str, pool: BoundedPool) -> None:
         self._deps = deps
         self._job = job
         self._pool = pool
+        self._chunk: list[JobOutcome] = []
+        self._ids: set[str] = set()
         self.permanently_failed = 0
+        self.written = 0
+
+    def add(self, outcome: JobOutcome) -> None:
+        if outcome[1] in self._ids:  # one request may not touch an item twice
+            self._send()
+        self._chunk.append(outcome)
+        self._ids.add(outcome[1])
+        if len(self._chunk) == TRANSACTION_ITEMS:
+            self._send()
+
+    def _send(self) -> None:
+        if self._chunk:
+            ledger, settings = self._deps.ledger, self._deps.settings
+            self._pool.submit(ledger.merge_outcomes, self._job, self._chunk, settings.max_object_failures)
+        self._chunk, self._ids = [], set()
 
     def labeled(self, object_id: str, uri: str, label: str) -> None:
-        self._pool.submit(self._deps.ledger.mark_labeled, object_id, self._job, uri, label)
+        self.add(("labeled", object_id, uri, label))
 
     def failed(self, object_id: str, reason: str) -> str | None:
-        self._pool.submit(
-            self._deps.ledger.record_failure,
-            object_id,
-            self._job,
-            reason,
-            self._deps.settings.max_object_failures,
-        )
+        self.add(("failed", object_id, reason))
         return None  # counted by drain()
 
     def drain(self) -> None:
-        self.permanently_failed += sum(1 for result in self._pool.drain() if result == FAILED)
+        self._send()
+        for results in self._pool.drain():
+            self.permanently_failed += sum(1 for result in results if result == FAILED)
+            self.written += sum(1 for result in results if result is True)
 
 
 def handle_job_end(deps: Deps, desc: JobDescription) -> MergeStats | None:
@@ -126,12 +140,13 @@ def handle_job_end(deps: Deps, desc: JobDescription) -> MergeStats | None:
             sink.drain()
             stats.permanently_failed = sink.permanently_failed
         # Objects sent to the job but never worked on (it ended first) go back to PENDING, uncounted.
-        returned = 0
+        sweep = _LedgerSink(deps, desc.name, pool)
         for n, item in enumerate(ledger.iter_state(sent_state_key(desc.name)), 1):
-            pool.submit(ledger.return_to_pending, item["object_id"], desc.name)
+            sweep.add(("returned", item["object_id"]))
             if n % DRAIN_EVERY == 0:
-                returned += sum(pool.drain())
-        returned += sum(pool.drain())
+                sweep.drain()
+        sweep.drain()
+        returned = sweep.written
     first = ledger.mark_job_ended(desc.name, desc.status, desc.counters, desc.failure_reason)
     ledger.clear_active_job(desc.name)
     if first:
@@ -245,11 +260,11 @@ def _ensure_job_locked(deps: Deps, reason: str, owner: str) -> Decision:
 
 def _labeled_and_pending_lines(deps: Deps, attr: str, spool: Any) -> Iterator[str]:
     """Every earlier label (kept) then every PENDING object; pending ids are spooled to a file."""
-    for item in deps.ledger.iter_state(LABELED):
+    for item in deps.ledger.iter_state(LABELED, attributes=("input_uri", "label")):
         label = json.loads(item.get("label") or "{}")
         if item.get("input_uri") and attr in label:
             yield json.dumps({"source-ref": item["input_uri"], **label})
-    for item in deps.ledger.iter_state(PENDING):
+    for item in deps.ledger.iter_state(PENDING, attributes=("object_id", "input_uri")):
         if item.get("input_uri"):
             spool.write(item["object_id"] + "\n")
             yield json.dumps({"source-ref": item["input_uri"]})

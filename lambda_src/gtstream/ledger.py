@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from gtcontract.states import DROP_ACCEPTED, sent_state_key
@@ -20,6 +21,9 @@ GSI = "by-state"
 TRANSACTION_ITEMS = 25
 BATCH_WRITE_ITEMS = 25  # BatchWriteItem: up to 25 put or delete requests
 PROJECT_KEY = {"pk": "PROJECT", "sk": "PROJECT"}
+# What a job's output says of one object (Ledger.merge_outcomes): ("labeled", id, input URI, label),
+# ("failed", id, reason) or ("returned", id).
+JobOutcome = tuple[str, ...]
 
 
 def table_definition(name: str) -> dict[str, Any]:
@@ -248,13 +252,7 @@ class Ledger:
 
     def mark_sent(self, object_id: str, job: str) -> bool:
         """PENDING or SENT(other) -> SENT(job)."""
-        try:
-            self._ddb.update_item(**self._sent_update(object_id, job, self._stamp()))
-        except Exception as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
+        return self._try(self._sent_update(object_id, job, self._stamp()))
 
     def mark_sent_many(self, object_ids: Sequence[str], job: str, *, touch: bool = False) -> list[str]:
         """:meth:`mark_sent` for many objects, up to TRANSACTION_ITEMS per TransactWriteItems request;
@@ -276,79 +274,85 @@ class Ledger:
 
     def _mark_sent_together(self, ids: list[str], job: str, touch: bool) -> list[str]:
         now = self._stamp()
-        items = [{"Update": self._sent_update(object_id, job, now)} for object_id in ids]
+        updates = [self._sent_update(object_id, job, now) for object_id in ids]
         if touch:
-            items.append(
-                {"Update": self._update_request(PROJECT_KEY, "SET last_sent_at = :now", None, {":now": now})}
-            )
+            updates.append(self._update_request(PROJECT_KEY, "SET last_sent_at = :now", None, {":now": now}))
+        if self._together(updates):
+            return ids
+        marked = [object_id for object_id in ids if self.mark_sent(object_id, job)]
+        if touch:
+            self.touch_sent()
+        return marked
+
+    def _try(self, request: dict[str, Any]) -> bool:
+        """One conditional UpdateItem built by a ``*_update`` method; False when its condition failed."""
         try:
-            self._ddb.transact_write_items(TransactItems=items)
+            self._ddb.update_item(**request)
         except Exception as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise
-            marked = [object_id for object_id in ids if self.mark_sent(object_id, job)]
-            if touch:
-                self.touch_sent()
-            return marked
-        return ids
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def _labeled_update(
+        self, object_id: str, job: str, input_uri: str, label: str, now: str
+    ) -> dict[str, Any]:
+        return self._update_request(
+            {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
+            "SET #s = :labeled, state_key = :labeled, job = :job, label = :label, updated_at = :now, "
+            "object_id = :oid, input_uri = if_not_exists(input_uri, :uri), "
+            "created_at = if_not_exists(created_at, :now), "
+            "failure_count = if_not_exists(failure_count, :zero)",
+            "attribute_not_exists(pk) OR NOT #s IN (:labeled, :quarantined)",
+            {
+                ":labeled": LABELED,
+                ":quarantined": QUARANTINED,
+                ":job": job,
+                ":label": label,
+                ":now": now,
+                ":oid": object_id,
+                ":uri": input_uri,
+                ":zero": 0,
+            },
+            {"#s": "state"},
+        )
 
     def mark_labeled(self, object_id: str, job: str, input_uri: str, label: str) -> bool:
         """Anything but LABELED/QUARANTINED -> LABELED(job) with the label (JSON of the label attributes)."""
-        now = self._stamp()
-        return (
-            self._update(
-                {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
-                "SET #s = :labeled, state_key = :labeled, job = :job, label = :label, updated_at = :now, "
-                "object_id = :oid, input_uri = if_not_exists(input_uri, :uri), "
-                "created_at = if_not_exists(created_at, :now), "
-                "failure_count = if_not_exists(failure_count, :zero)",
-                "attribute_not_exists(pk) OR NOT #s IN (:labeled, :quarantined)",
-                {
-                    ":labeled": LABELED,
-                    ":quarantined": QUARANTINED,
-                    ":job": job,
-                    ":label": label,
-                    ":now": now,
-                    ":oid": object_id,
-                    ":uri": input_uri,
-                    ":zero": 0,
-                },
-                {"#s": "state"},
-                returns="NONE",
-            )
-            is not None
+        return self._try(self._labeled_update(object_id, job, input_uri, label, self._stamp()))
+
+    def _failure_update(
+        self, object_id: str, job: str, reason: str, max_failures: int, now: str
+    ) -> dict[str, Any]:
+        """One more failed attempt while the object stays under the limit: the count and the job are
+        added by the write itself (no read), its condition holds it to once per job."""
+        return self._update_request(
+            {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
+            "SET #s = :pending, state_key = :pending, reason = :reason, updated_at = :now "
+            "ADD failure_count :one, failed_jobs :jobs",
+            "#s IN (:pending, :sent) AND NOT contains(failed_jobs, :job) AND failure_count < :last",
+            {
+                ":pending": PENDING,
+                ":sent": SENT,
+                ":reason": reason,
+                ":now": now,
+                ":one": 1,
+                ":jobs": {job},
+                ":job": job,
+                ":last": max_failures - 1,
+            },
+            {"#s": "state"},
         )
 
     def record_failure(self, object_id: str, job: str, reason: str, max_failures: int) -> str | None:
         """Count one expired/failed attempt in `job` (once per job); PENDING again or FAILED past the limit.
 
         Returns the new state, or None when nothing changed (already counted, labeled, unknown).
-        One conditional write when the object stays under the limit (the count and the job are added
-        by the write itself); reaching the limit, or a failed condition, reads the object first."""
-        key = {"pk": f"OBJ#{object_id}", "sk": "OBJ"}
-        values: dict[str, Any] = {
-            ":pending": PENDING,
-            ":sent": SENT,
-            ":reason": reason,
-            ":now": self._stamp(),
-            ":one": 1,
-            ":jobs": {job},
-            ":job": job,
-            ":last": max_failures - 1,
-        }
-        if (
-            self._update(
-                key,
-                "SET #s = :pending, state_key = :pending, reason = :reason, updated_at = :now "
-                "ADD failure_count :one, failed_jobs :jobs",
-                "#s IN (:pending, :sent) AND NOT contains(failed_jobs, :job) AND failure_count < :last",
-                values,
-                {"#s": "state"},
-                returns="NONE",
-            )
-            is not None
-        ):
+        One conditional write when the object stays under the limit; reaching the limit, or a
+        failed condition, reads the object first."""
+        if self._try(self._failure_update(object_id, job, reason, max_failures, self._stamp())):
             return PENDING
+        key = {"pk": f"OBJ#{object_id}", "sk": "OBJ"}
         for _ in range(5):
             item = self.get_object(object_id)
             if item is None or item["state"] not in (PENDING, SENT) or job in item.get("failed_jobs", []):
@@ -379,24 +383,71 @@ class Ledger:
                 return state
         return None
 
-    def return_to_pending(self, object_id: str, job: str) -> bool:
-        """SENT(job) -> PENDING (the job ended before the object was worked on)."""
-        return (
-            self._update(
-                {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
-                "SET #s = :pending, state_key = :pending, updated_at = :now",
-                "state_key = :sk",
-                {":pending": PENDING, ":sk": sent_state_key(job), ":now": self._stamp()},
-                {"#s": "state"},
-                returns="NONE",
-            )
-            is not None
+    def _returned_update(self, object_id: str, job: str, now: str) -> dict[str, Any]:
+        return self._update_request(
+            {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
+            "SET #s = :pending, state_key = :pending, updated_at = :now",
+            "state_key = :sk",
+            {":pending": PENDING, ":sk": sent_state_key(job), ":now": now},
+            {"#s": "state"},
         )
 
+    def return_to_pending(self, object_id: str, job: str) -> bool:
+        """SENT(job) -> PENDING (the job ended before the object was worked on)."""
+        return self._try(self._returned_update(object_id, job, self._stamp()))
+
+    # ---- a job end's writes, TRANSACTION_ITEMS objects per request --------------------------------
+    def merge_outcomes(self, job: str, outcomes: Sequence[JobOutcome], max_failures: int) -> list[Any]:
+        """Write a job's outcome for up to TRANSACTION_ITEMS distinct objects in one
+        TransactWriteItems request, each with its own condition (see :meth:`_together`).
+
+        An outcome is ``("labeled", object_id, input_uri, label)``, ``("failed", object_id,
+        reason)`` or ``("returned", object_id)``; the result of each is what :meth:`mark_labeled`,
+        :meth:`record_failure` or :meth:`return_to_pending` returns."""
+        now = self._stamp()
+        requests: list[dict[str, Any]] = []
+        singles: list[Callable[[], Any]] = []
+        for outcome in outcomes:
+            kind, object_id = outcome[0], outcome[1]
+            if kind == "labeled":
+                requests.append(self._labeled_update(object_id, job, outcome[2], outcome[3], now))
+                singles.append(partial(self.mark_labeled, object_id, job, outcome[2], outcome[3]))
+                continue
+            if kind == "failed":
+                requests.append(self._failure_update(object_id, job, outcome[2], max_failures, now))
+                singles.append(partial(self.record_failure, object_id, job, outcome[2], max_failures))
+                continue
+            requests.append(self._returned_update(object_id, job, now))
+            singles.append(partial(self.return_to_pending, object_id, job))
+        if self._together(requests):
+            return [PENDING if outcome[0] == "failed" else True for outcome in outcomes]
+        return [single() for single in singles]
+
+    def _together(self, updates: list[dict[str, Any]]) -> bool:
+        """The updates (of distinct items) in one TransactWriteItems request; False when it was
+        cancelled (a condition failed, a conflicting write: ``TransactionCanceledException``,
+        API_TransactWriteItems), and nothing of it was written -- the caller then writes each
+        alone, with its own condition. A merge that runs for the first time passes every condition,
+        so cancelled transactions cost only on a retry (at most one checkpoint interval)."""
+        if not updates:
+            return True
+        try:
+            self._ddb.transact_write_items(TransactItems=[{"Update": update} for update in updates])
+        except Exception as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            return False
+        return True
+
     def iter_state(
-        self, state_key: str, updated_before: str | None = None, page_size: int = 1000
+        self,
+        state_key: str,
+        updated_before: str | None = None,
+        page_size: int = 1000,
+        attributes: Sequence[str] = (),
     ) -> Iterator[dict[str, Any]]:
-        """Objects by state_key via the `by-state` GSI, oldest first, paginated (bounded memory)."""
+        """Objects by state_key via the `by-state` GSI, oldest first, paginated (bounded memory);
+        only `attributes` of each when given (less to transfer and parse)."""
         condition = "state_key = :sk"
         values: dict[str, Any] = {":sk": state_key}
         if updated_before is not None:
@@ -409,6 +460,9 @@ class Ledger:
             "ExpressionAttributeValues": self._ser(values),
             "Limit": page_size,
         }
+        if attributes:
+            kwargs["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(attributes)))
+            kwargs["ExpressionAttributeNames"] = {f"#a{i}": name for i, name in enumerate(attributes)}
         yield from self._pages("query", kwargs)
 
     def has_state(self, state_key: str) -> bool:

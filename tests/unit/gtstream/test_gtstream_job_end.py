@@ -81,11 +81,13 @@ def test_a_job_end_writes_each_object_once_and_reads_none(ended: World) -> None:
         NOT_WORKED_ON,
     )
     assert _states(ended) == EXPECTED
-    # one conditional UpdateItem per object (labeled, failed attempt, returned to PENDING), then
-    # the end record and the project's active job: no read of an object, no second write
-    assert counts["dynamodb:UpdateItem"] == N + 2
+    # one conditional update per object (labeled, failed attempt, returned to PENDING), 25 objects
+    # per TransactWriteItems request; then the end record and the project's active job: no read of
+    # an object, no second write
+    assert counts["dynamodb:TransactWriteItems"] == (LABELED + FAILED_ATTEMPTS) // 25 + 1
+    assert counts["dynamodb:UpdateItem"] == 2
     assert counts["dynamodb:GetItem"] == 1  # the job item, once
-    assert counts["dynamodb:PutItem"] == 0 and counts["dynamodb:TransactWriteItems"] == 0
+    assert counts["dynamodb:PutItem"] == 0
     item = ended.deps.ledger.get_job(JOB) or {}
     assert item.get("ended_at") and item.get("status") == "Completed"
 
@@ -95,16 +97,17 @@ def test_an_interrupted_job_end_resumes_from_its_checkpoint(
 ) -> None:
     monkeypatch.setattr(chaining, "CHECKPOINT_EVERY", 25)
     ledger = ended.deps.ledger
-    real = ledger.mark_labeled
+    real = ledger.merge_outcomes
     calls: list[str] = []
 
-    def crash_on_the_60th(object_id: str, *args: Any) -> bool:
-        calls.append(object_id)
-        if len(calls) == 60:
+    def crash_at_object_60(job: str, outcomes: Any, max_failures: int) -> Any:
+        calls.extend(o[1] for o in outcomes if o[0] == "labeled")
+        if any(o[1] == _oid(60) for o in outcomes) and not hasattr(crash_at_object_60, "done"):
+            crash_at_object_60.done = True  # type: ignore[attr-defined]
             raise RuntimeError("injected: the invocation timed out")
-        return real(object_id, *args)
+        return real(job, outcomes, max_failures)
 
-    monkeypatch.setattr(ledger, "mark_labeled", crash_on_the_60th)
+    monkeypatch.setattr(ledger, "merge_outcomes", crash_at_object_60)
     with pytest.raises(RuntimeError, match="injected"):
         _end(ended)
     # every write before line 50 finished, so the checkpoint says 49; the end is not recorded
