@@ -267,13 +267,20 @@ def _s3_event(key: str) -> dict[str, Any]:
 
 
 def _cold() -> None:
-    """A fresh execution environment: the init phase (the handler import), its first call, a second."""
+    """A fresh execution environment: the init phase (the handler import), its first call, a second
+    (two new images, each sent to the job: the same work). DescribeLabelingJob as in lambda-intake."""
     context = SimpleNamespace(
         function_name=f"{PREFIX}-intake",
         memory_limit_in_mb=1024,
         invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{PREFIX}-intake",
         aws_request_id="bench",
     )
+    import gtstream.aws
+
+    def describe(jobs: Any, name: str) -> Any:
+        return _InProgressJobs(SimpleNamespace(clients=jobs._clients)).describe(name)
+
+    gtstream.aws.LabelingJobs.describe = describe  # type: ignore[method-assign]
     began = time.perf_counter()
     from gtstream.handlers import intake
 
@@ -281,7 +288,15 @@ def _cold() -> None:
     calls = []
     for key in ("cold/a.jpg", "cold/b.jpg"):
         began = time.perf_counter()
-        response = intake.handler(_s3_event(key), context)
+        if os.environ.get("BENCH_PROFILE_COLD"):
+            import cProfile
+            import pstats
+
+            profile = cProfile.Profile()
+            response = profile.runcall(intake.handler, _s3_event(key), context)
+            pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        else:
+            response = intake.handler(_s3_event(key), context)
         calls.append(time.perf_counter() - began)
         assert response == {"batchItemFailures": []}, response
     first, warm = calls

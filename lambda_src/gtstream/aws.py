@@ -40,8 +40,27 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 # Threads the job end writes the ledger with (gtstream.ledger.Ledger.run_parallel); the HTTP pool of
 # each client holds as many connections, so no thread waits for one.
 POOL_CONNECTIONS = 32
-# What every Lambda talks to; created in the init phase by ``Clients.warm`` (gtstream.handlers.common).
-SERVICES = ("dynamodb", "s3", "sns", "sqs", "sagemaker")
+# What the Lambdas call, by service: the clients are created, and these operations' models parsed,
+# in the init phase by ``Clients.warm`` (gtstream.handlers.common), not on the first call.
+OPERATIONS = {
+    "dynamodb": ("GetItem", "PutItem", "UpdateItem", "Query", "TransactWriteItems", "BatchWriteItem"),
+    "s3": ("GetObject", "PutObject", "CopyObject", "DeleteObject", "HeadObject"),
+    "sns": ("Publish", "PublishBatch"),
+    "sqs": ("SendMessage",),
+    "sagemaker": ("DescribeLabelingJob", "CreateLabelingJob"),
+}
+SERVICES = tuple(OPERATIONS)
+
+
+def _walk(shape: Any, seen: set[str]) -> None:
+    """Touch every member of a botocore shape: botocore builds (and caches) them on first use."""
+    if shape is None or shape.name in seen:
+        return
+    seen.add(shape.name)
+    for child in getattr(shape, "members", {}).values():
+        _walk(child, seen)
+    for attribute in ("member", "key", "value"):
+        _walk(getattr(shape, attribute, None), seen)
 
 
 class Clients:
@@ -72,9 +91,17 @@ class Clients:
             return self._clients[service]
 
     def warm(self, services: Iterable[str] = SERVICES) -> None:
-        """Create the clients now (a Lambda's init phase) rather than on the first call."""
+        """Create the clients and parse their operations' models now (a Lambda's init phase)
+        rather than on the first call."""
         for service in services:
-            self.client(service)
+            model = self.client(service).meta.service_model
+            for operation in OPERATIONS.get(service, ()):
+                op = model.operation_model(operation)
+                seen: set[str] = set()
+                _walk(op.input_shape, seen)
+                _walk(op.output_shape, seen)
+                for error in op.error_shapes:
+                    _walk(error, seen)
 
     def created(self) -> dict[str, Any]:
         """The clients created so far, by service (benchmarks and tests count their calls)."""

@@ -44,11 +44,14 @@ def deps() -> Deps:
         return _deps[key]
 
 
-def init(*modules: str) -> None:
+def init(*modules: str, read_config: bool = False) -> None:
     """The Lambda init phase, run when a handler module is imported: parse the settings, create the
     boto3 clients and import `modules` (what the handler's first call needs), so the first call
     costs what a warm one does (lambda/latest/dg/lambda-runtime-environment.html: the init phase
     runs the function's static code once per execution environment, before the first invocation).
+
+    ``read_config``: also read the published project config (cached per container for a minute,
+    gtstream.deps); a failure to read it is logged and left to the first call.
 
     Without a Lambda environment (a tool or a test importing the module) nothing is created: the
     first call parses the settings and fails loudly there."""
@@ -64,6 +67,11 @@ def init(*modules: str) -> None:
     runtime = deps()
     if runtime.clients is not None:
         runtime.clients.warm()
+    if read_config:
+        try:
+            runtime.project_config_or_none()
+        except Exception:
+            logger.exception("project config not read in the init phase; the first call reads it")
 
 
 def process_sqs_batch(
