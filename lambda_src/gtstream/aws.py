@@ -38,6 +38,21 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+# Threads the job end writes the ledger with (gtstream.ledger.Ledger.run_parallel); the HTTP pool of
+# each client holds as many connections, so no thread waits for one.
+POOL_CONNECTIONS = 32
+# What the Lambdas call, by service: the clients are created, and these operations' models parsed,
+# in the init phase by ``Clients.warm`` (gtstream.handlers.common), not on the first call.
+OPERATIONS = {
+    "dynamodb": ("GetItem", "PutItem", "UpdateItem", "Query", "TransactWriteItems", "BatchWriteItem"),
+    "s3": ("GetObject", "PutObject", "CopyObject", "DeleteObject", "HeadObject"),
+    "sns": ("Publish", "PublishBatch"),
+    "sqs": ("SendMessage",),
+    "sagemaker": ("DescribeLabelingJob", "CreateLabelingJob"),
+}
+SERVICES = tuple(OPERATIONS)
+
+
 CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
@@ -50,13 +65,25 @@ def environment_credentials() -> tuple[str, str, str | None] | None:
     return key, secret, token
 
 
+def _walk(shape: Any, seen: set[str]) -> None:
+    """Touch every member of a botocore shape: botocore builds (and caches) them on first use."""
+    if shape is None or shape.name in seen:
+        return
+    seen.add(shape.name)
+    for child in getattr(shape, "members", {}).values():
+        _walk(child, seen)
+    for attribute in ("member", "key", "value"):
+        _walk(getattr(shape, attribute, None), seen)
+
+
 class Clients:
     """Lazily created, shared boto3 clients (thread-safe creation), **one set per credentials**.
 
     The clients of one session are reused while the environment holds the same credentials; other
     credentials (another function's role, a refreshed session) get clients of their own, so no
     function ever calls AWS with another's credentials. One boto3 session is shared (its service
-    models are loaded once); the credentials are given to each client."""
+    models are loaded once); the credentials are given to each client. boto3 clients are
+    thread-safe, resources are not: the ledger uses the low-level client."""
 
     def __init__(self, region: str | None = None) -> None:
         self._region = region
@@ -78,34 +105,48 @@ class Clients:
         key, secret, token = credentials
         return {"aws_access_key_id": key, "aws_secret_access_key": secret, "aws_session_token": token}
 
+    @staticmethod
+    def _config() -> Any:
+        """botocore's standard retry mode (throttling and transient errors, a retry quota; "Retry
+        behavior", https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html) and a
+        connection per job-end thread."""
+        from botocore.config import Config
+
+        return Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=POOL_CONNECTIONS)
+
     def client(self, service: str) -> Any:
-        credentials = environment_credentials()
-        cache_key = (service, credentials)
+        cache_key = (service, environment_credentials())
+        found = self._clients.get(cache_key)
+        if found is not None:
+            return found
         with self._lock:
             if cache_key not in self._clients:
                 self._clients[cache_key] = self._boto3_session().client(
-                    service, config=self._config(), **self._credential_kwargs(credentials)
+                    service, config=self._config(), **self._credential_kwargs(cache_key[1])
                 )
             return self._clients[cache_key]
 
-    @staticmethod
-    def _config() -> Any:
-        """botocore's standard retry mode (throttling and transient errors, a retry quota) for the
-        clients and the resources (the ledger's Table) alike; see "Retry behavior",
-        https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html."""
-        from botocore.config import Config
+    def warm(self, services: Iterable[str] = SERVICES) -> None:
+        """Create the clients and parse their operations' models now (a Lambda's init phase)
+        rather than on the first call."""
+        for service in services:
+            model = self.client(service).meta.service_model
+            for operation in OPERATIONS.get(service, ()):
+                op = model.operation_model(operation)
+                seen: set[str] = set()
+                _walk(op.input_shape, seen)
+                _walk(op.output_shape, seen)
+                for error in op.error_shapes:
+                    _walk(error, seen)
 
-        return Config(retries={"mode": "standard", "max_attempts": 5})
-
-    def resource(self, service: str) -> Any:
+    def created(self) -> dict[str, Any]:
+        """The clients created so far for the current credentials, by service (benchmarks and
+        tests count their calls)."""
         credentials = environment_credentials()
-        cache_key = (f"resource:{service}", credentials)
         with self._lock:
-            if cache_key not in self._clients:
-                self._clients[cache_key] = self._boto3_session().resource(
-                    service, config=self._config(), **self._credential_kwargs(credentials)
-                )
-            return self._clients[cache_key]
+            return {
+                service: client for (service, owner), client in self._clients.items() if owner == credentials
+            }
 
 
 class ObjectStore:
@@ -147,6 +188,30 @@ class ObjectStore:
         self._s3.put_object(
             Bucket=bucket, Key=key, Body=data, ContentType=content_type, Metadata=metadata or {}
         )
+
+    def put_bytes_if_absent(
+        self, bucket: str, key: str, data: bytes, content_type: str, metadata: dict[str, str] | None = None
+    ) -> bool:
+        """PutObject unless the key exists (``If-None-Match: *``); False when it already does.
+
+        S3 answers 412 PreconditionFailed when the key exists ("Add preconditions to S3 operations
+        with conditional requests", docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
+        Its 409 ConditionalRequestConflict (a concurrent write to the key) raises: that write may
+        still fail, so the caller's retry decides."""
+        try:
+            self._s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type,
+                Metadata=metadata or {},
+                IfNoneMatch="*",
+            )
+        except Exception as exc:
+            if error_code(exc) in ("PreconditionFailed", "412"):
+                return False
+            raise
+        return True
 
     def copy(self, bucket: str, key: str, dst_bucket: str, dst_key: str, metadata: dict[str, str]) -> None:
         self._s3.copy_object(

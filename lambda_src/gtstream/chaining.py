@@ -40,11 +40,17 @@ from gtstream.aws import JobDescription
 from gtstream.config import Settings
 from gtstream.deps import Deps
 from gtstream.job_checks import start_following
+from gtstream.ledger import TRANSACTION_ITEMS, JobOutcome
 from gtstream.manifest import MergeStats, merge_lines
+from gtstream.parallel import BoundedPool
 from gtstream.project_config import ProjectConfig, ProjectConfigError
 
 log = logging.getLogger("gtstream.chaining")
-LOCK_LEASE_SECONDS = 300
+# The lease outlasts the longest invocation (a Lambda runs at most 15 minutes): a job end of 10^6
+# objects under the lock must not see it expire and a second decision start meanwhile.
+LOCK_LEASE_SECONDS = 900
+DRAIN_EVERY = 10_000  # writes submitted between two waits for them (bounds the pending futures)
+CHECKPOINT_EVERY = 10_000  # output-manifest lines between two merge checkpoints (merged_lines)
 
 
 @dataclass(frozen=True)
@@ -58,45 +64,89 @@ class Decision:
 
 
 class _LedgerSink:
-    def __init__(self, deps: Deps, job: str) -> None:
+    """The job end's writes: TRANSACTION_ITEMS distinct objects per TransactWriteItems request
+    (``Ledger.merge_outcomes``), on a bounded pool of threads. ``drain`` sends what is buffered and
+    waits for everything; a checkpoint is written only after it."""
+
+    def __init__(self, deps: Deps, job: str, pool: BoundedPool) -> None:
         self._deps = deps
         self._job = job
+        self._pool = pool
+        self._chunk: list[JobOutcome] = []
+        self._ids: set[str] = set()
+        self.permanently_failed = 0
+        self.written = 0
+
+    def add(self, outcome: JobOutcome) -> None:
+        if outcome[1] in self._ids:  # one request may not touch an item twice
+            self._send()
+        self._chunk.append(outcome)
+        self._ids.add(outcome[1])
+        if len(self._chunk) == TRANSACTION_ITEMS:
+            self._send()
+
+    def _send(self) -> None:
+        if self._chunk:
+            ledger, settings = self._deps.ledger, self._deps.settings
+            self._pool.submit(ledger.merge_outcomes, self._job, self._chunk, settings.max_object_failures)
+        self._chunk, self._ids = [], set()
 
     def labeled(self, object_id: str, uri: str, label: str) -> None:
-        self._deps.ledger.mark_labeled(object_id, self._job, uri, label)
+        self.add(("labeled", object_id, uri, label))
 
     def failed(self, object_id: str, reason: str) -> str | None:
-        return self._deps.ledger.record_failure(
-            object_id, self._job, reason, self._deps.settings.max_object_failures
-        )
+        self.add(("failed", object_id, reason))
+        return None  # counted by drain()
+
+    def drain(self) -> None:
+        self._send()
+        for results in self._pool.drain():
+            self.permanently_failed += sum(1 for result in results if result == FAILED)
+            self.written += sum(1 for result in results if result is True)
 
 
 def handle_job_end(deps: Deps, desc: JobDescription) -> MergeStats | None:
     """Merge a terminal job's output manifest into the ledger and record the end (idempotent).
 
-    Returns the merge statistics, or None when the end had already been recorded."""
+    Returns the merge statistics, or None when the end had already been recorded. The writes run
+    on a bounded pool of threads; the merge checkpoint (``merged_lines``) is written only once
+    every write before it is done, so a retry after a timeout resumes there and rewrites nothing
+    that is already recorded (each write is conditional on the state it changes)."""
     ledger = deps.ledger
     known = ledger.get_job(desc.name)
     if known is not None and known.get("ended_at"):
         ledger.clear_active_job(desc.name)
         return None
     stats = MergeStats()
-    lines = deps.store.iter_lines(desc.expected_output_manifest_uri())
-    if lines is not None:
-        # A merge interrupted by a timeout resumes where its last checkpoint left off.
-        stats = merge_lines(
-            lines,
-            desc.label_attribute_name,
-            desc.name,
-            _LedgerSink(deps, desc.name),
-            skip=int((known or {}).get("merged_lines", 0)),
-            checkpoint=lambda done: ledger.set_merged_lines(desc.name, done),
-        )
-    # Objects sent to the job but never worked on (it ended first) go back to PENDING, uncounted.
-    returned = sum(
-        ledger.return_to_pending(item["object_id"], desc.name)
-        for item in ledger.iter_state(sent_state_key(desc.name))
-    )
+    with BoundedPool() as pool:
+        lines = deps.store.iter_lines(desc.expected_output_manifest_uri())
+        if lines is not None:
+            sink = _LedgerSink(deps, desc.name, pool)
+
+            def checkpoint(done: int) -> None:
+                sink.drain()
+                ledger.set_merged_lines(desc.name, done)
+
+            # A merge interrupted by a timeout resumes where its last checkpoint left off.
+            stats = merge_lines(
+                lines,
+                desc.label_attribute_name,
+                desc.name,
+                sink,
+                skip=int((known or {}).get("merged_lines", 0)),
+                checkpoint=checkpoint,
+                checkpoint_every=CHECKPOINT_EVERY,
+            )
+            sink.drain()
+            stats.permanently_failed = sink.permanently_failed
+        # Objects sent to the job but never worked on (it ended first) go back to PENDING, uncounted.
+        sweep = _LedgerSink(deps, desc.name, pool)
+        for n, item in enumerate(ledger.iter_state(sent_state_key(desc.name)), 1):
+            sweep.add(("returned", item["object_id"]))
+            if n % DRAIN_EVERY == 0:
+                sweep.drain()
+        sweep.drain()
+        returned = sweep.written
     first = ledger.mark_job_ended(desc.name, desc.status, desc.counters, desc.failure_reason)
     ledger.clear_active_job(desc.name)
     if first:
@@ -210,11 +260,11 @@ def _ensure_job_locked(deps: Deps, reason: str, owner: str) -> Decision:
 
 def _labeled_and_pending_lines(deps: Deps, attr: str, spool: Any) -> Iterator[str]:
     """Every earlier label (kept) then every PENDING object; pending ids are spooled to a file."""
-    for item in deps.ledger.iter_state(LABELED):
+    for item in deps.ledger.iter_state(LABELED, attributes=("input_uri", "label")):
         label = json.loads(item.get("label") or "{}")
         if item.get("input_uri") and attr in label:
             yield json.dumps({"source-ref": item["input_uri"], **label})
-    for item in deps.ledger.iter_state(PENDING):
+    for item in deps.ledger.iter_state(PENDING, attributes=("object_id", "input_uri")):
         if item.get("input_uri"):
             spool.write(item["object_id"] + "\n")
             yield json.dumps({"source-ref": item["input_uri"]})
@@ -250,8 +300,7 @@ def _create(
                 raise
             return _decide(deps, WAITING, f"CreateLabelingJob {name} rejected: {exc}", name, parent)
         spool.seek(0)
-        for object_id in spool:
-            ledger.mark_sent(object_id.strip(), name)
+        _mark_spooled_sent(deps, name, spool)
     ledger.set_active_job(owner, name, index, attr)
     # The config version the job runs with: a roll-over compares it with the published one.
     ledger.set_job_status(name, INITIALIZING, config_version=config.version)
@@ -265,6 +314,23 @@ def _create(
         deps.notifier.notify(JOB_CREATED, why, job=name, parent=parent, config_version=config.version)
         deps.metrics.add_metric("JobsCreated", "Count", 1)
     return Decision(CREATED, why, name)
+
+
+def _mark_spooled_sent(deps: Deps, job: str, spool: Any) -> None:
+    """SENT(job) for every object id of the spool (one a line): TransactWriteItems of
+    TRANSACTION_ITEMS objects each, on the bounded pool."""
+    with BoundedPool() as pool:
+        chunk: list[str] = []
+        for n, line in enumerate(spool, 1):
+            chunk.append(line.strip())
+            if len(chunk) == TRANSACTION_ITEMS:
+                pool.submit(deps.ledger.mark_sent_many, chunk, job)
+                chunk = []
+            if n % DRAIN_EVERY == 0:
+                pool.drain()
+        if chunk:
+            pool.submit(deps.ledger.mark_sent_many, chunk, job)
+        pool.drain()
 
 
 def force_chain(settings: Settings, reason: str) -> Decision:

@@ -38,6 +38,7 @@ class Deps:
     notifier: Notifier
     metrics: MetricsSink = field(default_factory=NullMetrics)
     now: Callable[[], datetime] = utcnow
+    clients: Clients | None = None  # the boto3 clients behind the gateways (created once per container)
     _config_cache: tuple[float, ProjectConfig | None] | None = None
 
     @classmethod
@@ -53,6 +54,7 @@ class Deps:
             ledger=Ledger(settings.ledger_table, clients, now=now),
             notifier=Notifier(topics, settings.notification_topic_arn, settings.project_prefix),
             now=now,
+            clients=clients,
         )
 
     def project_config(self, *, fresh: bool = False) -> ProjectConfig | None:

@@ -21,25 +21,32 @@ def _chunks(items: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[
 
 
 def send_objects(deps: Deps, job: str, objects: Iterable[tuple[str, str]]) -> int:
-    """Publish (object id, input URI) pairs in SNS batches of 10, then mark each SENT(job).
+    """Publish (object id, input URI) pairs in SNS batches of 10, then mark them SENT(job) together
+    (TransactWriteItems); the last write also sets the project's ``last_sent_at``.
 
     Publish first, mark after: a crash in between leaves the object PENDING, and the re-send is
     deduplicated by Ground Truth on the source-ref (`dataset-objectid-attribute-name`)."""
-    sent = 0
-    for chunk in _chunks(objects, CHUNK):
+    sent = failures = 0
+    chunks = _chunks(objects, CHUNK)
+    chunk = next(chunks, None)
+    while chunk is not None:
+        following = next(chunks, None)
         failed = set(
             deps.topics.publish_batch(deps.settings.input_topic_arn, [source_line(uri) for _, uri in chunk])
         )
+        published = []
         for index, (object_id, _) in enumerate(chunk):
             if index in failed:
                 log.warning("publish failed for %s; it stays PENDING for the next flush", object_id)
-                continue
-            if deps.ledger.mark_sent(object_id, job):
-                sent += 1
-        if failed:
-            deps.metrics.add_metric("PublishFailures", "Count", len(failed))
+            else:
+                published.append(object_id)
+        touch = following is None and sent + len(published) > 0
+        sent += len(deps.ledger.mark_sent_many(published, job, touch=touch))
+        failures += len(failed)
+        chunk = following
+    if failures:
+        deps.metrics.add_metric("PublishFailures", "Count", failures)
     if sent:
-        deps.ledger.touch_sent()
         deps.metrics.add_metric("ObjectsSent", "Count", sent)
     return sent
 

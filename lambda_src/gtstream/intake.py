@@ -34,6 +34,7 @@ class Outcome:
     object_id: str | None = None
     input_uri: str | None = None
     reason: str | None = None
+    state: str | None = None  # the object's ledger state when intake wrote it (accepted/duplicate)
 
 
 @dataclass
@@ -65,7 +66,10 @@ def _ascii(text: str) -> str:
 
 
 def process_drop(deps: Deps, drop: Drop) -> Outcome:
-    """Validate, transform and record one dropped object. Idempotent: safe to retry."""
+    """Validate, transform and record one dropped object. Idempotent: safe to retry.
+
+    Requests per new image: S3 GetObject, S3 PutObject (only if absent), one conditional PutItem;
+    the drop record is written with the batch's (:func:`dispatch`). The image is decoded once."""
     settings, ledger = deps.settings, deps.ledger
     if drop.bucket != settings.drop_bucket:
         return Outcome(drop.key, "skipped", reason=f"not the drop bucket: {drop.bucket}")
@@ -79,25 +83,29 @@ def process_drop(deps: Deps, drop: Drop) -> Outcome:
         return Outcome(drop.key, "skipped", reason=reason)
     object_id = hashlib.sha256(data).hexdigest()
     try:
-        transforms.validate(data, settings.max_image_bytes, settings.max_image_pixels)
+        image = transforms.decode(data, settings.max_image_bytes, settings.max_image_pixels)
     except transforms.Rejected as rejected:
         return quarantine(deps, drop, object_id, rejected.reason)
     config = deps.project_config_or_none()
     preprocessing = config.preprocessing if config else DEFAULT_PREPROCESSING
-    out = transforms.load(preprocessing.transform)(data, preprocessing.options)
+    try:
+        out = transforms.apply(preprocessing.transform, data, image, preprocessing.options)
+    finally:
+        image.close()
     key = f"images/{object_id}.{out.extension}"
     uri = f"s3://{settings.input_bucket}/{key}"
-    existing = ledger.get_object(object_id)
-    if existing is None or not existing.get("input_uri"):
-        deps.store.put_bytes(
-            settings.input_bucket, key, out.data, out.content_type, {"drop-key": _ascii(drop.key)}
-        )
-    created = ledger.add_object(object_id, uri, drop.key)
-    ledger.record_drop(drop.key, object_id, "ACCEPTED")
+    # The image first, then the ledger: a PENDING object always has its image. Content-addressed,
+    # so an image already there (a duplicate, a retry) is never overwritten.
+    deps.store.put_bytes_if_absent(
+        settings.input_bucket, key, out.data, out.content_type, {"drop-key": _ascii(drop.key)}
+    )
+    created, existing = ledger.put_new_object(object_id, uri, drop.key)
+    state = PENDING
     if not created and existing is not None:
         uri = str(existing.get("input_uri") or uri)
+        state = str(existing.get("state", ""))
     deps.metrics.add_metric("ObjectsAccepted", "Count", 1)
-    return Outcome(drop.key, "accepted" if created else "duplicate", object_id, uri)
+    return Outcome(drop.key, "accepted" if created else "duplicate", object_id, uri, state=state)
 
 
 # "The object key name is a sequence of Unicode characters with UTF-8 encoding of up to 1,024 bytes
@@ -140,20 +148,25 @@ def quarantine(deps: Deps, drop: Drop, object_id: str, reason: str) -> Outcome:
 
 
 def dispatch(deps: Deps, outcomes: Iterable[Outcome]) -> DispatchResult:
-    """After a batch: send what is PENDING to an InProgress job, else make sure a job is starting.
+    """After a batch: record its accepted drops (one BatchWriteItem), then send what is PENDING to
+    an InProgress job (one PublishBatch per 10, one TransactWriteItems per 24), else make sure a job
+    is starting. The job state is read once per batch (the project item, DescribeLabelingJob).
 
     Nothing here can lose an object: it is already PENDING in the ledger, and a failure is retried
-    by the next flush (the job check that finds the job InProgress) or by reconcile."""
-    candidates = {o.object_id: o.input_uri for o in outcomes if o.object_id and o.input_uri}
-    result = DispatchResult()
-    if not candidates:
-        return result
-    pending = []
-    for object_id, uri in candidates.items():
-        item = deps.ledger.get_object(object_id)
-        if item is not None and item.get("state") == PENDING and uri:
-            pending.append((object_id, uri))
-    result.pending = [object_id for object_id, _ in pending]
+    by the next flush (the job check that finds the job InProgress) or by reconcile; a failure to
+    record the drops fails the invocation, so the whole batch is retried (every step is idempotent)."""
+    outcomes = list(outcomes)
+    taken = [(o.key, o.object_id) for o in outcomes if o.action in ("accepted", "duplicate") and o.object_id]
+    if taken:
+        deps.ledger.record_drops(taken)
+    # The state each object had when it was written (no read again): sending one that a concurrent
+    # flush sent meanwhile is harmless (Ground Truth dedupes on the source-ref; SENT -> SENT(job)).
+    pending = list(
+        {
+            o.object_id: o.input_uri for o in outcomes if o.object_id and o.input_uri and o.state == PENDING
+        }.items()
+    )
+    result = DispatchResult(pending=[object_id for object_id, _ in pending])
     if not pending:
         return result
     job = deps.ledger.get_project().get("active_job")

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
+from gtcontract.states import DROP_ACCEPTED, sent_state_key
 from gtcontract.states import FAILED as FAILED
 from gtcontract.states import LABELED as LABELED
 from gtcontract.states import PENDING as PENDING
 from gtcontract.states import QUARANTINED as QUARANTINED
 from gtcontract.states import SENT as SENT
-from gtcontract.states import sent_state_key
 from gtstream.aws import Clients, error_code
 
 GSI = "by-state"
+# TransactWriteItems takes up to 100 actions on AWS (API_TransactWriteItems); moto's limit is 25.
+# The smaller works on both.
+TRANSACTION_ITEMS = 25
+BATCH_WRITE_ITEMS = 25  # BatchWriteItem: up to 25 put or delete requests
 PROJECT_KEY = {"pk": "PROJECT", "sk": "PROJECT"}
+# What a job's output says of one object (Ledger.merge_outcomes): ("labeled", id, input URI, label),
+# ("failed", id, reason) or ("returned", id).
+JobOutcome = tuple[str, ...]
 
 
 def table_definition(name: str) -> dict[str, Any]:
@@ -72,17 +80,57 @@ def _plain(value: Any) -> Any:
 
 
 class Ledger:
+    """The ledger table through the low-level DynamoDB client (thread-safe, created once per
+    container by ``Clients``); values are (de)serialised with boto3's DynamoDB type converters."""
+
     def __init__(self, table_name: str, clients: Clients, now: Callable[[], datetime] = utcnow) -> None:
         self._table_name = table_name
         self._clients = clients
         self.now = now
+        self._types: tuple[Any, Any] | None = None
 
     @property
-    def _table(self) -> Any:
-        return self._clients.resource("dynamodb").Table(self._table_name)
+    def _ddb(self) -> Any:
+        return self._clients.client("dynamodb")
+
+    def _ser(self, values: dict[str, Any]) -> dict[str, Any]:
+        if self._types is None:
+            from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+            self._types = (TypeSerializer(), TypeDeserializer())
+        serialize = self._types[0].serialize
+        return {k: serialize(v) for k, v in values.items()}
+
+    def _de(self, item: dict[str, Any]) -> dict[str, Any]:
+        if self._types is None:
+            self._ser({})
+        assert self._types is not None
+        deserialize = self._types[1].deserialize
+        return dict(_plain({k: deserialize(v) for k, v in item.items()}))
 
     def _stamp(self) -> str:
         return iso(self.now())
+
+    def _update_request(
+        self,
+        key: dict[str, str],
+        update: str,
+        condition: str | None,
+        values: dict[str, Any],
+        names: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The arguments of an UpdateItem (also an ``Update`` of TransactWriteItems)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table_name,
+            "Key": self._ser(key),
+            "UpdateExpression": update,
+            "ExpressionAttributeValues": self._ser(values),
+        }
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        return kwargs
 
     def _update(
         self,
@@ -91,38 +139,44 @@ class Ledger:
         condition: str | None,
         values: dict[str, Any],
         names: dict[str, str] | None = None,
+        returns: str = "ALL_NEW",
     ) -> dict[str, Any] | None:
-        """Conditional UpdateItem; None when the condition failed, else the new item."""
-        kwargs: dict[str, Any] = {
-            "Key": key,
-            "UpdateExpression": update,
-            "ExpressionAttributeValues": values,
-            "ReturnValues": "ALL_NEW",
-        }
-        if condition:
-            kwargs["ConditionExpression"] = condition
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
+        """Conditional UpdateItem; None when the condition failed, else the new item ({} when
+        ``returns`` is NONE: the caller only needs to know that it was written)."""
+        kwargs = self._update_request(key, update, condition, values, names)
+        kwargs["ReturnValues"] = returns
         try:
-            response = self._table.update_item(**kwargs)
+            response = self._ddb.update_item(**kwargs)
         except Exception as exc:
             if _conditional_failed(exc):
                 return None
             raise
-        return dict(_plain(response.get("Attributes", {})))
+        return self._de(response.get("Attributes", {}))
 
-    def _put_if_absent(self, item: dict[str, Any]) -> bool:
+    def _put_if_absent(self, item: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
+        """PutItem unless the key exists: (True, None) when written, else (False, the existing item).
+
+        The existing item comes back with the failed condition (``ReturnValuesOnConditionCheckFailure``,
+        docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PutItem.html): no read first."""
         try:
-            self._table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+            self._ddb.put_item(
+                TableName=self._table_name,
+                Item=self._ser(item),
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
         except Exception as exc:
             if _conditional_failed(exc):
-                return False
+                old = getattr(exc, "response", {}).get("Item")
+                return False, self._de(old) if old else None
             raise
-        return True
+        return True, None
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        item = self._table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
-        return None if item is None else dict(_plain(item))
+        item = self._ddb.get_item(
+            TableName=self._table_name, Key=self._ser({"pk": pk, "sk": sk}), ConsistentRead=True
+        ).get("Item")
+        return None if item is None else self._de(item)
 
     # ---- objects -------------------------------------------------------------------------------
     def get_object(self, object_id: str) -> dict[str, Any] | None:
@@ -130,8 +184,15 @@ class Ledger:
 
     def add_object(self, object_id: str, input_uri: str, drop_key: str) -> bool:
         """PENDING put-if-absent; True when new. An existing object only gains the drop key."""
+        return self.put_new_object(object_id, input_uri, drop_key)[0]
+
+    def put_new_object(
+        self, object_id: str, input_uri: str, drop_key: str
+    ) -> tuple[bool, dict[str, Any] | None]:
+        """PENDING put-if-absent, one conditional write: (True, None) when new, else (False, the
+        object as it was). An existing object only gains the drop key (a write only when it lacks it)."""
         now = self._stamp()
-        created = self._put_if_absent(
+        created, existing = self._put_if_absent(
             {
                 "pk": f"OBJ#{object_id}",
                 "sk": "OBJ",
@@ -146,17 +207,23 @@ class Ledger:
             }
         )
         if not created:
-            self._update(
-                {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
-                "ADD drop_keys :k",
-                "attribute_exists(pk)",
-                {":k": {drop_key}},
-            )
-        return created
+            self._add_drop_key(object_id, drop_key, existing)
+        return created, existing
+
+    def _add_drop_key(self, object_id: str, drop_key: str, existing: dict[str, Any] | None) -> None:
+        if existing is not None and drop_key in existing.get("drop_keys", []):
+            return
+        self._update(
+            {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
+            "ADD drop_keys :k",
+            "attribute_exists(pk)",
+            {":k": {drop_key}},
+            returns="NONE",
+        )
 
     def add_quarantined_object(self, object_id: str, drop_key: str, reason: str) -> None:
         now = self._stamp()
-        if not self._put_if_absent(
+        created, existing = self._put_if_absent(
             {
                 "pk": f"OBJ#{object_id}",
                 "sk": "OBJ",
@@ -169,63 +236,123 @@ class Ledger:
                 "created_at": now,
                 "updated_at": now,
             }
-        ):
-            self._update(
-                {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
-                "ADD drop_keys :k",
-                "attribute_exists(pk)",
-                {":k": {drop_key}},
-            )
+        )
+        if not created:
+            self._add_drop_key(object_id, drop_key, existing)
+
+    def _sent_update(self, object_id: str, job: str, now: str) -> dict[str, Any]:
+        """PENDING or SENT(other) -> SENT(job): the UpdateItem arguments."""
+        return self._update_request(
+            {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
+            "SET #s = :sent, state_key = :sk, job = :job, updated_at = :now, sent_at = :now",
+            "#s IN (:pending, :sent)",
+            {":sent": SENT, ":pending": PENDING, ":sk": sent_state_key(job), ":job": job, ":now": now},
+            {"#s": "state"},
+        )
 
     def mark_sent(self, object_id: str, job: str) -> bool:
         """PENDING or SENT(other) -> SENT(job)."""
-        return (
-            self._update(
-                {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
-                "SET #s = :sent, state_key = :sk, job = :job, updated_at = :now, sent_at = :now",
-                "#s IN (:pending, :sent)",
-                {
-                    ":sent": SENT,
-                    ":pending": PENDING,
-                    ":sk": sent_state_key(job),
-                    ":job": job,
-                    ":now": self._stamp(),
-                },
-                {"#s": "state"},
-            )
-            is not None
+        return self._try(self._sent_update(object_id, job, self._stamp()))
+
+    def mark_sent_many(self, object_ids: Sequence[str], job: str, *, touch: bool = False) -> list[str]:
+        """:meth:`mark_sent` for many objects, up to TRANSACTION_ITEMS per TransactWriteItems request;
+        ``touch`` also sets the project's ``last_sent_at`` (in the last request). Returns the ids marked.
+
+        A transaction is all or nothing: when one condition fails (an object labeled or quarantined
+        meanwhile) or it conflicts with another write, it is cancelled with
+        ``TransactionCanceledException`` (docs.aws.amazon.com/amazondynamodb/latest/APIReference/
+        API_TransactWriteItems.html) and its objects are marked one by one, each with its condition."""
+        ids = list(dict.fromkeys(object_ids))
+        marked: list[str] = []
+        size = TRANSACTION_ITEMS - 1 if touch else TRANSACTION_ITEMS
+        for start in range(0, len(ids), size):
+            last = start + size >= len(ids)
+            marked.extend(self._mark_sent_together(ids[start : start + size], job, touch and last))
+        if touch and not ids:
+            self.touch_sent()
+        return marked
+
+    def _mark_sent_together(self, ids: list[str], job: str, touch: bool) -> list[str]:
+        now = self._stamp()
+        updates = [self._sent_update(object_id, job, now) for object_id in ids]
+        if touch:
+            updates.append(self._update_request(PROJECT_KEY, "SET last_sent_at = :now", None, {":now": now}))
+        if self._together(updates):
+            return ids
+        marked = [object_id for object_id in ids if self.mark_sent(object_id, job)]
+        if touch:
+            self.touch_sent()
+        return marked
+
+    def _try(self, request: dict[str, Any]) -> bool:
+        """One conditional UpdateItem built by a ``*_update`` method; False when its condition failed."""
+        try:
+            self._ddb.update_item(**request)
+        except Exception as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def _labeled_update(
+        self, object_id: str, job: str, input_uri: str, label: str, now: str
+    ) -> dict[str, Any]:
+        return self._update_request(
+            {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
+            "SET #s = :labeled, state_key = :labeled, job = :job, label = :label, updated_at = :now, "
+            "object_id = :oid, input_uri = if_not_exists(input_uri, :uri), "
+            "created_at = if_not_exists(created_at, :now), "
+            "failure_count = if_not_exists(failure_count, :zero)",
+            "attribute_not_exists(pk) OR NOT #s IN (:labeled, :quarantined)",
+            {
+                ":labeled": LABELED,
+                ":quarantined": QUARANTINED,
+                ":job": job,
+                ":label": label,
+                ":now": now,
+                ":oid": object_id,
+                ":uri": input_uri,
+                ":zero": 0,
+            },
+            {"#s": "state"},
         )
 
     def mark_labeled(self, object_id: str, job: str, input_uri: str, label: str) -> bool:
         """Anything but LABELED/QUARANTINED -> LABELED(job) with the label (JSON of the label attributes)."""
-        now = self._stamp()
-        return (
-            self._update(
-                {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
-                "SET #s = :labeled, state_key = :labeled, job = :job, label = :label, updated_at = :now, "
-                "object_id = :oid, input_uri = if_not_exists(input_uri, :uri), "
-                "created_at = if_not_exists(created_at, :now), "
-                "failure_count = if_not_exists(failure_count, :zero)",
-                "attribute_not_exists(pk) OR NOT #s IN (:labeled, :quarantined)",
-                {
-                    ":labeled": LABELED,
-                    ":quarantined": QUARANTINED,
-                    ":job": job,
-                    ":label": label,
-                    ":now": now,
-                    ":oid": object_id,
-                    ":uri": input_uri,
-                    ":zero": 0,
-                },
-                {"#s": "state"},
-            )
-            is not None
+        return self._try(self._labeled_update(object_id, job, input_uri, label, self._stamp()))
+
+    def _failure_update(
+        self, object_id: str, job: str, reason: str, max_failures: int, now: str
+    ) -> dict[str, Any]:
+        """One more failed attempt while the object stays under the limit: the count and the job are
+        added by the write itself (no read), its condition holds it to once per job."""
+        return self._update_request(
+            {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
+            "SET #s = :pending, state_key = :pending, reason = :reason, updated_at = :now "
+            "ADD failure_count :one, failed_jobs :jobs",
+            "#s IN (:pending, :sent) AND NOT contains(failed_jobs, :job) AND failure_count < :last",
+            {
+                ":pending": PENDING,
+                ":sent": SENT,
+                ":reason": reason,
+                ":now": now,
+                ":one": 1,
+                ":jobs": {job},
+                ":job": job,
+                ":last": max_failures - 1,
+            },
+            {"#s": "state"},
         )
 
     def record_failure(self, object_id: str, job: str, reason: str, max_failures: int) -> str | None:
         """Count one expired/failed attempt in `job` (once per job); PENDING again or FAILED past the limit.
 
-        Returns the new state, or None when nothing changed (already counted, labeled, unknown)."""
+        Returns the new state, or None when nothing changed (already counted, labeled, unknown).
+        One conditional write when the object stays under the limit; reaching the limit, or a
+        failed condition, reads the object first."""
+        if self._try(self._failure_update(object_id, job, reason, max_failures, self._stamp())):
+            return PENDING
+        key = {"pk": f"OBJ#{object_id}", "sk": "OBJ"}
         for _ in range(5):
             item = self.get_object(object_id)
             if item is None or item["state"] not in (PENDING, SENT) or job in item.get("failed_jobs", []):
@@ -233,7 +360,7 @@ class Ledger:
             count = int(item.get("failure_count", 0)) + 1
             state = FAILED if count >= max_failures else PENDING
             done = self._update(
-                {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
+                key,
                 "SET #s = :state, state_key = :state, failure_count = :count, reason = :reason, "
                 "updated_at = :now "
                 "ADD failed_jobs :jobs",
@@ -250,51 +377,106 @@ class Ledger:
                     ":sent": SENT,
                 },
                 {"#s": "state"},
+                returns="NONE",
             )
             if done is not None:
                 return state
         return None
 
-    def return_to_pending(self, object_id: str, job: str) -> bool:
-        """SENT(job) -> PENDING (the job ended before the object was worked on)."""
-        return (
-            self._update(
-                {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
-                "SET #s = :pending, state_key = :pending, updated_at = :now",
-                "state_key = :sk",
-                {":pending": PENDING, ":sk": sent_state_key(job), ":now": self._stamp()},
-                {"#s": "state"},
-            )
-            is not None
+    def _returned_update(self, object_id: str, job: str, now: str) -> dict[str, Any]:
+        return self._update_request(
+            {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
+            "SET #s = :pending, state_key = :pending, updated_at = :now",
+            "state_key = :sk",
+            {":pending": PENDING, ":sk": sent_state_key(job), ":now": now},
+            {"#s": "state"},
         )
 
-    def iter_state(
-        self, state_key: str, updated_before: str | None = None, page_size: int = 100
-    ) -> Iterator[dict[str, Any]]:
-        """Objects by state_key via the `by-state` GSI, oldest first, paginated (bounded memory)."""
-        from boto3.dynamodb.conditions import Key
+    def return_to_pending(self, object_id: str, job: str) -> bool:
+        """SENT(job) -> PENDING (the job ended before the object was worked on)."""
+        return self._try(self._returned_update(object_id, job, self._stamp()))
 
-        condition: Any = Key("state_key").eq(state_key)
+    # ---- a job end's writes, TRANSACTION_ITEMS objects per request --------------------------------
+    def merge_outcomes(self, job: str, outcomes: Sequence[JobOutcome], max_failures: int) -> list[Any]:
+        """Write a job's outcome for up to TRANSACTION_ITEMS distinct objects in one
+        TransactWriteItems request, each with its own condition (see :meth:`_together`).
+
+        An outcome is ``("labeled", object_id, input_uri, label)``, ``("failed", object_id,
+        reason)`` or ``("returned", object_id)``; the result of each is what :meth:`mark_labeled`,
+        :meth:`record_failure` or :meth:`return_to_pending` returns."""
+        now = self._stamp()
+        requests: list[dict[str, Any]] = []
+        singles: list[Callable[[], Any]] = []
+        for outcome in outcomes:
+            kind, object_id = outcome[0], outcome[1]
+            if kind == "labeled":
+                requests.append(self._labeled_update(object_id, job, outcome[2], outcome[3], now))
+                singles.append(partial(self.mark_labeled, object_id, job, outcome[2], outcome[3]))
+                continue
+            if kind == "failed":
+                requests.append(self._failure_update(object_id, job, outcome[2], max_failures, now))
+                singles.append(partial(self.record_failure, object_id, job, outcome[2], max_failures))
+                continue
+            requests.append(self._returned_update(object_id, job, now))
+            singles.append(partial(self.return_to_pending, object_id, job))
+        if self._together(requests):
+            return [PENDING if outcome[0] == "failed" else True for outcome in outcomes]
+        return [single() for single in singles]
+
+    def _together(self, updates: list[dict[str, Any]]) -> bool:
+        """The updates (of distinct items) in one TransactWriteItems request; False when it was
+        cancelled (a condition failed, a conflicting write: ``TransactionCanceledException``,
+        API_TransactWriteItems), and nothing of it was written -- the caller then writes each
+        alone, with its own condition. A merge that runs for the first time passes every condition,
+        so cancelled transactions cost only on a retry (at most one checkpoint interval)."""
+        if not updates:
+            return True
+        try:
+            self._ddb.transact_write_items(TransactItems=[{"Update": update} for update in updates])
+        except Exception as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise
+            return False
+        return True
+
+    def iter_state(
+        self,
+        state_key: str,
+        updated_before: str | None = None,
+        page_size: int = 1000,
+        attributes: Sequence[str] = (),
+    ) -> Iterator[dict[str, Any]]:
+        """Objects by state_key via the `by-state` GSI, oldest first, paginated (bounded memory);
+        only `attributes` of each when given (less to transfer and parse)."""
+        condition = "state_key = :sk"
+        values: dict[str, Any] = {":sk": state_key}
         if updated_before is not None:
-            condition = condition & Key("updated_at").lt(updated_before)
-        kwargs: dict[str, Any] = {"IndexName": GSI, "KeyConditionExpression": condition, "Limit": page_size}
-        while True:
-            response = self._table.query(**kwargs)
-            for item in response.get("Items", []):
-                yield dict(_plain(item))
-            if "LastEvaluatedKey" not in response:
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            condition += " AND updated_at < :before"
+            values[":before"] = updated_before
+        kwargs: dict[str, Any] = {
+            "TableName": self._table_name,
+            "IndexName": GSI,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": self._ser(values),
+            "Limit": page_size,
+        }
+        if attributes:
+            kwargs["ProjectionExpression"] = ", ".join(f"#a{i}" for i in range(len(attributes)))
+            kwargs["ExpressionAttributeNames"] = {f"#a{i}": name for i, name in enumerate(attributes)}
+        yield from self._pages("query", kwargs)
 
     def has_state(self, state_key: str) -> bool:
-        return next(self.iter_state(state_key), None) is not None
+        return next(self.iter_state(state_key, page_size=1), None) is not None
 
     def scan_all(self) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {}
+        yield from self._pages("scan", {"TableName": self._table_name})
+
+    def _pages(self, operation: str, kwargs: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        call = getattr(self._ddb, operation)
         while True:
-            response = self._table.scan(**kwargs)
+            response = call(**kwargs)
             for item in response.get("Items", []):
-                yield dict(_plain(item))
+                yield self._de(item)
             if "LastEvaluatedKey" not in response:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -325,16 +507,55 @@ class Ledger:
         if quarantine_key:
             item["quarantine_key"] = quarantine_key
         try:
-            self._table.put_item(
-                Item=item,
+            self._ddb.put_item(
+                TableName=self._table_name,
+                Item=self._ser(item),
                 ConditionExpression="attribute_not_exists(pk) OR object_id <> :oid",
-                ExpressionAttributeValues={":oid": object_id},
+                ExpressionAttributeValues=self._ser({":oid": object_id}),
             )
         except Exception as exc:
             if _conditional_failed(exc):
                 return False
             raise
         return True
+
+    def record_drops(self, drops: Sequence[tuple[str, str]]) -> None:
+        """Record accepted drops (drop key, object id), up to 25 per BatchWriteItem request.
+
+        Plain puts (no condition: BatchWriteItem takes none): writing the same drop again only
+        renews its ``created_at``. Unprocessed items are sent again with a growing pause
+        (docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html); what is
+        still unprocessed after that raises, and the whole batch is retried (idempotent)."""
+        import time
+
+        now = self._stamp()
+        requests = [
+            {
+                "PutRequest": {
+                    "Item": self._ser(
+                        {
+                            "pk": f"DROP#{key}",
+                            "sk": "DROP",
+                            "drop_key": key,
+                            "object_id": object_id,
+                            "state": DROP_ACCEPTED,
+                            "created_at": now,
+                        }
+                    )
+                }
+            }
+            for key, object_id in dict(drops).items()
+        ]
+        for start in range(0, len(requests), BATCH_WRITE_ITEMS):
+            todo = requests[start : start + BATCH_WRITE_ITEMS]
+            for attempt in range(8):
+                response = self._ddb.batch_write_item(RequestItems={self._table_name: todo})
+                todo = response.get("UnprocessedItems", {}).get(self._table_name, [])
+                if not todo:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+            if todo:
+                raise RuntimeError(f"BatchWriteItem left {len(todo)} drop record(s) unprocessed")
 
     # ---- project -------------------------------------------------------------------------------
     def get_project(self) -> dict[str, Any]:
@@ -432,7 +653,7 @@ class Ledger:
             item["parent"] = parent
         if input_manifest_uri:
             item["input_manifest_uri"] = input_manifest_uri
-        return self._put_if_absent(item)
+        return self._put_if_absent(item)[0]
 
     def set_job_status(self, job: str, status: str, **fields: Any) -> None:
         sets = ["#st = :status", "updated_at = :now"]

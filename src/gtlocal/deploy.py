@@ -268,6 +268,8 @@ def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
         ),
         "DropList": (["s3:ListBucket"], [n.bucket_arn("drop")]),
         "InputImages": (["s3:PutObject"], [f"{n.bucket_arn('input')}/images/*"]),
+        # intake records a batch's drops in one BatchWriteItem
+        "LedgerDrops": (["dynamodb:BatchWriteItem"], [ledger]),
         "InputManifests": (
             ["s3:AbortMultipartUpload", "s3:PutObject"],
             [f"{n.bucket_arn('input')}/manifests/*"],
@@ -301,7 +303,7 @@ def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
         "FollowNewJobs",
     ]
     sids = {
-        "intake": [*chaining, "DropObjects", "QuarantineObjects", "DropList", "InputImages"],
+        "intake": [*chaining, "DropObjects", "QuarantineObjects", "DropList", "InputImages", "LedgerDrops"],
         "job_events": chaining,
         "worker_events": ["LedgerCounters", "Notify"],
         "reconcile": [*chaining, "GroundTruthQueues", "StopJobs"],

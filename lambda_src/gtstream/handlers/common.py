@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from gtstream.config import ENV_VARIABLES, Settings
+from gtstream.config import ENV_VARIABLES, Settings, SettingsError
 from gtstream.deps import Deps
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "gtstream")
@@ -48,6 +49,36 @@ def deps() -> Deps:
             built.metrics = PowertoolsMetrics()
             _deps[key] = built
         return _deps[key]
+
+
+def init(*modules: str, read_config: bool = False) -> None:
+    """The Lambda init phase, run when a handler module is imported: parse the settings, create the
+    boto3 clients and import `modules` (what the handler's first call needs), so the first call
+    costs what a warm one does (lambda/latest/dg/lambda-runtime-environment.html: the init phase
+    runs the function's static code once per execution environment, before the first invocation).
+
+    ``read_config``: also read the published project config (cached per container for a minute,
+    gtstream.deps); a failure to read it is logged and left to the first call.
+
+    Without a Lambda environment (a tool or a test importing the module) nothing is created: the
+    first call parses the settings and fails loudly there."""
+    try:
+        Settings.from_env(os.environ)
+    except SettingsError as exc:
+        logger.debug(
+            "no Lambda environment at import; clients are created on first use", extra={"why": str(exc)}
+        )
+        return
+    for module in modules:
+        importlib.import_module(module)
+    runtime = deps()
+    if runtime.clients is not None:
+        runtime.clients.warm()
+    if read_config:
+        try:
+            runtime.project_config_or_none()
+        except Exception:
+            logger.exception("project config not read in the init phase; the first call reads it")
 
 
 def process_sqs_batch(

@@ -6,7 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from gtstream.handlers.common import deps, logger, metrics
+from gtstream.handlers.common import deps, init, logger, metrics
+
+init("gtstream.reconcile")
 
 
 @logger.inject_lambda_context(clear_state=True)

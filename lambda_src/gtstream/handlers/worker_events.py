@@ -6,7 +6,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from gtstream.handlers.common import deps, logger, metrics, process_sqs_batch
+from gtstream.handlers.common import deps, init, logger, metrics, process_sqs_batch
+
+init("gtstream.worker_events")
 
 
 @logger.inject_lambda_context(clear_state=True)

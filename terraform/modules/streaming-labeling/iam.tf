@@ -212,6 +212,10 @@ locals {
       actions   = ["s3:PutObject"]
       resources = ["${local.bucket_arns["input"]}/images/*"]
     }
+    LedgerDrops = { # intake records a batch's drops in one BatchWriteItem
+      actions   = ["dynamodb:BatchWriteItem"]
+      resources = [local.ledger_arn]
+    }
     InputManifests = { # chained input manifests, uploaded in parts when large
       actions   = ["s3:AbortMultipartUpload", "s3:PutObject"]
       resources = ["${local.bucket_arns["input"]}/manifests/*"]
@@ -269,7 +273,7 @@ locals {
     "PublishInput", "Notify", "DescribeJobs", "CreateJobs", "FollowNewJobs",
   ]
   function_statements = {
-    intake        = concat(local.chaining_statements, ["DropObjects", "QuarantineObjects", "DropList", "InputImages"])
+    intake        = concat(local.chaining_statements, ["DropObjects", "QuarantineObjects", "DropList", "InputImages", "LedgerDrops"])
     job_events    = local.chaining_statements
     worker_events = ["LedgerCounters", "Notify"]
     reconcile     = concat(local.chaining_statements, ["GroundTruthQueues", "StopJobs"])

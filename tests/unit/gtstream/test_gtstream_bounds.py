@@ -1,10 +1,16 @@
 """The bounds the README quotes that a test can hold without a clock: what a handler module
-imports at cold start (the heavy libraries only on first use; their time is measured by
-`make bench`), and the manifest merge's memory."""
+imports at cold start, and the manifest merge's memory.
+
+Issue 11 moved the clients into the init phase: in a Lambda environment the handler's import
+(the init phase, once per execution environment) creates the boto3 clients and imports what the
+first call needs, so that call costs what a warm one does (`make bench`: cold vs warm). Without
+that environment (a tool or a test importing the module) the heavy libraries still wait for
+first use."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -12,9 +18,9 @@ import pytest
 from bench.lambdas import HANDLERS, SyntheticManifest, merge_in_subprocess
 
 RSS_LIMIT_MB = 100
-# Loaded on first use, not at import: boto3 and botocore's client machinery (Powertools imports
-# only the bare `botocore` package, for its user agent), Pillow (intake's checks), jsonschema (the
-# project config, at chain time).
+# Without a Lambda environment, loaded on first use, not at import: boto3 and botocore's client
+# machinery (Powertools imports only the bare `botocore` package, for its user agent), Pillow
+# (intake's checks), jsonschema (the project config, at chain time).
 LAZY = ("boto3", "botocore.session", "botocore.client", "PIL", "jsonschema")
 
 
@@ -26,6 +32,29 @@ def test_handler_module_import_leaves_the_heavy_libraries_for_first_use(handler:
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
     assert json.loads(out) == []
+
+
+@pytest.mark.parametrize("handler", HANDLERS)
+def test_in_a_lambda_environment_the_import_creates_the_clients(handler: str) -> None:
+    from gtstream_world import ENV
+
+    from gtstream.aws import SERVICES
+
+    code = (
+        f"import json, sys; import gtstream.handlers.{handler}; "
+        "from gtstream.handlers import common; "
+        "[runtime] = common._deps.values(); "
+        "print(json.dumps(sorted(runtime.clients.created())))"
+    )
+    env = {
+        **os.environ,
+        **ENV,
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
+    assert json.loads(out.stdout.splitlines()[-1]) == sorted(SERVICES)
 
 
 def test_a_million_line_output_manifest_merges_in_bounded_memory() -> None:

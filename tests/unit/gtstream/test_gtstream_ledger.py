@@ -101,8 +101,8 @@ def test_iterating_a_state_while_moving_its_items_visits_each_once(ledger: Ledge
     assert len(set(back)) == 250
 
 
-def test_clients_and_resources_use_the_standard_retry_mode() -> None:
+def test_clients_use_the_standard_retry_mode() -> None:
     clients = Clients("us-east-1")
-    for client in (clients.client("sns"), clients.resource("dynamodb").meta.client):
+    for client in (clients.client("sns"), clients.client("dynamodb")):
         retries = client.meta.config.retries
         assert retries["mode"] == "standard" and retries["total_max_attempts"] == 6
