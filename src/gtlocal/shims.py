@@ -811,6 +811,7 @@ def _install_cost_patches() -> None:
         _patch_events_jsonpath_cache()
         _patch_sns_signing_key()
         _patch_method_names_cache()
+        _patch_dynamodb_transaction_undo_log()
     for (owner, name), (_original, patch) in COST_PATCHES.items():
         setattr(owner, name, patch)
 
@@ -1016,3 +1017,84 @@ def _patch_method_names_cache() -> None:
         return hit[1]
 
     _register(moto.core.responses, "method_names_from_class", method_names_from_class)
+
+
+class _TableBackup:
+    """What moto's TransactWriteItems keeps as a table's backup while the undo log is kept instead."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+class _BackupByUndoLog:
+    """moto's ``copy`` module inside TransactWriteItems: a table's deep copy becomes a marker;
+    everything else is copied as ``copy`` does."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def deepcopy(self, value: Any, memo: Any = None) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        if isinstance(value, Table):
+            return _TableBackup(value.name)
+        return self._real.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def _patch_dynamodb_transaction_undo_log() -> None:
+    """TransactWriteItems backs up only the items it touches.
+
+    moto deep-copies the whole table once per item of the transaction, so that it can put the
+    table back when the transaction is cancelled: a transaction costs more the bigger the table
+    (the ledger grows with every image). The patch records a copy of each item the transaction
+    names before moto runs it; where moto would put a table back, every named item is put back
+    from that record instead (newest first, so the state before the transaction wins). moto's own
+    code runs the transaction, checks and errors; the table after it is the same."""
+    import copy
+
+    from moto.dynamodb import models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    original = DynamoDBBackend.transact_write_items
+
+    def named_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        undo = []
+        for item in transact_items:
+            try:
+                op_type, op = next(iter(item.items()))
+                table = self.tables[op["TableName"]]
+                key = op["Item"] if op_type == "Put" else op["Key"]
+                hash_value = DynamoType(key[table.hash_key_attr])
+                range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+                previous = table.get_item(hash_value, range_value)
+            except Exception:  # noqa: S112 - malformed: moto's own loop reports it
+                continue
+            undo.append((table, hash_value, range_value, copy.deepcopy(previous)))
+        return undo
+
+    def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        undo = named_items(self, transact_items)
+        tables = dict(self.tables)
+        models.copy = _BackupByUndoLog(copy)  # type: ignore[attr-defined,assignment]
+        try:
+            original(self, transact_items)
+        finally:
+            models.copy = copy  # type: ignore[attr-defined]
+            backups = [name for name, table in self.tables.items() if isinstance(table, _TableBackup)]
+            for name in backups:  # moto put its "backup" back: the transaction is cancelled
+                self.tables[name] = tables[name]
+            for table, hash_value, range_value, previous in reversed(undo if backups else []):
+                if previous is None:
+                    table.delete_item(hash_value, range_value)
+                elif range_value is not None:
+                    table.items[hash_value][range_value] = previous
+                else:
+                    table.items[hash_value] = previous
+
+    _register(DynamoDBBackend, "transact_write_items", transact_write_items)

@@ -474,3 +474,88 @@ def test_action_lookup_is_the_same_and_follows_class_changes(moto_in_process: Ca
     assert patched == [names for names in plain for _ in range(2)]
     assert "receive_message" in plain[2]
     assert "gtlocal_test_action" not in before and "gtlocal_test_action" in after
+
+
+def dynamodb_transactions_script(ddb: Any) -> list[Any]:
+    """Transactions that commit, that a condition cancels half way, that name one item twice or a
+    missing table; the table is read back after each."""
+    ddb.create_table(
+        TableName="ledger",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    for n in range(30):
+        ddb.put_item(
+            TableName="ledger", Item={"pk": {"S": f"OBJ#{n}"}, "sk": {"S": "OBJ"}, "state": {"S": "PENDING"}}
+        )
+    seen: list[Any] = []
+
+    def table() -> list[Any]:
+        items = ddb.scan(TableName="ledger")["Items"]
+        return sorted((i["pk"]["S"], i.get("state", {}).get("S"), i.get("job", {}).get("S")) for i in items)
+
+    def update(n: int, condition: str = "#s = :p") -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": "ledger",
+                "Key": {"pk": {"S": f"OBJ#{n}"}, "sk": {"S": "OBJ"}},
+                "UpdateExpression": "SET #s = :sent, job = :job",
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#s": "state"},
+                "ExpressionAttributeValues": {
+                    ":p": {"S": "PENDING"},
+                    ":sent": {"S": "SENT"},
+                    ":job": {"S": "j1"},
+                },
+            }
+        }
+
+    put_new = {"Put": {"TableName": "ledger", "Item": {"pk": {"S": "OBJ#new"}, "sk": {"S": "OBJ"}}}}
+    delete = {"Delete": {"TableName": "ledger", "Key": {"pk": {"S": "OBJ#7"}, "sk": {"S": "OBJ"}}}}
+    ddb.transact_write_items(TransactItems=[update(0), update(1)])
+    seen.append(("committed", table()))
+    cancelled = [update(2), put_new, delete, update(0)]  # OBJ#0 is SENT now: the last condition fails
+    seen.append(("cancelled", _error(lambda: ddb.transact_write_items(TransactItems=cancelled))))
+    seen.append(("after cancel", table()))
+    twice = [update(3), update(3, "attribute_exists(pk)")]
+    seen.append(("twice", _error(lambda: ddb.transact_write_items(TransactItems=twice))))
+    seen.append(("after twice", table()))
+    missing = [update(4), {"Put": {"TableName": "none", "Item": {"pk": {"S": "x"}, "sk": {"S": "y"}}}}]
+    seen.append(("missing table", _error(lambda: ddb.transact_write_items(TransactItems=missing))))
+    seen.append(("after missing table", table()))
+    return seen
+
+
+def test_dynamodb_transactions_are_the_same_and_copy_no_table(
+    moto_in_process: Callable[[bool], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import copy
+
+    from moto.dynamodb.models.table import Table
+
+    tables_copied: list[str] = []
+    deepcopy = copy.deepcopy
+
+    def counting(value: Any, memo: Any = None) -> Any:
+        if isinstance(value, Table):
+            tables_copied.append(value.name)
+        return deepcopy(value, memo)
+
+    monkeypatch.setattr(copy, "deepcopy", counting)
+    answers, copies = {}, {}
+    for patched in (False, True):
+        moto_in_process(patched)
+        tables_copied.clear()
+        with mock_aws():
+            answers[patched] = dynamodb_transactions_script(boto3.client("dynamodb", region_name=REGION))
+        copies[patched] = len(tables_copied)
+
+    assert answers[True] == answers[False]
+    steps = dict(answers[True])
+    assert ("OBJ#0", "SENT", "j1") in steps["committed"] and steps[
+        "cancelled"
+    ] == "TransactionCanceledException"
+    assert steps["after cancel"] == steps["committed"] and steps["after twice"] == steps["committed"]
+    assert steps["twice"] == "ValidationException" and steps["after missing table"] == steps["committed"]
+    assert copies[False] > 0 and copies[True] == 0  # moto copies the table per item; the patch never
