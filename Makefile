@@ -49,7 +49,7 @@ TEST_WORKERS ?= 2
 
 .PHONY: test-local
 test-local: install lint ## THE test command: lint + unit + integration (local cloud, package builds, terraform apply) + IAM coverage + checkov
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup tests
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25 tests
 	$(BIN)/python scripts/iam_coverage.py --check
 	$(MAKE) checkov
 

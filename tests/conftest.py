@@ -38,11 +38,11 @@ REGION = "us-east-1"
 
 
 # Directories whose tests share files in the working tree (terraform working directories and
-# build/tf-data, the Lambda packages and wheel cache in build/, the CodeBuild image under
-# .localcloud/data): under pytest-xdist (`make test-local` runs `-n 2 --dist loadgroup`) they run
-# in one worker, one after another. (The CloudFormation suites only read build/'s package: moto
-# stores it without running it.)
-SHARED_TREE = tuple(INTEGRATION_DIR / name for name in ("terraform", "package", "pipeline"))
+# build/tf-data; the Lambda packages and wheel cache in build/, which Terraform's apply builds too):
+# under pytest-xdist (`make test-local` runs `-n 2 --dist loadgroup`) they run in one worker, one
+# after another. (The CloudFormation and pipeline suites only read build/'s package, which moto
+# stores without running; the CodeBuild image under .localcloud/data is made under a file lock.)
+SHARED_TREE = tuple(INTEGRATION_DIR / name for name in ("terraform", "package"))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

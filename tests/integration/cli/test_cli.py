@@ -122,12 +122,43 @@ def test_status_shows_the_chain_with_parent_reason_counters_and_totals(project: 
         assert text in result.stdout
 
 
+def given_groundtruth_role(name: str) -> str:
+    """A role Ground Truth may assume, with what a streaming job of the ``clitest`` buckets needs."""
+    iam = boto3.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    arn = str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
+    grants = [
+        (["s3:GetObject", "s3:PutObject", "s3:ListBucket"], ["arn:aws:s3:::clitest-*"]),
+        (
+            ["sns:Subscribe", "sns:Publish", "sns:Unsubscribe"],
+            ["arn:aws:sns:us-east-1:123456789012:clitest-*"],
+        ),
+        (["sqs:*"], ["arn:aws:sqs:us-east-1:123456789012:GroundTruth-clitest-*"]),
+    ]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": a, "Resource": r} for a, r in grants],
+    }
+    iam.put_role_policy(RoleName=name, PolicyName="job", PolicyDocument=json.dumps(policy))
+    return arn
+
+
 def test_status_reads_status_and_counters_from_ground_truth(project: Project) -> None:
     # a job that exists in Ground Truth but not (yet) in the ledger still shows up
     sm = boto3.client("sagemaker")
     s3 = boto3.client("s3")
     sns = boto3.client("sns")
     topic = sns.create_topic(Name="clitest-input")["TopicArn"]
+    role = given_groundtruth_role("gt")  # the local cloud runs the job as its role, as AWS does
     s3.put_object(
         Bucket="clitest-input",
         Key="categories.json",
@@ -139,7 +170,7 @@ def test_status_reads_status_and_counters_from_ground_truth(project: Project) ->
         LabelAttributeName="category",
         InputConfig={"DataSource": {"SnsDataSource": {"SnsTopicArn": topic}}},
         OutputConfig={"S3OutputPath": "s3://clitest-output/jobs/"},
-        RoleArn="arn:aws:iam::123456789012:role/gt",
+        RoleArn=role,
         LabelCategoryConfigS3Uri="s3://clitest-input/categories.json",
         HumanTaskConfig={
             "WorkteamArn": "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/team",

@@ -100,7 +100,7 @@ def test_a_bad_push_is_refused_and_a_good_push_reaches_the_next_chained_job(
     assert project.jobs() == [project.job_name(1)]
 
     # When the categories and the instructions are fixed and pushed
-    edit_json(work / "project.json", categories=["cat", "dog", "fox"])
+    edit_json(work / "project.json", categories=["cat", "dog", "bird", "fox"])  # appended: labels keep their meaning
     with (work / "instructions.md").open("a") as text:
         text.write("\nFoxes have a bushy tail and a pointed snout: choose **fox**.\n")
     sha = p.commit_and_push(work, "Add the fox category")
@@ -138,7 +138,7 @@ def test_a_bad_push_is_refused_and_a_good_push_reaches_the_next_chained_job(
     bucket = p.buckets["InstructionBucketName"]
     assert f"-{sha[:12]} (public) to s3://{bucket}" in log_text
     published = p.published_config()
-    assert published["categories"] == ["cat", "dog", "fox"] and published["version"].endswith(sha[:12])
+    assert published["categories"] == ["cat", "dog", "bird", "fox"] and published["version"].endswith(sha[:12])
     assert published["workteam_arn"].endswith("workteam/private-crowd/labelers")  # GT_DEFAULT_WORKTEAM_ARN
     # ...and the running job keeps the config it was created with (on_publish: next-job)
     assert project.cloud.control.job(project.job_name(1))["categories"] == ["cat", "dog", "bird"]
@@ -156,10 +156,10 @@ def test_a_bad_push_is_refused_and_a_good_push_reaches_the_next_chained_job(
     assert "Foxes have a bushy tail and a pointed snout" in template
     assert "&quot;fox&quot;" in template  # the categories the template offers
     categories = json.loads(s3_text(described["LabelCategoryConfigS3Uri"]))
-    assert [c["label"] for c in categories["labels"]] == ["cat", "dog", "fox"]
+    assert [c["label"] for c in categories["labels"]] == ["cat", "dog", "bird", "fox"]
     # ...with everything job 1 did not label, and nothing lost
     project.start_job_running(2)
-    assert project.cloud.control.job(project.job_name(2))["categories"] == ["cat", "dog", "fox"]
+    assert project.cloud.control.job(project.job_name(2))["categories"] == ["cat", "dog", "bird", "fox"]
     assert project.label_all(2) == 2
     assert project.lost() == []
 

@@ -54,7 +54,7 @@ run "defaults_plan" {
     error_message = "IAM must reach exactly this project's jobs and GroundTruth-<job> queues (4 or 5 digits), never <prefix>-<x>-NNNN"
   }
   assert {
-    condition     = toset([for st in data.aws_iam_policy_document.lambda["reconcile"].statement : st.sid]) == toset(["OwnLogs", "Ledger", "LedgerIndex", "InputManifests", "OutputManifests", "OutputList", "ProjectConfig", "InstructionsList", "PublishInput", "Notify", "DescribeJobs", "CreateJobs", "FollowNewJobs", "GroundTruthQueues", "PassGroundTruthRole", "ProjectKey"])
+    condition     = toset([for st in data.aws_iam_policy_document.lambda["reconcile"].statement : st.sid]) == toset(["OwnLogs", "Ledger", "LedgerIndex", "InputManifests", "OutputManifests", "OutputList", "ProjectConfig", "InstructionsList", "PublishInput", "Notify", "DescribeJobs", "CreateJobs", "FollowNewJobs", "StopJobs", "GroundTruthQueues", "PassGroundTruthRole", "ProjectKey"])
     error_message = "reconcile gets exactly what it calls (GetQueueUrl/DeleteQueue on GroundTruth-<job> queues, no ListQueues)"
   }
   assert {
