@@ -100,7 +100,8 @@ def test_a_bad_push_is_refused_and_a_good_push_reaches_the_next_chained_job(
     assert project.jobs() == [project.job_name(1)]
 
     # When the categories and the instructions are fixed and pushed
-    edit_json(work / "project.json", categories=["cat", "dog", "bird", "fox"])  # appended: labels keep their meaning
+    # (appended: labels made so far keep their meaning; the publisher refuses a moved category)
+    edit_json(work / "project.json", categories=["cat", "dog", "bird", "fox"])
     with (work / "instructions.md").open("a") as text:
         text.write("\nFoxes have a bushy tail and a pointed snout: choose **fox**.\n")
     sha = p.commit_and_push(work, "Add the fox category")
@@ -138,7 +139,8 @@ def test_a_bad_push_is_refused_and_a_good_push_reaches_the_next_chained_job(
     bucket = p.buckets["InstructionBucketName"]
     assert f"-{sha[:12]} (public) to s3://{bucket}" in log_text
     published = p.published_config()
-    assert published["categories"] == ["cat", "dog", "bird", "fox"] and published["version"].endswith(sha[:12])
+    assert published["categories"] == ["cat", "dog", "bird", "fox"]
+    assert published["version"].endswith(sha[:12])
     assert published["workteam_arn"].endswith("workteam/private-crowd/labelers")  # GT_DEFAULT_WORKTEAM_ARN
     # ...and the running job keeps the config it was created with (on_publish: next-job)
     assert project.cloud.control.job(project.job_name(1))["categories"] == ["cat", "dog", "bird"]
