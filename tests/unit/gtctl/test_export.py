@@ -11,8 +11,8 @@ from typing import Any
 import boto3
 import pytest
 from click.testing import CliRunner
-from moto import mock_aws
 from tests.documents import deployment_document
+from tests.inprocess import in_process_aws
 
 from gtctl.__main__ import cli
 from gtctl.errors import GtctlError
@@ -40,12 +40,7 @@ def label(n: int) -> str:
 
 @pytest.fixture
 def ledger(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Ledger]:
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
+    with in_process_aws(monkeypatch, REGION):
         boto3.client("dynamodb", region_name=REGION).create_table(**table_definition(DOC["ledger_table"]))
         yield Ledger(DOC["ledger_table"], Clients(REGION))
 

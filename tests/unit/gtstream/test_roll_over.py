@@ -14,8 +14,8 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from tests.documents import published_config
+from tests.inprocess import in_process_aws
 
 from gtstream.config import Settings
 from gtstream.deps import Deps
@@ -54,12 +54,7 @@ class StopRecorder:
 @pytest.fixture
 def deps(monkeypatch: pytest.MonkeyPatch) -> Iterator[Deps]:
     """Moto in process: the ledger table and the instruction bucket; the job gateway a recorder."""
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
+    with in_process_aws(monkeypatch, REGION):
         boto3.client("dynamodb", region_name=REGION).create_table(**table_definition(ENV["LEDGER_TABLE"]))
         boto3.client("s3", region_name=REGION).create_bucket(Bucket="cats-instructions")
         built = Deps.build(Settings.from_env(ENV))

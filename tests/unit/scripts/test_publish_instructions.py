@@ -201,14 +201,10 @@ def run_main(repo: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tup
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Any:
     """moto in process and the workteam the pipeline passes."""
-    from moto import mock_aws
+    from tests.inprocess import in_process_aws
 
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("GT_DEFAULT_WORKTEAM_ARN", TEAM)
-    with mock_aws():
+    with in_process_aws(monkeypatch):
         yield
 
 
