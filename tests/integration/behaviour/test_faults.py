@@ -83,8 +83,10 @@ def test_throttled_and_failing_service_calls_lose_nothing_and_send_nothing_twice
     faults = [
         ("s3", "GetObject", "error", 3),
         ("dynamodb", "PutItem", "throttle", 3),
-        ("dynamodb", "UpdateItem", "throttle", 4),
-        ("dynamodb", "UpdateItem", "error", 2),
+        # the batch's SENT marks (one TransactWriteItems per 24 objects) and its drop records
+        ("dynamodb", "TransactWriteItems", "throttle", 4),
+        ("dynamodb", "TransactWriteItems", "error", 2),
+        ("dynamodb", "BatchWriteItem", "throttle", 1),
         ("sns", "PublishBatch", "throttle", 2),
         ("sns", "PublishBatch", "error", 1),
     ]
