@@ -12,6 +12,8 @@ from typing import Any
 
 import boto3
 import pytest
+from gtstream_world import ENV as WORLD_ENV
+from gtstream_world import REGION
 from tests.inprocess import in_process_aws
 
 from gtstream.config import Settings
@@ -19,21 +21,8 @@ from gtstream.deps import Deps
 from gtstream.ledger import table_definition
 from gtstream.reconcile import delete_ended_job_queues
 
-REGION = "us-east-1"
-ENV = {
-    "PROJECT_PREFIX": "Cats",
-    "LEDGER_TABLE": "cats-ledger",
-    "DROP_BUCKET": "cats-drop",
-    "INPUT_BUCKET": "cats-input",
-    "OUTPUT_BUCKET": "cats-output",
-    "INPUT_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:cats-gt-input",
-    "OUTPUT_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:cats-gt-output",
-    "NOTIFICATION_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:cats-notifications",
-    "PROJECT_CONFIG_URI": "s3://cats-instructions/config/project.json",
-    "GROUNDTRUTH_ROLE_ARN": "arn:aws:iam::123456789012:role/cats-groundtruth",
-    "JOB_EVENTS_QUEUE_URL": f"https://sqs.{REGION}.amazonaws.com/123456789012/cats-job-events",
-    "AWS_REGION": REGION,
-}
+# The reconcile role's environment: the shared one, with a mixed-case prefix (names are lower-cased).
+ENV = {**WORLD_ENV, "PROJECT_PREFIX": "Cats", "AWS_REGION": REGION}
 
 
 @pytest.fixture
