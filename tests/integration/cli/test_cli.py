@@ -142,7 +142,18 @@ def given_groundtruth_role(name: str) -> str:
             ["sns:Subscribe", "sns:Publish", "sns:Unsubscribe"],
             ["arn:aws:sns:us-east-1:123456789012:clitest-*"],
         ),
-        (["sqs:*"], ["arn:aws:sqs:us-east-1:123456789012:GroundTruth-clitest-*"]),
+        (  # the streaming queue actions of AWS's documented execution-role policy
+            [
+                "sqs:CreateQueue",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ReceiveMessage",
+                "sqs:SendMessage",
+                "sqs:SetQueueAttributes",
+            ],
+            ["arn:aws:sqs:us-east-1:123456789012:GroundTruth-clitest-*"],
+        ),
     ]
     policy = {
         "Version": "2012-10-17",
