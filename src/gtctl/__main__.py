@@ -337,7 +337,7 @@ def export(state: State, fmt: str, output: Path | None, validation_fraction: flo
             body: bytes = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
         except (ValueError, ClientError) as exc:
             why = error_code(exc) if isinstance(exc, ClientError) else str(exc)
-            raise Unusable(f"mask {uri} could not be read: {why}") from None
+            raise Unusable(f"mask could not be read: {why}") from None
         return body
 
     with translate_errors():

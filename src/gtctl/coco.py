@@ -39,7 +39,8 @@ ReadObject = Callable[[str], bytes]  # an s3:// URI -> the object's bytes
 
 
 class Unusable(ValueError):
-    """A label that cannot become COCO records; the message is the reason it is left out."""
+    """A label that cannot become COCO records; the message is the reason it is left out (counted
+    per reason: a kind of problem, not one object's values, so the counts stay few)."""
 
 
 @dataclass
@@ -54,7 +55,7 @@ class Records:
 
 def _int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise Unusable(f"{what} is not a whole number: {value!r}")
+        raise Unusable(f"{what} is not a whole number")
     return int(value)
 
 
@@ -84,7 +85,7 @@ def box_records(value: Any, meta: dict[str, Any]) -> Records:
         left, top = _int(box.get("left"), "left"), _int(box.get("top"), "top")
         width, height = _int(box.get("width"), "width"), _int(box.get("height"), "height")
         if width <= 0 or height <= 0:
-            raise Unusable(f"a bounding box of {width}x{height} pixels")
+            raise Unusable("a bounding box without width or height")
         records.categories[class_id] = name
         records.annotations.append(
             {
@@ -135,7 +136,7 @@ def segmentation_records(uri: Any, meta: dict[str, Any], read_object: ReadObject
         with Image.open(io.BytesIO(data)) as image:
             pixels = np.asarray(image.convert("RGB"))
     except (OSError, ValueError) as exc:
-        raise Unusable(f"mask {uri} is not a readable PNG: {exc}") from None
+        raise Unusable(f"mask is not a readable image ({type(exc).__name__})") from None
     height, width = int(pixels.shape[0]), int(pixels.shape[1])
     records = Records(width, height)
     packed = (

@@ -177,9 +177,7 @@ def test_segmentation_masks_become_rle_that_pycocotools_decodes_to_the_mask(
     result = run(tmp_path, "--output", str(tmp_path / "seg.json"), "--validation-fraction", "0.4")
 
     assert result.exit_code == 0, result.output
-    assert f"left out 1: mask {segmentation_label(9)['city-streets-ref']} could not be read: NoSuchKey" in (
-        result.stderr
-    )
+    assert "left out 1: mask could not be read: NoSuchKey" in result.stderr
     found: dict[str, list[dict[str, Any]]] = {}
     cocos = [COCO(str(tmp_path / f"seg.{split}.json")) for split in ("train", "validation")]
     for coco in cocos:
