@@ -24,6 +24,7 @@ Quarantined objects never enter "remaining".
 from __future__ import annotations
 
 import csv
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,15 +83,13 @@ class LabelingClock:
     creation: ``(ledger created_at, CreationTime)`` pairs."""
 
     def __init__(self, pairs: list[tuple[datetime, datetime]]) -> None:
-        self._offsets = sorted((machine, labeling - machine) for machine, labeling in pairs)
+        offsets = sorted((machine, labeling - machine) for machine, labeling in pairs)
+        self._machine = [machine for machine, _ in offsets]
+        self._offset = [offset for _, offset in offsets]
 
     def __call__(self, stamp: datetime) -> datetime:
-        offset = timedelta(0)
-        for machine, seen in self._offsets:
-            if machine > stamp:
-                break
-            offset = seen
-        return stamp + offset
+        at = bisect_right(self._machine, stamp)  # the jobs created at or before the stamp
+        return stamp + (self._offset[at - 1] if at else timedelta(0))
 
 
 def job_spans(
