@@ -1,6 +1,7 @@
 """``gtctl export``: the labeled dataset as a SageMaker augmented manifest, or as COCO.
 
-One JSON line per LABELED object, in the format SageMaker training reads ("Use an augmented
+Only objects the project's final stage accepted (``final_stage_accepted``: today, LABELED).
+``--format manifest``: one JSON line per object, in the format SageMaker training reads ("Use an augmented
 manifest file", docs.aws.amazon.com/sagemaker/latest/dg/augmented-manifest.html): ``source-ref``
 (the object's image in the input bucket), the label attribute and its ``-metadata`` exactly as
 Ground Truth wrote them in the output manifest (the ledger keeps them: docs/interfaces.md section
