@@ -142,10 +142,10 @@ def merge_figures(lines: int, trace: bool = True) -> dict[str, Any]:
     }
 
 
-def merge_in_subprocess(lines: int) -> dict[str, Any]:
-    """Merge in a fresh interpreter without tracing; report its own peak RSS (VmHWM)."""
+def figures_in_subprocess(module: str, *args: str) -> dict[str, Any]:
+    """``python -m module args`` in a fresh interpreter: the figures its last line prints as JSON."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.lambdas", "merge", str(lines)],
+        [sys.executable, "-m", module, *args],
         cwd=Path(__file__).resolve().parent.parent,
         check=True,
         capture_output=True,
@@ -154,6 +154,11 @@ def merge_in_subprocess(lines: int) -> dict[str, Any]:
     )
     figures: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return figures
+
+
+def merge_in_subprocess(lines: int) -> dict[str, Any]:
+    """Merge in a fresh interpreter without tracing; report its own peak RSS (VmHWM)."""
+    return figures_in_subprocess("bench.lambdas", "merge", str(lines))
 
 
 @register("manifest-merge")

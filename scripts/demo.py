@@ -469,14 +469,16 @@ def show_status(deployment: dict[str, Any], control: Any) -> None:
     statuses.render(statuses.collect(Aws(dep.region), dep, now=emulated_now), console)
 
 
-def write_report(deployment: dict[str, Any], workdir: Path) -> tuple[Path, Path]:
+def write_report(deployment: dict[str, Any], workdir: Path, control: Any) -> tuple[Path, Path]:
+    """`gtctl report` on the labeling clock, "now" read on the emulated one (``control``)."""
     from gtctl import report as reports
     from gtctl.aws import Aws
     from gtctl.deployment import Deployment
 
     dep = Deployment.from_document(deployment, "deployment")
+    now = datetime.fromtimestamp(control.now(), UTC)
     with spinner("writing the report (gtctl report)"):
-        png, csv_path, _ = reports.generate(Aws(dep.region), dep, workdir / "report")
+        png, csv_path, _ = reports.generate(Aws(dep.region), dep, workdir / "report", now)
     return png, csv_path
 
 
@@ -684,7 +686,7 @@ def the_rest(args: argparse.Namespace, world: Story, kinds: dict[str, str], work
 
     # 8. where things stand
     show_status(deployment, world.control)
-    png, csv_path = write_report(deployment, workdir)
+    png, csv_path = write_report(deployment, workdir, world.control)
     say(f"report: {png} and {csv_path}")
     summary = summarize(deployment, kinds, workdir)
     return int(summary["lost"])

@@ -272,22 +272,42 @@ def chain(state: State, reason: str, stop_active: bool, wait_timeout: float) -> 
     show_default=True,
     help="Where the PNG and CSV go.",
 )
+@click.option(
+    "--now",
+    "now_text",
+    metavar="ISO-TIME",
+    default=None,
+    help="The labeling clock's time now, e.g. the local cloud's emulated clock "
+    "(GET /_groundtruth/clock); default: this machine's clock.",
+)
 @pass_state
-def report(state: State, output_dir: Path) -> None:
-    """Write a PNG chart and a CSV of labeled / remaining objects over time across the chain."""
+def report(state: State, output_dir: Path, now_text: str | None) -> None:
+    """Write a PNG chart and a CSV of labeled / remaining objects over time across the chain,
+    on the labeling clock (Ground Truth's time)."""
     from gtctl import report as reports
 
-    png, csv_path, timeline = reports.generate(state.aws(), state.deployment(), output_dir)
+    now = reports.parse_time(now_text) if now_text else None
+    if now_text and now is None:
+        raise CliError(f"--now {now_text!r} is not an ISO 8601 time (e.g. 2026-11-28T14:00:00+00:00)")
+    png, csv_path, timeline = reports.generate(state.aws(), state.deployment(), output_dir, now)
     click.echo(f"wrote {png} and {csv_path} ({len(timeline.rows)} points, {len(timeline.jobs)} jobs)")
 
 
 @cli.command()
 @click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["manifest", "coco"]),
+    default="manifest",
+    show_default=True,
+    help="manifest: SageMaker augmented manifest; coco: COCO instances JSON (bounding boxes, segmentation).",
+)
+@click.option(
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("dataset.manifest"),
-    show_default=True,
-    help="The augmented manifest to write (split: <stem>.train<suffix>, <stem>.validation<suffix>).",
+    default=None,
+    help="The file to write [default: dataset.manifest, dataset.coco.json] "
+    "(split: <stem>.train<suffix>, <stem>.validation<suffix>).",
 )
 @click.option(
     "--validation-fraction",
@@ -297,17 +317,36 @@ def report(state: State, output_dir: Path) -> None:
     help="Put this fraction of the objects (by object id: the same on every export) in a validation file.",
 )
 @pass_state
-def export(state: State, output: Path, validation_fraction: float) -> None:
-    """Write the labeled dataset as a SageMaker augmented manifest (source-ref, label, drop-keys)."""
+def export(state: State, fmt: str, output: Path | None, validation_fraction: float) -> None:
+    """Write the labeled dataset: an augmented manifest (source-ref, label, drop-keys) or COCO."""
+    from botocore.exceptions import ClientError
+
     from gtctl import export as exports
     from gtctl.aws import translate_errors
+    from gtctl.coco import Unusable
     from gtctl.ledger import LedgerReader
+    from gtstream.aws import error_code, split_s3_uri
 
-    reader = LedgerReader(state.aws(), state.deployment())
+    aws = state.aws()
+    reader = LedgerReader(aws, state.deployment())
+
+    def read_object(uri: str) -> bytes:
+        """A segmentation mask; one that cannot be read leaves its object out, with the reason."""
+        try:
+            bucket, key = split_s3_uri(uri)
+            body: bytes = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        except (ValueError, ClientError) as exc:
+            why = error_code(exc) if isinstance(exc, ClientError) else str(exc)
+            raise Unusable(f"mask could not be read: {why}") from None
+        return body
+
     with translate_errors():
-        paths, result = exports.export(reader.ledger, output, validation_fraction)
+        paths, result = exports.export(
+            reader.ledger, output or exports.default_output(fmt), validation_fraction, fmt, read_object
+        )
     for kind, path in paths.items():
-        click.echo(f"wrote {path} ({result.written[kind]} labeled objects)")
+        extra = f", {result.annotations[kind]} annotations" if fmt == "coco" else ""
+        click.echo(f"wrote {path} ({result.written[kind]} labeled objects{extra})")
     for reason, count in sorted(result.skipped.items()):
         click.echo(f"left out {count}: {reason}", err=True)
 

@@ -1,10 +1,13 @@
-"""``gtctl export``: the labeled dataset as a SageMaker augmented manifest.
+"""``gtctl export``: the labeled dataset as a SageMaker augmented manifest, or as COCO.
 
-One JSON line per LABELED object, in the format SageMaker training reads ("Use an augmented
+Only objects the project's final stage accepted (``final_stage_accepted``: today, LABELED).
+``--format manifest``: one JSON line per object, in the format SageMaker training reads ("Use an augmented
 manifest file", docs.aws.amazon.com/sagemaker/latest/dg/augmented-manifest.html): ``source-ref``
 (the object's image in the input bucket), the label attribute and its ``-metadata`` exactly as
 Ground Truth wrote them in the output manifest (the ledger keeps them: docs/interfaces.md section
 4), and ``drop-keys``, the keys the image was dropped under (the link back to the user's files).
+
+``--format coco``: bounding boxes and semantic segmentation as COCO instances JSON (``gtctl.coco``).
 
 Streamed: the ledger's ``by-state`` index is read page by page and each line is written as it
 comes, so memory does not grow with the project. An optional deterministic train/validation split
@@ -15,16 +18,21 @@ on every export, whatever else was labeled meanwhile.
 from __future__ import annotations
 
 import json
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from gtcontract.states import LABELED
+from gtctl import coco
 from gtctl.errors import GtctlError
 
 DROP_KEYS_ATTRIBUTE = "drop-keys"
+# What an export reads of each ledger object (docs/interfaces.md section 4): less to transfer and parse.
+EXPORTED_ATTRIBUTES = ("object_id", "state", "input_uri", "drop_keys", "label")
 SPLIT_RESOLUTION = 1 << 32  # the first 8 hex digits of the object id, as a fraction of 2**32
 
 
@@ -32,6 +40,7 @@ SPLIT_RESOLUTION = 1 << 32  # the first 8 hex digits of the object id, as a frac
 class ExportResult:
     written: Counter[str] = field(default_factory=Counter)  # lines per output file
     skipped: Counter[str] = field(default_factory=Counter)  # objects left out, per reason
+    annotations: Counter[str] = field(default_factory=Counter)  # COCO annotations per output file
 
     @property
     def total(self) -> int:
@@ -65,21 +74,92 @@ def manifest_line(item: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
     return {"source-ref": uri, **label, DROP_KEYS_ATTRIBUTE: sorted(keys)}, ""
 
 
+class ManifestSink:
+    """Augmented-manifest lines to one file."""
+
+    annotations = 0
+
+    def __init__(self, out: IO[str]) -> None:
+        self._out = out
+
+    def add(self, item: dict[str, Any]) -> str:
+        """Write the item's line; ``""`` when written, else the reason it is left out."""
+        line, reason = manifest_line(item)
+        if line is None:
+            return reason
+        self._out.write(json.dumps(line, separators=(",", ":"), sort_keys=False) + "\n")
+        return ""
+
+    def finish(self) -> None:
+        pass
+
+
+class CocoSink:
+    """One COCO instances file (``gtctl.coco``); each image carries its ``source-ref`` and
+    ``drop-keys``, ``file_name`` is its key in the input bucket."""
+
+    def __init__(self, out: IO[str], spill: IO[str], read_object: coco.ReadObject) -> None:
+        self._writer = coco.CocoWriter(out, spill)
+        self._read_object = read_object
+
+    def add(self, item: dict[str, Any]) -> str:
+        line, reason = manifest_line(item)
+        if line is None:
+            return reason
+        uri = line.pop("source-ref")
+        drop_keys = line.pop(DROP_KEYS_ATTRIBUTE)
+        try:
+            records = coco.records_of(line, self._read_object)
+            image = {"file_name": uri.split("/", 3)[3], "source-ref": uri, DROP_KEYS_ATTRIBUTE: drop_keys}
+            self._writer.add(image, records)
+        except coco.Unusable as exc:
+            return str(exc)
+        return ""
+
+    def finish(self) -> None:
+        self._writer.finish()
+
+    @property
+    def annotations(self) -> int:
+        return self._writer.annotations
+
+
+class Sink(Protocol):
+    @property
+    def annotations(self) -> int: ...
+
+    def add(self, item: dict[str, Any]) -> str: ...
+
+    def finish(self) -> None: ...
+
+
+def write_all(
+    items: Iterable[dict[str, Any]], sinks: Mapping[str, Sink], validation_fraction: float
+) -> ExportResult:
+    """Give each item to ``sinks["all"]``, or to ``sinks["train"]`` / ``sinks["validation"]`` when
+    splitting; count what was left out and why."""
+    result = ExportResult()
+    for item in items:
+        if not final_stage_accepted(item):
+            result.skipped["not accepted by the final stage"] += 1
+            continue
+        target = "all" if "all" in sinks else split_of(str(item.get("object_id", "")), validation_fraction)
+        reason = sinks[target].add(item)
+        if reason:
+            result.skipped[reason] += 1
+        else:
+            result.written[target] += 1
+    for kind, sink in sinks.items():
+        sink.finish()
+        result.annotations[kind] = sink.annotations
+    return result
+
+
 def write_manifests(
     items: Iterable[dict[str, Any]], outputs: Mapping[str, IO[str]], validation_fraction: float
 ) -> ExportResult:
-    """Write each item's line to ``outputs["all"]``, or to ``outputs["train"]`` /
-    ``outputs["validation"]`` when splitting; count what was left out and why."""
-    result = ExportResult()
-    for item in items:
-        line, reason = manifest_line(item)
-        if line is None:
-            result.skipped[reason] += 1
-            continue
-        target = "all" if "all" in outputs else split_of(str(item.get("object_id", "")), validation_fraction)
-        outputs[target].write(json.dumps(line, separators=(",", ":"), sort_keys=False) + "\n")
-        result.written[target] += 1
-    return result
+    """Augmented-manifest lines of ``items`` to ``outputs`` (``write_all``)."""
+    return write_all(items, {kind: ManifestSink(out) for kind, out in outputs.items()}, validation_fraction)
 
 
 def output_paths(output: Path, validation_fraction: float) -> dict[str, Path]:
@@ -96,26 +176,61 @@ def output_paths(output: Path, validation_fraction: float) -> dict[str, Path]:
 
 def labeled_items(ledger: Any) -> Iterator[dict[str, Any]]:
     """The LABELED objects of the ledger (``gtstream.ledger.Ledger``), a page at a time."""
-    yield from ledger.iter_state(LABELED, page_size=500)
+    yield from ledger.iter_state(LABELED, page_size=500, attributes=EXPORTED_ATTRIBUTES)
+
+
+def final_stage_accepted(item: dict[str, Any]) -> bool:
+    """Whether the object's final stage accepted it: the one place the export decides that.
+
+    Today a project has one stage (labeling), and a LABELED object is accepted by it. When review
+    stages (issue 13 item 2) record each object's stage and verdict in the ledger, this is where
+    "the last stage accepted it" is checked, and where an option to export other objects goes."""
+    return bool(item.get("state", LABELED) == LABELED)
+
+
+FORMATS = ("manifest", "coco")
+
+
+def default_output(fmt: str) -> Path:
+    return Path("dataset.coco.json" if fmt == "coco" else "dataset.manifest")
 
 
 def export(
-    ledger: Any, output: Path, validation_fraction: float = 0.0
+    ledger: Any,
+    output: Path,
+    validation_fraction: float = 0.0,
+    fmt: str = "manifest",
+    read_object: coco.ReadObject | None = None,
 ) -> tuple[dict[str, Path], ExportResult]:
+    """Write the dataset in ``fmt`` (``manifest`` or ``coco``; ``read_object`` fetches the
+    segmentation masks); only complete files appear, under their final names."""
+    if fmt not in FORMATS:
+        raise GtctlError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
     paths = output_paths(output, validation_fraction)
     for path in paths.values():
         if path.parent and not path.parent.is_dir():
             raise GtctlError(f"output folder {path.parent} does not exist")
     partial = {kind: path.with_name(path.name + ".partial") for kind, path in paths.items()}
-    handles = {kind: path.open("w", encoding="utf-8") for kind, path in partial.items()}
     try:
-        result = write_manifests(labeled_items(ledger), handles, validation_fraction)
+        with ExitStack() as files:
+            sinks: dict[str, Sink] = {}
+            for kind, path in partial.items():
+                out = files.enter_context(path.open("w", encoding="utf-8"))
+                if fmt == "manifest":
+                    sinks[kind] = ManifestSink(out)
+                    continue
+                # annotations wait in an unnamed file next to the output (deleted on close)
+                spill = files.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8", dir=path.parent))
+                sinks[kind] = CocoSink(out, spill, read_object or _no_masks)
+            result = write_all(labeled_items(ledger), sinks, validation_fraction)
     except BaseException:
-        for kind, handle in handles.items():
-            handle.close()
-            partial[kind].unlink(missing_ok=True)
+        for path in partial.values():
+            path.unlink(missing_ok=True)
         raise
-    for kind, handle in handles.items():
-        handle.close()
-        partial[kind].replace(paths[kind])  # complete files only: a failed export leaves none
+    for kind, path in partial.items():
+        path.replace(paths[kind])  # complete files only: a failed export leaves none
     return paths, result
+
+
+def _no_masks(uri: str) -> bytes:
+    raise coco.Unusable(f"cannot read the mask {uri}: no S3 access given")

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 import json
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -56,6 +58,11 @@ def test_demo_tells_the_whole_story_and_loses_nothing(
         assert "demo-0001 expires in 29 d 23 h" in out
         assert "0 lost" in out
         assert (tmp_path / "report" / "demo-report.png").stat().st_size > 10_000
+        # the report is on the labeling clock: drops before demo-0001, labels after its 30-day expiry
+        with (tmp_path / "report" / "demo-report.csv").open() as fh:
+            rows = list(csv.DictReader(fh))
+        times = [datetime.fromisoformat(row["time"]) for row in rows]
+        assert max(times) - min(times) > timedelta(days=30)
         assert os.environ.get("AWS_ENDPOINT_URL") == endpoint_before  # the environment is restored
         # --keep-running: the cloud answers, and the printed lines, run as printed in a shell with
         # nothing of this test's AWS environment, show the project and then stop the cloud
