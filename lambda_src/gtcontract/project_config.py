@@ -56,6 +56,14 @@ class TaskType:
     max_categories: int
     label_attribute_ref: bool  # LabelAttributeName must end with "-ref" (and only then may)
     source: str  # where the category limits are documented
+    # The Crowd HTML Element a worker labels with, and the attribute that takes the categories
+    # (docs.aws.amazon.com/sagemaker/latest/dg/sms-ui-template-reference.html): the starter template
+    # instructions/templates/<name>.liquid.html uses it, and the publisher refuses a template without it.
+    crowd_element: str
+    categories_attribute: str
+    # metadata "type" of the label in the output manifest ("Output Data",
+    # docs.aws.amazon.com/sagemaker/latest/dg/sms-data-output.html).
+    output_type: str
 
 
 # Category limits:
@@ -69,8 +77,11 @@ class TaskType:
 #   LabelCategoryConfigS3Uri, docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeLabelingJob.html).
 #   The developer guide's console page says "up to 50 labels" (sms-bounding-box.html); the API
 #   reference's stricter figure is the one we hold to, so nothing we accept is rejected by AWS.
+# - semantic segmentation: "Semantic segmentation labeling jobs using automated labeling: 20 labels"
+#   (CreateLabelingJob, LabelCategoryConfigS3Uri); we hold every semantic-segmentation job to it.
 # LabelAttributeName "-ref": only and always for semantic segmentation, video frame and 3D point
-# cloud task types (CreateLabelingJob, LabelAttributeName), none of which is in this table yet.
+# cloud task types (CreateLabelingJob, LabelAttributeName): the label is the S3 URI of the PNG mask
+# ("Semantic Segmentation Job Output", sms-data-output.html).
 TASK_TYPES: dict[str, TaskType] = {
     t.name: t
     for t in (
@@ -81,6 +92,9 @@ TASK_TYPES: dict[str, TaskType] = {
             10,
             False,
             "CreateLabelingJob (at least 2); crowd-image-classifier (up to 10)",
+            "crowd-image-classifier",
+            "categories",
+            "groundtruth/image-classification",
         ),
         TaskType(
             "image-multilabel-classification",
@@ -89,6 +103,9 @@ TASK_TYPES: dict[str, TaskType] = {
             50,
             False,
             "CreateLabelingJob (at least 2); Image Classification (Multi-label) (up to 50)",
+            "crowd-image-classifier-multi-select",
+            "categories",
+            "groundtruth/image-classification-multilabel",
         ),
         TaskType(
             "bounding-box",
@@ -97,6 +114,20 @@ TASK_TYPES: dict[str, TaskType] = {
             10,
             False,
             "CreateLabelingJob (at least 1); DescribeLabelingJob LabelCategoryConfigS3Uri (10)",
+            "crowd-bounding-box",
+            "labels",
+            "groundtruth/object-detection",
+        ),
+        TaskType(
+            "semantic-segmentation",
+            "SemanticSegmentation",
+            1,
+            20,
+            True,
+            "CreateLabelingJob (at least 1); LabelCategoryConfigS3Uri (semantic segmentation: 20)",
+            "crowd-semantic-segmentation",
+            "labels",
+            "groundtruth/semantic-segmentation",
         ),
     )
 }

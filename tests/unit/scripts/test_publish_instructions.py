@@ -249,8 +249,9 @@ def test_a_published_run_uploads_config_last(
     [
         (lambda r: shutil.rmtree(r), "--source"),
         (
-            lambda r: (r / "template.liquid.html").unlink(),
-            "template.liquid.html: missing from the repository",
+            lambda r: (r / "templates" / "image-classification.liquid.html").unlink(),
+            "template.liquid.html: missing from the repository, and so is "
+            "templates/image-classification.liquid.html",
         ),
         (lambda r: (r / "examples" / "cat.svg").unlink(), "examples[0].file:"),
         (lambda r: (r / "project.json").unlink(), "project.json: not found"),
