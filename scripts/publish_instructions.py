@@ -231,6 +231,10 @@ def render(
     if element_problems:
         raise ProjectError(f"{template_name}: {problem}" for problem in element_problems)
     categories = {"document-version": "2018-11-28", "labels": [{"label": c} for c in project["categories"]]}
+    if project.get("audit_label_attribute_name"):
+        # A verification or adjustment job names the label it reviews in its label category file
+        # ("auditLabelAttributeName", docs.aws.amazon.com/sagemaker/latest/dg/sms-label-cat-config-attributes.html).
+        categories["auditLabelAttributeName"] = project["audit_label_attribute_name"]
     uploads.append(
         Upload(f"config/{version}/template.liquid.html", template.encode(), "text/html; charset=utf-8")
     )

@@ -3,7 +3,8 @@
 The examples are those of the "Output Data" page of the SageMaker developer guide
 (https://docs.aws.amazon.com/sagemaker/latest/dg/sms-data-output.html): "Classification Job
 Output", "Multi-label Classification Job Output", "Bounding Box Job Output", "Semantic Segmentation
-Job Output", "Label Verification Job Output" and "Adjustment job output" (``adjustment-status``),
+Job Output", "Label Verification Job Output" (``worker-feedback`` left out: only when workers give
+feedback) and "Adjustment job output" (``adjustment-status``),
 with each example's label attribute renamed to ``LABEL`` (the page names it after each job).
 
 ``shape`` reduces a line to its keys and value types, so that an output line of the emulator (or
@@ -72,12 +73,29 @@ DOCUMENTED: dict[str, dict[str, Any]] = {
             "type": "groundtruth/semantic-segmentation",
         },
     },
+    "bounding-box-verification": {
+        "source-ref": "s3://AWSDOC-EXAMPLE-BUCKET/example_image.png",
+        LABEL: 1,
+        f"{LABEL}-metadata": {
+            **_META,
+            "class-name": "bad",
+            "confidence": 0.93,
+            "type": "groundtruth/label-verification",
+        },
+    },
 }
+# Adjustment jobs: the reviewed type's label, and "adjustment-status" in the metadata ("Adjustment
+# job output": "adjusted" or "unadjusted").
+for _reviewed in ("bounding-box", "semantic-segmentation"):
+    _example = {k: v for k, v in DOCUMENTED[_reviewed].items()}
+    _meta_key = next(k for k in _example if k.endswith("-metadata"))
+    _example[_meta_key] = {**_example[_meta_key], "adjustment-status": "adjusted"}
+    DOCUMENTED[f"{_reviewed}-adjustment"] = _example
 
 
 def label_keys(task_type: str) -> tuple[str, str]:
     """The label attribute of the documented example of ``task_type`` and its metadata key."""
-    attr = f"{LABEL}-ref" if task_type == "semantic-segmentation" else LABEL
+    attr = f"{LABEL}-ref" if task_type.startswith("semantic-segmentation") else LABEL
     return attr, f"{attr}-metadata"
 
 

@@ -46,6 +46,7 @@ PLACEHOLDERS = (
     "instructions_url",
     "instructions_html",
     "examples_html",
+    "audit_attribute",
 )
 _PLACEHOLDER = re.compile(r"\[\[ *([A-Za-z_][A-Za-z0-9_]*) *\]\]")
 CROWD_ELEMENTS_SCRIPT = "https://assets.crowd.aws/crowd-html-elements.js"
@@ -90,6 +91,8 @@ def placeholder_values(
         "instructions_url": instructions_url,
         "instructions_html": instructions_html,
         "examples_html": examples_html,
+        # The earlier label a review task type shows (task.input.manifestLine[...]); "" otherwise.
+        "audit_attribute": str(project.get("audit_label_attribute_name") or ""),
     }
 
 
@@ -155,7 +158,8 @@ def crowd_element_problems(rendered: str, task_type: str, categories: Iterable[s
     problems = []
     if "crowd-form" not in parents:
         problems.append(f"<{element}> is not inside <crowd-form>; put it in one")
-    for name in ("name", "src", "header", task.categories_attribute):
+    needed = ("name", "src", "header", task.categories_attribute, *filter(None, [task.review_attribute]))
+    for name in needed:
         if not attrs.get(name, "").strip():
             problems.append(f'<{element}> has no {name}="..."; add it')
     wanted = list(categories)
@@ -251,9 +255,14 @@ def markdown_to_html(markdown: str) -> str:
 # --- Ground Truth's Liquid ---------------------------------------------------------------------------
 
 
-def sample_task_input(task_object: str, categories: Iterable[str]) -> dict[str, Any]:
-    """A ``task.input`` like the built-in image pre-annotation Lambdas give: the image, the labels."""
-    return {"taskObject": task_object, "labels": list(categories)}
+def sample_task_input(
+    task_object: str, categories: Iterable[str], manifest_line: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A ``task.input`` like the built-in image pre-annotation Lambdas give: the image, the labels
+    and the data object's line (``manifestLine``, where a review template finds the earlier label:
+    sms-ui-template-crowd-bounding-box.html, "initial-value")."""
+    line = dict(manifest_line or {"source-ref": task_object})
+    return {"taskObject": task_object, "labels": list(categories), "manifestLine": line}
 
 
 def presigned_stand_in(uri: str) -> str:

@@ -250,13 +250,29 @@ def _adjust_bounding_box(task: Task, rng: random.Random) -> Answer:
             boxes[0]["left"] = max(0, int(boxes[0].get("left", 0)) + rng.choice((-5, -1, 1, 5)))
         for box in boxes:
             class_map.setdefault(str(box.get("class_id")), str(box.get("class_id")))
+        # The worker sees the image: a box reaching past its edges is pulled inside them.
+        width, height, _ = task.image_size
+        fitted = [_fit(box, width, height) for box in boxes]
+        adjusted = adjusted or fitted != boxes
+        boxes = fitted
     else:  # nothing to review: the worker draws the boxes
         boxes, adjusted = _boxes(task, rng), True
     result = _box_answer(task, rng, boxes, class_map)
-    if isinstance(prior, dict) and isinstance(prior.get("image_size"), list):
-        result.label["image_size"] = prior["image_size"]
     result.metadata["adjustment-status"] = "adjusted" if adjusted else "unadjusted"
     return result
+
+
+def _fit(box: dict[str, Any], width: int, height: int) -> dict[str, Any]:
+    """``box`` inside a ``width`` x ``height`` image (at least one pixel)."""
+    left = min(max(0, int(box.get("left", 0))), width - 1)
+    top = min(max(0, int(box.get("top", 0))), height - 1)
+    return {
+        **box,
+        "left": left,
+        "top": top,
+        "width": min(max(1, int(box.get("width", 1))), width - left),
+        "height": min(max(1, int(box.get("height", 1))), height - top),
+    }
 
 
 _PALETTE = ("#2acf59", "#f28333", "#1f77b4", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22")

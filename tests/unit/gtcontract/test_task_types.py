@@ -21,19 +21,48 @@ ROOT = Path(__file__).resolve().parents[3]
 TEMPLATES = ROOT / "instructions" / "templates"
 TYPES = list(pc.TASK_TYPES)
 ATTR = {t: "mask-ref" if pc.TASK_TYPES[t].label_attribute_ref else "label" for t in TYPES}
+# The earlier label a review task type shows (auditLabelAttributeName).
+AUDIT = {
+    "bounding-box-verification": "boxes",
+    "bounding-box-adjustment": "boxes",
+    "semantic-segmentation-adjustment": "first-mask-ref",
+}
 SUFFIX = {
     "image-classification": "ImageMultiClass",
     "image-multilabel-classification": "ImageMultiClassMultiLabel",
     "bounding-box": "BoundingBox",
     "semantic-segmentation": "SemanticSegmentation",
+    "bounding-box-verification": "VerificationBoundingBox",
+    "bounding-box-adjustment": "AdjustmentBoundingBox",
+    "semantic-segmentation-adjustment": "AdjustmentSemanticSegmentation",
 }
 ELEMENT = {
     "image-classification": ("crowd-image-classifier", "categories"),
     "image-multilabel-classification": ("crowd-image-classifier-multi-select", "categories"),
     "bounding-box": ("crowd-bounding-box", "labels"),
     "semantic-segmentation": ("crowd-semantic-segmentation", "labels"),
+    "bounding-box-verification": ("crowd-image-classifier", "categories"),
+    "bounding-box-adjustment": ("crowd-bounding-box", "labels"),
+    "semantic-segmentation-adjustment": ("crowd-semantic-segmentation", "labels"),
 }
 CATEGORIES = ["cat", 'd"og', "bird"]
+# A data object's line with the earlier labels the review types show ("Output Data" shapes).
+LINE = {
+    "source-ref": "s3://b/images/a.jpg",
+    "boxes": {
+        "image_size": [{"width": 50, "height": 40, "depth": 3}],
+        "annotations": [{"class_id": 1, "left": 3, "top": 4, "width": 5, "height": 6}],
+    },
+    "boxes-metadata": {"class-map": {"1": "dog"}, "type": "groundtruth/object-detection"},
+    "first-mask-ref": "s3://b/out/annotations/mask.png",
+    "first-mask-ref-metadata": {
+        "internal-color-map": {
+            "0": {"class-name": "BACKGROUND", "hex-color": "#ffffff", "confidence": 0.0},
+            "1": {"class-name": "cat", "hex-color": "#2acf59", "confidence": 0.0},
+        },
+        "type": "groundtruth/semantic-segmentation",
+    },
+}
 
 
 def config(task_type: str, **changes: Any) -> dict[str, Any]:
@@ -48,6 +77,8 @@ def config(task_type: str, **changes: Any) -> dict[str, Any]:
         "label_category_config_uri": "s3://b/config/v1/categories.json",
         "workteam_arn": "arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/t",
     }
+    if task_type in AUDIT:
+        base["audit_label_attribute_name"] = AUDIT[task_type]
     return {**base, **changes}
 
 
@@ -87,7 +118,13 @@ def test_semantic_segmentation_needs_a_ref_attribute_and_the_others_refuse_one()
     assert [str(p) for p in problems] == [
         "label_attribute_name: semantic-segmentation needs a name ending in -ref; write mask-ref"
     ]
-    for task_type in ("image-classification", "image-multilabel-classification", "bounding-box"):
+    for task_type in (
+        "image-classification",
+        "image-multilabel-classification",
+        "bounding-box",
+        "bounding-box-verification",
+        "bounding-box-adjustment",
+    ):
         problems = validate_project_config(config(task_type, label_attribute_name="boxes-ref"))
         assert paths(problems) == ["label_attribute_name"] and 'write "boxes"' in problems[0].message
 
@@ -99,6 +136,9 @@ def test_semantic_segmentation_needs_a_ref_attribute_and_the_others_refuse_one()
         ("image-multilabel-classification", 2, 50),
         ("bounding-box", 1, 10),
         ("semantic-segmentation", 1, 20),
+        ("bounding-box-verification", 2, 10),
+        ("bounding-box-adjustment", 1, 10),
+        ("semantic-segmentation-adjustment", 1, 20),
     ],
 )
 def test_category_counts_per_task_type(task_type: str, fewest: int, most: int) -> None:
@@ -112,7 +152,11 @@ def test_category_counts_per_task_type(task_type: str, fewest: int, most: int) -
 
 def filled(task_type: str, categories: list[str] = CATEGORIES) -> str:
     template = (TEMPLATES / f"{task_type}.liquid.html").read_text()
-    project = {"task": {"title": "Title", "description": "Do <it>."}, "categories": categories}
+    project = {
+        "task": {"title": "Title", "description": "Do <it>."},
+        "categories": categories,
+        "audit_label_attribute_name": AUDIT.get(task_type),
+    }
     values = tt.placeholder_values(
         project, instructions_url="https://x/i.html", instructions_html="<p>I</p>", examples_html="<figure>"
     )
@@ -123,7 +167,7 @@ def filled(task_type: str, categories: list[str] = CATEGORIES) -> str:
 def test_each_starter_template_renders_with_its_crowd_element_and_what_it_needs(task_type: str) -> None:
     # Given the starter template of the type, filled as the publisher fills it
     # When Ground Truth renders it for an image
-    out = tt.render_task(filled(task_type), tt.sample_task_input("s3://b/images/a.jpg", CATEGORIES))
+    out = tt.render_task(filled(task_type), tt.sample_task_input("s3://b/images/a.jpg", CATEGORIES, LINE))
     # Then it has the type's element in a crowd-form, with the image, header, categories, instructions
     assert tt.crowd_element_problems(out, task_type, CATEGORIES) == []
     element, attribute = ELEMENT[task_type]
@@ -137,6 +181,62 @@ def test_each_starter_template_renders_with_its_crowd_element_and_what_it_needs(
             [problem] = tt.crowd_element_problems(other_out, task_type, CATEGORIES)
             assert problem.startswith(f"has no <{element}> (it uses <{ELEMENT[other][0]}>)")
             assert f"templates/{task_type}.liquid.html" in problem
+    # And a review type refuses the plain template of its element (nothing shows the earlier label)
+    review = pc.TASK_TYPES[task_type].review_attribute
+    if review:
+        plain = next(t for t in TYPES if ELEMENT[t][0] == element and t not in AUDIT)
+        plain_out = tt.render_task(filled(plain), tt.sample_task_input("s3://b/a.jpg", CATEGORIES))
+        assert tt.crowd_element_problems(plain_out, task_type, CATEGORIES) == [
+            f'<{element}> has no {review}="..."; add it'
+        ]
+
+
+@pytest.mark.parametrize(
+    ("task_type", "shown"),
+    [
+        ("bounding-box-verification", "label: &#34;dog&#34;, left: 3, top: 4, width: 5, height: 6,"),
+        ("bounding-box-adjustment", "label: &#34;dog&#34;, left: 3, top: 4, width: 5, height: 6,"),
+        ("semantic-segmentation-adjustment", "&#34;cat&#34;: {'color': &#34;#2acf59&#34;}"),
+    ],
+)
+def test_a_review_template_shows_the_earlier_label_of_the_line(task_type: str, shown: str) -> None:
+    """The documented Liquid of the elements' "initial-value" / "overlay": the earlier label comes
+    from ``task.input.manifestLine`` (sms-ui-template-crowd-bounding-box.html,
+    sms-ui-template-crowd-semantic-segmentation.html, sms-ui-template-crowd-image-classifier.html)."""
+    out = tt.render_task(
+        filled(task_type),
+        tt.sample_task_input("s3://b/images/a.jpg", CATEGORIES, LINE),
+        grant_read_access=lambda uri: f"https://signed/{uri[5:]}",
+    )
+    assert shown in " ".join(out.split())
+    if task_type == "semantic-segmentation-adjustment":
+        assert "'src': 'https://signed/b/out/annotations/mask.png'" in out
+        assert "BACKGROUND" not in out
+
+
+def test_review_types_need_the_reviewed_attribute_and_the_others_refuse_it() -> None:
+    def problems(task_type: str, audit: str | None) -> list[str]:
+        found = validate_project_config(config(task_type, audit_label_attribute_name=audit))
+        return [str(p) for p in found]
+
+    assert problems("bounding-box-adjustment", None) == [
+        "audit_label_attribute_name: bounding-box-adjustment reviews an earlier label: write the label "
+        'attribute name of the job that made it, e.g. "boxes"'
+    ]
+    assert problems("semantic-segmentation-adjustment", "first-mask") == [
+        "audit_label_attribute_name: a segmentation label's attribute ends in -ref; write first-mask-ref"
+    ]
+    assert problems("bounding-box-verification", "boxes-ref") == [
+        "audit_label_attribute_name: bounding-box-verification reviews boxes, whose attribute does not "
+        "end in -ref"
+    ]
+    assert problems("bounding-box-adjustment", "label") == [
+        'audit_label_attribute_name: "label" is the label_attribute_name; the review writes a new one'
+    ]
+    assert problems("bounding-box", "boxes") == [
+        "audit_label_attribute_name: only review task types take it, not bounding-box; write null"
+    ]
+    assert ProjectConfig.parse(config("bounding-box-adjustment")).audit_label_attribute_name == "boxes"
 
 
 @pytest.mark.parametrize(

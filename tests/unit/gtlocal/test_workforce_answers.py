@@ -14,6 +14,13 @@ from gtcontract.project_config import TASK_TYPES
 from gtlocal.groundtruth import workforce
 
 CATEGORIES = ["cat", "dog", "bird"]
+PRIOR = {  # the earlier label a review task type reviews
+    "boxes": {
+        "image_size": [{"width": 50, "height": 40, "depth": 3}],
+        "annotations": [{"class_id": 1, "left": 3, "top": 4, "width": 5, "height": 6}],
+    },
+    "boxes-metadata": {"class-map": {"1": "dog"}, "type": "groundtruth/object-detection"},
+}
 
 
 def task(attr: str, size: tuple[int, int, int], line: dict[str, object] | None = None) -> workforce.Task:
@@ -38,18 +45,23 @@ def test_each_types_answer_has_the_documented_shape_and_fits_the_image(
     simulated = workforce.BUILT_IN[row.builtin_suffix]
     assert simulated.output_type == row.output_type and simulated.ref_required == row.label_attribute_ref
     attr = "label-ref" if row.label_attribute_ref else "label"
+    reviewed = {"source-ref": "s3://in/a.png", **PRIOR} if row.reviews else None
     for seed in range(20):
-        answer = workforce.answer(simulated, task(attr, size), random.Random(seed))
+        t = task(attr, size, reviewed)
+        t.audit_attr = "boxes" if row.reviews else None
+        answer = workforce.answer(simulated, t, random.Random(seed))
         meta = {**workforce.metadata("Job-1", simulated, 0.0), **answer.metadata}
         line = {"source-ref": "s3://in/a.png", attr: answer.label, f"{attr}-metadata": meta}
         assert label_shape_problems(task_type, line, attr) == []
         width, height, depth = size
-        if task_type == "bounding-box":
+        if task_type == "bounding-box-adjustment":  # the reviewed box, maybe moved
+            assert len(answer.label["annotations"]) == 1
+        if task_type.startswith("bounding-box") and task_type != "bounding-box-verification":
             assert answer.label["image_size"] == [{"width": width, "height": height, "depth": depth}]
             for box in answer.label["annotations"]:
                 assert box["left"] >= 0 and box["top"] >= 0 and box["width"] >= 1 and box["height"] >= 1
                 assert box["left"] + box["width"] <= width and box["top"] + box["height"] <= height
-        if task_type == "semantic-segmentation":
+        if task_type.startswith("semantic-segmentation"):
             assert list(answer.files) == [answer.label]
             with Image.open(io.BytesIO(answer.files[answer.label])) as mask:
                 assert (mask.format, mask.size) == ("PNG", (width, height))
@@ -67,11 +79,7 @@ def test_image_size_reads_the_header_and_refuses_what_is_no_image() -> None:
 
 
 def test_adjustments_report_their_status() -> None:
-    prior = {
-        "image_size": [{"width": 50, "height": 40, "depth": 3}],
-        "annotations": [{"class_id": 1, "left": 3, "top": 4, "width": 5, "height": 6}],
-    }
-    line = {"source-ref": "s3://in/a.png", "boxes": prior, "boxes-metadata": {"class-map": {"1": "dog"}}}
+    line = {"source-ref": "s3://in/a.png", **PRIOR}
     for key, attr in (("AdjustmentBoundingBox", "adjusted"), ("AdjustmentSemanticSegmentation", "mask-ref")):
         t = task(attr, (50, 40, 3), line)
         t.audit_attr = "boxes"
