@@ -28,6 +28,7 @@ python-liquid is imported only when rendering; the Lambdas never render, and
 
 from __future__ import annotations
 
+import ast
 import html
 import json
 import re
@@ -165,10 +166,7 @@ def crowd_element_problems(rendered: str, task_type: str, categories: Iterable[s
     wanted = list(categories)
     given = attrs.get(task.categories_attribute, "")
     if given.strip():
-        try:
-            shown = json.loads(given)
-        except ValueError:
-            shown = None
+        shown = _list_literal(given)
         if shown != wanted:
             problems.append(
                 f"<{element}> {task.categories_attribute}={given!r} are not the project's categories "
@@ -179,6 +177,19 @@ def crowd_element_problems(rendered: str, task_type: str, categories: Iterable[s
         if child not in children:
             problems.append(f"<{element}> has no <{child}>; add the instructions workers see")
     return problems
+
+
+def _list_literal(text: str) -> Any:
+    """A categories attribute's value: JSON, or the single-quoted list of the AWS examples
+    (``categories="['Cat', 'Dog']"``); None when it is neither."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
 
 
 def examples_html(examples: Iterable[Example], indent: str = "      ") -> str:

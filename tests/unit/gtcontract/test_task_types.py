@@ -272,6 +272,16 @@ def test_a_template_lacking_what_the_element_needs_is_named(template: str, expec
     assert tt.crowd_element_problems(template, "bounding-box", ["cat"]) == expected
 
 
+def test_categories_may_be_written_as_in_the_aws_examples() -> None:
+    """The element pages write ``labels="['Cat', 'Dog']"``: the same list, single-quoted."""
+    page = (
+        '<crowd-form><crowd-bounding-box name="b" src="x" header="h" labels="[\'cat\', \'d\\\'og\']">'
+        "<short-instructions></short-instructions><full-instructions></full-instructions>"
+        "</crowd-bounding-box></crowd-form>"
+    )
+    assert tt.crowd_element_problems(page, "bounding-box", ["cat", "d'og"]) == []
+
+
 def test_the_repository_template_overrides_the_starter_of_the_task_type(tmp_path: Path) -> None:
     (tmp_path / "templates").mkdir()
     starter = tmp_path / "templates" / "bounding-box.liquid.html"
