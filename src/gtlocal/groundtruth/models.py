@@ -739,7 +739,12 @@ class GroundTruthBackend:
             except JobAccessDenied:
                 raise
             except (ValueError, ClientError) as exc:
-                self._finish(job, obj, "failed", f"ClientError: The image could not be loaded: {exc}", at)
+                why = f"The image could not be loaded: {exc}"
+                if self.settings.unloadable_image == "declined":
+                    why = f"Every worker assigned to the task declined it. {why}"
+                    self._finish(job, obj, "expired", f"ClientError: {why}", at)
+                else:
+                    self._finish(job, obj, "failed", f"ClientError: {why}", at)
                 return False
         # The job's own pre-annotation Lambda before the task goes to workers, its consolidation
         # Lambda after they submit, both invoked as the job's role (Lambdas of the job's account;
@@ -822,11 +827,12 @@ class GroundTruthBackend:
                         if obj is None:
                             break
                         if action == "label":
-                            labeled = self._label(job, obj, now)
-                            self._emit_task(job, "Submitted", job.workers)
-                            if not labeled:
-                                done["failed"] += 1
+                            if not self._label(job, obj, now):  # its image does not load
+                                declined = obj.state == "expired"
+                                self._emit_task(job, "Declined" if declined else "Submitted", job.workers)
+                                done["declined" if declined else "failed"] += 1
                                 continue
+                            self._emit_task(job, "Submitted", job.workers)
                             if job.output_topic and job.sns_topic:
                                 self.clients_for(job).publish(job.output_topic, json.dumps(obj.output))
                         elif action == "decline":

@@ -114,3 +114,13 @@ def test_a_box_or_mask_object_whose_image_does_not_load_fails_with_the_reason(wo
     assert all(r.startswith("ClientError: The image could not be loaded: ") for r in reasons)
     assert "NoSuchKey" in reasons[0] and "not an image" in reasons[1]
     assert not any("category" in line for line in out)
+    # The setting for what the documentation leaves open: the workers decline it instead
+    world.cloud.control.update_settings(unloadable_image="declined")
+    again = put_manifest(world, "unloadable-again.manifest", lines[:1])
+    world.create("declined", streaming=False, manifest=again, PreHumanTaskLambdaArn=bbox)
+    world.cloud.control.advance_clock(1)
+    assert world.cloud.control.workforce("declined", label=1) == {"labeled": 0, "declined": 1, "failed": 0}
+    [declined] = world.output_manifest("declined")
+    assert declined["category-metadata"]["failure-reason"].startswith(
+        "ClientError: Every worker assigned to the task declined it. The image could not be loaded: "
+    )
