@@ -5,10 +5,14 @@ and by the demo. Needs boto3, ``jsonschema`` and the contract package ``gtcontra
 beside this script, as the pipeline lays them out, or installed).
 
 Input (``--source``, an instructions repository): ``project.json`` (task settings, categories,
-examples), ``instructions.md``, ``template.liquid.html`` (Ground Truth Liquid template with
-``[[ task_title ]]``, ``[[ categories_json ]]``, ``[[ instructions_url ]]``,
+examples), ``instructions.md``, the task template (Ground Truth Liquid with ``[[ task_title ]]``,
+``[[ task_description ]]``, ``[[ categories_json ]]``, ``[[ instructions_url ]]``,
 ``[[ instructions_html ]]`` and ``[[ examples_html ]]`` placeholders filled here, then rendered
 with Ground Truth's Liquid filters as a check: ``gtcontract.task_template``), ``examples/``.
+The template is the repository's own ``template.liquid.html`` when it has one, else the starter
+template of the task type, ``templates/<task_type>.liquid.html``; either must use the task type's
+Crowd HTML Element with the project's categories and the instructions
+(``task_template.crowd_element_problems``).
 
 Validation, before anything is uploaded: ``project.json`` through the contract's validator
 (``gtcontract.project_config``: the same code the Lambdas parse the published config with),
@@ -61,7 +65,6 @@ ENV_DEFAULTS = {
 }
 REPOSITORY_FILES = {
     "instructions.md": "the worker instructions (Markdown)",
-    "template.liquid.html": "the worker task template (Liquid)",
 }
 
 
@@ -127,6 +130,17 @@ def validate_project(project: dict[str, Any], source: Path) -> list[Problem]:
     for name, what in REPOSITORY_FILES.items():
         if not (source / name).is_file():
             problems.append(Problem(name, f"missing from the repository; add {what}"))
+    task_type = project.get("task_type")
+    if isinstance(task_type, str) and "task_type" not in {p.path for p in problems}:
+        template = task_template.repository_template(source, task_type)
+        if not template.is_file():
+            problems.append(
+                Problem(
+                    task_template.OVERRIDE_TEMPLATE,
+                    f"missing from the repository, and so is {template.relative_to(source).as_posix()}; "
+                    f"add the worker task template (Liquid) for {task_type}",
+                )
+            )
     examples = project.get("examples")
     reported = {problem.path for problem in problems}
     for index, example in enumerate(examples if isinstance(examples, list) else []):
@@ -190,28 +204,37 @@ def render(
             Upload(f"config/{version}/instructions.html", page.encode(), "text/html; charset=utf-8")
         )
         instructions_url = f"s3://{bucket}/config/{version}/instructions.html"
-    template = (source / "template.liquid.html").read_text(encoding="utf-8")
+    template_path = task_template.repository_template(source, project["task_type"])
+    template_name = template_path.relative_to(source).as_posix()
+    template = template_path.read_text(encoding="utf-8")
     # A private page is reached through a short-lived URL Ground Truth makes from its S3 URI.
     link = instructions_url if public else f"{{{{ '{instructions_url}' | grant_read_access }}}}"
     try:
         template = task_template.fill(
             template,
-            {
-                "task_title": html.escape(project["task"]["title"]),
-                "categories_json": html.escape(json.dumps(project["categories"])),
-                "instructions_url": link,
-                "instructions_html": body_html,
-                "examples_html": examples_html,
-            },
+            task_template.placeholder_values(
+                project, instructions_url=link, instructions_html=body_html, examples_html=examples_html
+            ),
+            source=template_name,
         )
         # What Ground Truth will do with it, checked now (on AWS: RenderUiTemplate, see gtcontract.task_template).
-        task_template.render_task(
+        rendered = task_template.render_task(
             template,
             task_template.sample_task_input(f"s3://{bucket}/sample.jpg", project["categories"]),
+            source=template_name,
         )
     except task_template.TemplateError as exc:
         raise ProjectError([str(exc)]) from None
+    element_problems = task_template.crowd_element_problems(
+        rendered, project["task_type"], project["categories"]
+    )
+    if element_problems:
+        raise ProjectError(f"{template_name}: {problem}" for problem in element_problems)
     categories = {"document-version": "2018-11-28", "labels": [{"label": c} for c in project["categories"]]}
+    if project.get("audit_label_attribute_name"):
+        # A verification or adjustment job names the label it reviews in its label category file
+        # ("auditLabelAttributeName", docs.aws.amazon.com/sagemaker/latest/dg/sms-label-cat-config-attributes.html).
+        categories["auditLabelAttributeName"] = project["audit_label_attribute_name"]
     uploads.append(
         Upload(f"config/{version}/template.liquid.html", template.encode(), "text/html; charset=utf-8")
     )

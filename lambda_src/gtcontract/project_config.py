@@ -56,6 +56,25 @@ class TaskType:
     max_categories: int
     label_attribute_ref: bool  # LabelAttributeName must end with "-ref" (and only then may)
     source: str  # where the category limits are documented
+    # The Crowd HTML Element a worker labels with, and the attribute that takes the categories
+    # (docs.aws.amazon.com/sagemaker/latest/dg/sms-ui-template-reference.html): the starter template
+    # instructions/templates/<name>.liquid.html uses it, and the publisher refuses a template without it.
+    crowd_element: str
+    categories_attribute: str
+    # metadata "type" of the label in the output manifest ("Output Data",
+    # docs.aws.amazon.com/sagemaker/latest/dg/sms-data-output.html).
+    output_type: str
+    # Review task types (verification, adjustment) show workers an earlier label of the line,
+    # ``audit_label_attribute_name`` (the label category file's ``auditLabelAttributeName``): None
+    # for the others; else whether that attribute ends in "-ref" (a segmentation mask), and the
+    # crowd element's attribute that shows it ("overlay" of crowd-image-classifier, "initial-value"
+    # of crowd-bounding-box / crowd-semantic-segmentation).
+    audit_ref: bool | None = None
+    review_attribute: str | None = None
+
+    @property
+    def reviews(self) -> bool:
+        return self.audit_ref is not None
 
 
 # Category limits:
@@ -69,8 +88,11 @@ class TaskType:
 #   LabelCategoryConfigS3Uri, docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeLabelingJob.html).
 #   The developer guide's console page says "up to 50 labels" (sms-bounding-box.html); the API
 #   reference's stricter figure is the one we hold to, so nothing we accept is rejected by AWS.
+# - semantic segmentation: "Semantic segmentation labeling jobs using automated labeling: 20 labels"
+#   (CreateLabelingJob, LabelCategoryConfigS3Uri); we hold every semantic-segmentation job to it.
 # LabelAttributeName "-ref": only and always for semantic segmentation, video frame and 3D point
-# cloud task types (CreateLabelingJob, LabelAttributeName), none of which is in this table yet.
+# cloud task types (CreateLabelingJob, LabelAttributeName): the label is the S3 URI of the PNG mask
+# ("Semantic Segmentation Job Output", sms-data-output.html).
 TASK_TYPES: dict[str, TaskType] = {
     t.name: t
     for t in (
@@ -81,6 +103,9 @@ TASK_TYPES: dict[str, TaskType] = {
             10,
             False,
             "CreateLabelingJob (at least 2); crowd-image-classifier (up to 10)",
+            "crowd-image-classifier",
+            "categories",
+            "groundtruth/image-classification",
         ),
         TaskType(
             "image-multilabel-classification",
@@ -89,6 +114,9 @@ TASK_TYPES: dict[str, TaskType] = {
             50,
             False,
             "CreateLabelingJob (at least 2); Image Classification (Multi-label) (up to 50)",
+            "crowd-image-classifier-multi-select",
+            "categories",
+            "groundtruth/image-classification-multilabel",
         ),
         TaskType(
             "bounding-box",
@@ -97,6 +125,63 @@ TASK_TYPES: dict[str, TaskType] = {
             10,
             False,
             "CreateLabelingJob (at least 1); DescribeLabelingJob LabelCategoryConfigS3Uri (10)",
+            "crowd-bounding-box",
+            "labels",
+            "groundtruth/object-detection",
+        ),
+        TaskType(
+            "semantic-segmentation",
+            "SemanticSegmentation",
+            1,
+            20,
+            True,
+            "CreateLabelingJob (at least 1); LabelCategoryConfigS3Uri (semantic segmentation: 20)",
+            "crowd-semantic-segmentation",
+            "labels",
+            "groundtruth/semantic-segmentation",
+        ),
+        # Review task types ("Verify and Adjust Labels",
+        # docs.aws.amazon.com/sagemaker/latest/dg/sms-verification-data.html): the categories of a
+        # verification job are the answers workers choose (crowd-image-classifier: up to 10); an
+        # adjustment job keeps the reviewed job's categories and limits.
+        TaskType(
+            "bounding-box-verification",
+            "VerificationBoundingBox",
+            2,
+            10,
+            False,
+            "CreateLabelingJob (at least 2); crowd-image-classifier (up to 10)",
+            "crowd-image-classifier",
+            "categories",
+            "groundtruth/label-verification",
+            audit_ref=False,
+            review_attribute="overlay",
+        ),
+        TaskType(
+            "bounding-box-adjustment",
+            "AdjustmentBoundingBox",
+            1,
+            10,
+            False,
+            "CreateLabelingJob (at least 1); DescribeLabelingJob LabelCategoryConfigS3Uri (10)",
+            "crowd-bounding-box",
+            "labels",
+            "groundtruth/object-detection",
+            audit_ref=False,
+            review_attribute="initial-value",
+        ),
+        TaskType(
+            "semantic-segmentation-adjustment",
+            "AdjustmentSemanticSegmentation",
+            1,
+            20,
+            True,
+            "CreateLabelingJob (at least 1); LabelCategoryConfigS3Uri (semantic segmentation: 20)",
+            "crowd-semantic-segmentation",
+            "labels",
+            "groundtruth/semantic-segmentation",
+            audit_ref=True,
+            review_attribute="initial-value",
         ),
     )
 }
@@ -195,11 +280,39 @@ def _semantic_problems(config: dict[str, Any], *, check_import: bool) -> list[Pr
                     f"video frame and 3D point cloud tasks; write {show(attr[: -len('-ref')] or 'label')}",
                 )
             )
+    problems.extend(_audit_problems(values, task))
     problems.extend(_lifetime_problems(config, values))
     problems.extend(_lambda_problems(values, task))
     problems.extend(_transform_problems(values, check_import))
     problems.extend(_example_problems(values))
     return problems
+
+
+def _audit_problems(values: dict[str, Any], task: TaskType | None) -> list[Problem]:
+    """``audit_label_attribute_name``: the reviewed label, set exactly for the review task types."""
+    name, audit = "audit_label_attribute_name", values.get("audit_label_attribute_name")
+    if task is None or not (audit is None or isinstance(audit, str)):
+        return []  # the schema reports it
+    if not task.reviews:
+        if audit is not None:
+            return [Problem(name, f"only review task types take it, not {task.name}; write null")]
+        return []
+    if audit is None:
+        example = "mask-ref" if task.audit_ref else "boxes"
+        return [
+            Problem(
+                name,
+                f"{task.name} reviews an earlier label: write the label attribute name of the job "
+                f'that made it, e.g. "{example}"',
+            )
+        ]
+    if audit == values.get("label_attribute_name"):
+        return [Problem(name, f"{show(audit)} is the label_attribute_name; the review writes a new one")]
+    if task.audit_ref and not audit.endswith("-ref"):
+        return [Problem(name, f"a segmentation label's attribute ends in -ref; write {audit}-ref")]
+    if not task.audit_ref and audit.endswith("-ref"):
+        return [Problem(name, f"{task.name} reviews boxes, whose attribute does not end in -ref")]
+    return []
 
 
 def _lifetime_problems(config: dict[str, Any], values: dict[str, Any]) -> list[Problem]:
@@ -377,6 +490,8 @@ class ProjectConfig:
     # declared unless the config says so: it is the data owner's statement, not ours.
     content_classifiers: tuple[str, ...] = ()
     on_publish: str = ON_PUBLISH_NEXT_JOB
+    # The earlier label a review task type shows (auditLabelAttributeName); None otherwise.
+    audit_label_attribute_name: str | None = None
 
     @property
     def rolls_over(self) -> bool:
@@ -434,4 +549,5 @@ class ProjectConfig:
             preprocessing=Preprocessing(transform=transform, options=options),
             content_classifiers=tuple(values["content_classifiers"]),
             on_publish=values["on_publish"],
+            audit_label_attribute_name=values["audit_label_attribute_name"],
         )

@@ -28,14 +28,27 @@ python-liquid is imported only when rendering; the Lambdas never render, and
 
 from __future__ import annotations
 
+import ast
 import html
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
-PLACEHOLDERS = ("task_title", "categories_json", "instructions_url", "instructions_html", "examples_html")
+from gtcontract.project_config import TASK_TYPES
+
+PLACEHOLDERS = (
+    "task_title",
+    "task_description",
+    "categories_json",
+    "instructions_url",
+    "instructions_html",
+    "examples_html",
+    "audit_attribute",
+)
 _PLACEHOLDER = re.compile(r"\[\[ *([A-Za-z_][A-Za-z0-9_]*) *\]\]")
 CROWD_ELEMENTS_SCRIPT = "https://assets.crowd.aws/crowd-html-elements.js"
 
@@ -65,6 +78,118 @@ def fill(template: str, values: Mapping[str, str], *, source: str = "template.li
         return values.get(name, "")
 
     return _PLACEHOLDER.sub(replace, template)
+
+
+def placeholder_values(
+    project: Mapping[str, Any], *, instructions_url: str, instructions_html: str, examples_html: str
+) -> dict[str, str]:
+    """What the publisher and ``gtctl preview`` fill the placeholders of a template with."""
+    task = project["task"]
+    return {
+        "task_title": html.escape(str(task["title"])),
+        "task_description": html.escape(str(task["description"])),
+        "categories_json": html.escape(json.dumps(list(project["categories"]))),
+        "instructions_url": instructions_url,
+        "instructions_html": instructions_html,
+        "examples_html": examples_html,
+        # The earlier label a review task type shows (task.input.manifestLine[...]); "" otherwise.
+        "audit_attribute": str(project.get("audit_label_attribute_name") or ""),
+    }
+
+
+# --- which template, and what it must hold ------------------------------------------------------
+
+OVERRIDE_TEMPLATE = "template.liquid.html"
+STARTER_TEMPLATES = "templates"
+
+
+def repository_template(source: Path, task_type: str) -> Path:
+    """The template of an instructions repository for ``task_type``: its own ``template.liquid.html``
+    when it has one, else the starter template of the task type, ``templates/<task_type>.liquid.html``."""
+    override = source / OVERRIDE_TEMPLATE
+    return override if override.is_file() else source / STARTER_TEMPLATES / f"{task_type}.liquid.html"
+
+
+class _Elements(HTMLParser):
+    """Every element's tag, attributes and the tags of its ancestors."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, dict[str, str], tuple[str, ...]]] = []
+        self._open: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, {k: v or "" for k, v in attrs}, tuple(self._open)))
+        if tag not in _VOID:
+            self._open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._open:
+            del self._open[len(self._open) - 1 - self._open[::-1].index(tag) :]
+
+
+_VOID = frozenset(
+    ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"]
+)
+
+
+def crowd_element_problems(rendered: str, task_type: str, categories: Iterable[str]) -> list[str]:
+    """What a rendered task page lacks for ``task_type``: its Crowd HTML Element inside a
+    ``crowd-form``, with ``name``, the image as ``src``, a ``header``, the categories (as JSON, the
+    project's, in order: the label is their index) and its ``short-instructions`` and
+    ``full-instructions`` (sms-ui-template-crowd-image-classifier.html,
+    sms-ui-template-crowd-image-classifier-multi-select.html, sms-ui-template-crowd-bounding-box.html,
+    sms-ui-template-crowd-semantic-segmentation.html under docs.aws.amazon.com/sagemaker/latest/dg/)."""
+    task = TASK_TYPES[task_type]
+    parser = _Elements()
+    parser.feed(rendered)
+    parser.close()
+    element = task.crowd_element
+    mine = [(attrs, parents) for tag, attrs, parents in parser.found if tag == element]
+    if not mine:
+        others = sorted(
+            {tag for tag, _, _ in parser.found if tag.startswith("crowd-") and tag != "crowd-form"}
+        )
+        used = f" (it uses {', '.join(f'<{t}>' for t in others)})" if others else ""
+        return [
+            f"has no <{element}>{used}, the element of {task_type} tasks; start from "
+            f"{STARTER_TEMPLATES}/{task_type}.liquid.html"
+        ]
+    attrs, parents = mine[0]
+    problems = []
+    if "crowd-form" not in parents:
+        problems.append(f"<{element}> is not inside <crowd-form>; put it in one")
+    needed = ("name", "src", "header", task.categories_attribute, *filter(None, [task.review_attribute]))
+    for name in needed:
+        if not attrs.get(name, "").strip():
+            problems.append(f'<{element}> has no {name}="..."; add it')
+    wanted = list(categories)
+    given = attrs.get(task.categories_attribute, "")
+    if given.strip():
+        shown = _list_literal(given)
+        if shown != wanted:
+            problems.append(
+                f"<{element}> {task.categories_attribute}={given!r} are not the project's categories "
+                f'{json.dumps(wanted)}; write {task.categories_attribute}="[[ categories_json ]]"'
+            )
+    children = {tag for tag, _, ancestors in parser.found if element in ancestors}
+    for child in ("short-instructions", "full-instructions"):
+        if child not in children:
+            problems.append(f"<{element}> has no <{child}>; add the instructions workers see")
+    return problems
+
+
+def _list_literal(text: str) -> Any:
+    """A categories attribute's value: JSON, or the single-quoted list of the AWS examples
+    (``categories="['Cat', 'Dog']"``); None when it is neither."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return None
 
 
 def examples_html(examples: Iterable[Example], indent: str = "      ") -> str:
@@ -141,9 +266,14 @@ def markdown_to_html(markdown: str) -> str:
 # --- Ground Truth's Liquid ---------------------------------------------------------------------------
 
 
-def sample_task_input(task_object: str, categories: Iterable[str]) -> dict[str, Any]:
-    """A ``task.input`` like the built-in image pre-annotation Lambdas give: the image, the labels."""
-    return {"taskObject": task_object, "labels": list(categories)}
+def sample_task_input(
+    task_object: str, categories: Iterable[str], manifest_line: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A ``task.input`` like the built-in image pre-annotation Lambdas give: the image, the labels
+    and the data object's line (``manifestLine``, where a review template finds the earlier label:
+    sms-ui-template-crowd-bounding-box.html, "initial-value")."""
+    line = dict(manifest_line or {"source-ref": task_object})
+    return {"taskObject": task_object, "labels": list(categories), "manifestLine": line}
 
 
 def presigned_stand_in(uri: str) -> str:

@@ -129,7 +129,12 @@ def build(source: Path, image: Path | None = None) -> Preview:
         raise GtctlError(f"{sample}: not found; pass --image FILE of an image to show as the task")
     instructions = task_template.markdown_to_html(_read(source / "instructions.md", "an instructions.md"))
     figures = task_template.examples_html(examples)
-    template = _read(source / "template.liquid.html", "a template.liquid.html")
+    template_path = task_template.repository_template(source, str(project["task_type"]))
+    template = _read(
+        template_path,
+        f"a {task_template.OVERRIDE_TEMPLATE} or "
+        f"{task_template.STARTER_TEMPLATES}/{project['task_type']}.liquid.html",
+    )
     warnings: list[str] = []
 
     def grant_read_access(uri: str) -> str:
@@ -140,23 +145,25 @@ def build(source: Path, image: Path | None = None) -> Preview:
     try:
         filled = task_template.fill(
             template,
-            {
-                "task_title": html.escape(title),
-                "categories_json": html.escape(json.dumps(categories)),
-                "instructions_url": f"#{INSTRUCTIONS_ANCHOR}",
-                "instructions_html": instructions,
-                "examples_html": figures,
-            },
-            source=str(source / "template.liquid.html"),
+            task_template.placeholder_values(
+                project,
+                instructions_url=f"#{INSTRUCTIONS_ANCHOR}",
+                instructions_html=instructions,
+                examples_html=figures,
+            ),
+            source=str(template_path),
         )
         rendered = task_template.render_task(
             filled,
             task_template.sample_task_input(data_uri(sample), categories),
             grant_read_access=grant_read_access,
-            source=str(source / "template.liquid.html"),
+            source=str(template_path),
         )
     except task_template.TemplateError as exc:
         raise GtctlError(str(exc)) from None
+    # The pipeline refuses a template without the task type's crowd element: so does the preview.
+    for problem in task_template.crowd_element_problems(rendered, str(project["task_type"]), categories):
+        raise GtctlError(f"{template_path}: {problem}")
     rendered = _CROWD_SCRIPT.sub("", rendered)
     page = (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'

@@ -716,7 +716,9 @@ class GroundTruthBackend:
         obj.state, obj.failure_reason, obj.done_at = state, reason, at
         job.last_done_at = max(job.last_done_at or 0.0, at)
 
-    def _label(self, job: Job, obj: DataObject, at: float) -> None:
+    def _label(self, job: Job, obj: DataObject, at: float) -> bool:
+        """The workers label ``obj``; False when they cannot (its image does not load: it fails)."""
+        aws = self.clients_for(job)
         task = workforce.Task(
             line=obj.line,
             attr=job.attr,
@@ -726,7 +728,24 @@ class GroundTruthBackend:
             region=job.region,
             annotation_prefix=f"{job.job_dir}/annotations/consolidated-annotation/output/{obj.seq}",
         )
-        aws = self.clients_for(job)
+        if job.task.needs_image:
+            # Boxes and masks are drawn on the image the worker sees: its real size. An image
+            # that does not load cannot be labeled (Ground Truth reads it as the job's role).
+            uri = obj.line.get("source-ref")
+            try:
+                if not isinstance(uri, str):
+                    raise ValueError("the data object has no source-ref")
+                task.image_size = workforce.image_size(aws.read_object(uri))
+            except JobAccessDenied:
+                raise
+            except (ValueError, ClientError) as exc:
+                why = f"The image could not be loaded: {exc}"
+                if self.settings.unloadable_image == "declined":
+                    why = f"Every worker assigned to the task declined it. {why}"
+                    self._finish(job, obj, "expired", f"ClientError: {why}", at)
+                else:
+                    self._finish(job, obj, "failed", f"ClientError: {why}", at)
+                return False
         # The job's own pre-annotation Lambda before the task goes to workers, its consolidation
         # Lambda after they submit, both invoked as the job's role (Lambdas of the job's account;
         # the built-in ones belong to AWS's accounts and are the service's own).
@@ -739,6 +758,7 @@ class GroundTruthBackend:
         obj.output = {**obj.line, **obj.stream_fields, job.attr: result.label, f"{job.attr}-metadata": meta}
         obj.state, obj.done_at = "labeled", at
         job.last_done_at = max(job.last_done_at or 0.0, at)
+        return True
 
     def _output_lines(self, job: Job) -> list[dict[str, Any]]:
         """Every terminal object in arrival order; at the end of the job, the objects never
@@ -807,7 +827,11 @@ class GroundTruthBackend:
                         if obj is None:
                             break
                         if action == "label":
-                            self._label(job, obj, now)
+                            if not self._label(job, obj, now):  # its image does not load
+                                declined = obj.state == "expired"
+                                self._emit_task(job, "Declined" if declined else "Submitted", job.workers)
+                                done["declined" if declined else "failed"] += 1
+                                continue
                             self._emit_task(job, "Submitted", job.workers)
                             if job.output_topic and job.sns_topic:
                                 self.clients_for(job).publish(job.output_topic, json.dumps(obj.output))

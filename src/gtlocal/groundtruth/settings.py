@@ -30,6 +30,11 @@ CHOICES: dict[str, tuple[str, ...]] = {
     # labels the objects without the label attribute in the chained job; the exact shape at the
     # end of a stopped or expired job is not documented.
     "unlabeled_in_output": ("plain", "failure-metadata", "omitted"),
+    # What workers do with a box or mask task whose image does not load (missing, not an image):
+    # not documented. "failed": the object fails (no label, a failure-reason); "declined": every
+    # worker declines it, so it expires ("if every assigned worker declines an object, it is
+    # marked expired"). Neither labels it: the local cloud is not kinder than AWS.
+    "unloadable_image": ("failed", "declined"),
 }
 SECONDS = ("initializing_seconds", "stopping_seconds", "job_expiry_seconds", "idle_stop_seconds")
 
@@ -44,6 +49,7 @@ class Settings:
     # Events are delivered at least once; EventBridge may deliver one change several times.
     duplicate_events: int = 1
     unlabeled_in_output: str = CHOICES["unlabeled_in_output"][0]
+    unloadable_image: str = CHOICES["unloadable_image"][0]
     # How long a new job stays Initializing (not documented; a choice of this emulator).
     initializing_seconds: float = 1.0
     # How long Stopping lasts before Stopped (not documented).

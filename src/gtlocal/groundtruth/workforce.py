@@ -9,10 +9,9 @@ the jobs: the backend (``models``) asks for an answer and writes it.
 
 from __future__ import annotations
 
+import io
 import json
 import random
-import struct
-import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +32,9 @@ class TaskType:
     ref_required: bool = False
     max_task_seconds: int = 28_800  # TaskTimeLimitInSeconds maximum
     categories_required: bool = True
+    # The answer depends on the image's size (boxes inside it, a mask of its size): the workers must
+    # load the image, and an object whose image does not load fails.
+    needs_image: bool = False
 
 
 CUSTOM = TaskType("custom", "groundTruth/custom", categories_required=False)
@@ -48,13 +50,18 @@ BUILT_IN: dict[str, TaskType] = {
     "TextMultiClassMultiLabel": TaskType(
         "multilabel", "groundtruth/text-classification-multilabel", min_labels=2
     ),
-    "BoundingBox": TaskType("bounding-box", "groundtruth/object-detection"),
+    "BoundingBox": TaskType("bounding-box", "groundtruth/object-detection", needs_image=True),
     "SemanticSegmentation": TaskType(
-        "semantic-segmentation", "groundtruth/semantic-segmentation", ref_required=True
+        "semantic-segmentation", "groundtruth/semantic-segmentation", ref_required=True, needs_image=True
     ),
-    "AdjustmentBoundingBox": TaskType("adjust-bounding-box", "groundtruth/object-detection"),
+    "AdjustmentBoundingBox": TaskType(
+        "adjust-bounding-box", "groundtruth/object-detection", needs_image=True
+    ),
     "AdjustmentSemanticSegmentation": TaskType(
-        "adjust-semantic-segmentation", "groundtruth/semantic-segmentation", ref_required=True
+        "adjust-semantic-segmentation",
+        "groundtruth/semantic-segmentation",
+        ref_required=True,
+        needs_image=True,
     ),
     "VerificationBoundingBox": TaskType("verification", "groundtruth/label-verification"),
     # "verification (VerificationSemanticSegmentation) must not end with -ref"
@@ -123,6 +130,23 @@ class Task:
     audit_attr: str | None  # the label under review (adjustment / verification)
     region: str
     annotation_prefix: str  # s3://<output>/<job>/annotations/consolidated-annotation/output/<seq>
+    # (width, height, depth) of the image, for the task types that need it (``TaskType.needs_image``)
+    image_size: tuple[int, int, int] = (1024, 768, 3)
+
+
+def image_size(data: bytes) -> tuple[int, int, int]:
+    """(width, height, depth) of an image, from its header; ``ValueError`` when it is no image.
+
+    Depth is the number of channels, as ``image_size`` of the bounding-box output
+    ("Bounding Box Job Output": ``{"width": 500, "height": 400, "depth": 3}``)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            return width, height, len(image.getbands())
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"not an image the workers can load ({exc})") from None
 
 
 @dataclass
@@ -172,15 +196,21 @@ def _multilabel(task: Task, rng: random.Random) -> Answer:
     )
 
 
+def _box(rng: random.Random, width: int, height: int) -> dict[str, int]:
+    """A box inside a ``width`` x ``height`` image (pixels, from its top left corner)."""
+    left, top = rng.randrange(width), rng.randrange(height)
+    return {
+        "left": left,
+        "top": top,
+        "width": rng.randint(1, width - left),
+        "height": rng.randint(1, height - top),
+    }
+
+
 def _boxes(task: Task, rng: random.Random) -> list[dict[str, int]]:
+    width, height, _ = task.image_size
     return [
-        {
-            "class_id": rng.randrange(len(task.categories)),
-            "left": rng.randrange(0, 512),
-            "top": rng.randrange(0, 384),
-            "width": rng.randrange(16, 512),
-            "height": rng.randrange(16, 384),
-        }
+        {"class_id": rng.randrange(len(task.categories)), **_box(rng, width, height)}
         for _ in range(rng.randint(1, 3))
     ]
 
@@ -188,8 +218,9 @@ def _boxes(task: Task, rng: random.Random) -> list[dict[str, int]]:
 def _box_answer(
     task: Task, rng: random.Random, boxes: list[dict[str, int]], class_map: dict[str, str]
 ) -> Answer:
+    width, height, depth = task.image_size
     return Answer(
-        {"image_size": [{"width": 1024, "height": 768, "depth": 3}], "annotations": boxes},
+        {"image_size": [{"width": width, "height": height, "depth": depth}], "annotations": boxes},
         {
             "objects": [{"confidence": _confidence(task, rng)} for _ in boxes],
             "class-map": {str(b["class_id"]): class_map[str(b["class_id"])] for b in boxes},
@@ -219,34 +250,55 @@ def _adjust_bounding_box(task: Task, rng: random.Random) -> Answer:
             boxes[0]["left"] = max(0, int(boxes[0].get("left", 0)) + rng.choice((-5, -1, 1, 5)))
         for box in boxes:
             class_map.setdefault(str(box.get("class_id")), str(box.get("class_id")))
+        # The worker sees the image: a box reaching past its edges is pulled inside them.
+        width, height, _ = task.image_size
+        fitted = [_fit(box, width, height) for box in boxes]
+        adjusted = adjusted or fitted != boxes
+        boxes = fitted
     else:  # nothing to review: the worker draws the boxes
         boxes, adjusted = _boxes(task, rng), True
     result = _box_answer(task, rng, boxes, class_map)
-    if isinstance(prior, dict) and isinstance(prior.get("image_size"), list):
-        result.label["image_size"] = prior["image_size"]
     result.metadata["adjustment-status"] = "adjusted" if adjusted else "unadjusted"
     return result
 
 
-def _png_1x1_white() -> bytes:
-    """A 1x1 white PNG: the mask file a semantic-segmentation answer points to."""
+def _fit(box: dict[str, Any], width: int, height: int) -> dict[str, Any]:
+    """``box`` inside a ``width`` x ``height`` image (at least one pixel)."""
+    left = min(max(0, int(box.get("left", 0))), width - 1)
+    top = min(max(0, int(box.get("top", 0))), height - 1)
+    return {
+        **box,
+        "left": left,
+        "top": top,
+        "width": min(max(1, int(box.get("width", 1))), width - left),
+        "height": min(max(1, int(box.get("height", 1))), height - top),
+    }
 
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1x1, 8-bit RGB
-    pixels = zlib.compress(b"\x00\xff\xff\xff")  # filter byte + one white pixel
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-
-
-_MASK_PNG = _png_1x1_white()
 _PALETTE = ("#2acf59", "#f28333", "#1f77b4", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22")
+BACKGROUND_HEX = "#ffffff"
+
+
+def mask_png(width: int, height: int, regions: list[tuple[str, dict[str, int]]]) -> bytes:
+    """An RGB PNG mask of ``width`` x ``height``: background white, each (hex colour, box) painted."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (width, height), BACKGROUND_HEX)
+    draw = ImageDraw.Draw(image)
+    for color, box in regions:
+        right, bottom = box["left"] + box["width"] - 1, box["top"] + box["height"] - 1
+        draw.rectangle((box["left"], box["top"], right, bottom), fill=color)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 def _semantic_segmentation(task: Task, rng: random.Random) -> Answer:
+    """A PNG mask of the image's size (S3 URI as the label) and its ``internal-color-map``
+    ("Semantic Segmentation Job Output": class 0 is ``BACKGROUND``, ``#ffffff``)."""
     confidence = _confidence(task, rng)  # "Confidence scores are the same across all classes"
     color_map: dict[str, dict[str, Any]] = {
-        "0": {"class-name": "BACKGROUND", "confidence": confidence, "hex-color": "#ffffff"}
+        "0": {"class-name": "BACKGROUND", "confidence": confidence, "hex-color": BACKGROUND_HEX}
     }
     for i, name in enumerate(task.categories, start=1):
         color_map[str(i)] = {
@@ -254,8 +306,20 @@ def _semantic_segmentation(task: Task, rng: random.Random) -> Answer:
             "confidence": confidence,
             "hex-color": _PALETTE[(i - 1) % len(_PALETTE)],
         }
+    width, height, _ = task.image_size
+    painted = [
+        (color_map[str(rng.randint(1, len(task.categories)))]["hex-color"], _box(rng, width, height))
+        for _ in range(rng.randint(1, 3))
+    ]
     mask = f"{task.annotation_prefix}/{task.attr}.png"
-    return Answer(mask, {"internal-color-map": color_map}, {mask: _MASK_PNG})
+    return Answer(mask, {"internal-color-map": color_map}, {mask: mask_png(width, height, painted)})
+
+
+def _adjust_semantic_segmentation(task: Task, rng: random.Random) -> Answer:
+    """The worker repaints the reviewed mask, or leaves it ("adjustment-status")."""
+    result = _semantic_segmentation(task, rng)
+    result.metadata["adjustment-status"] = "adjusted" if rng.random() < 0.5 else "unadjusted"
+    return result
 
 
 def _verification(task: Task, rng: random.Random) -> Answer:
@@ -287,7 +351,7 @@ _ANSWERS = {
     "bounding-box": _bounding_box,
     "semantic-segmentation": _semantic_segmentation,
     "adjust-bounding-box": _adjust_bounding_box,
-    "adjust-semantic-segmentation": _semantic_segmentation,
+    "adjust-semantic-segmentation": _adjust_semantic_segmentation,
     "verification": _verification,
     "custom": _custom,
 }

@@ -121,6 +121,17 @@ class World:
             if event["detail-type"] == "SageMaker Ground Truth Labeling Job Task Status Change"
         ]
 
+    def put_image(self, key: str, size: tuple[int, int]) -> str:
+        """A PNG of ``size`` (width, height) in the input bucket; its S3 URI."""
+        import io
+
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.new("RGB", size, (90, 120, 200)).save(out, format="PNG")
+        self.s3.put_object(Bucket="gt-input", Key=key, Body=out.getvalue())
+        return f"s3://gt-input/{key}"
+
     def put_manifest(self, key: str, lines: list[dict[str, Any]]) -> str:
         body = "\n".join(json.dumps(line) for line in lines) + "\n"
         self.s3.put_object(Bucket="gt-input", Key=key, Body=body.encode())

@@ -6,12 +6,14 @@ Difference 10 (moto's SNS) is in tests/integration/localcloud/test_moto_shims.py
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from emulator_world import ACCOUNT, WORKTEAM, World
+from PIL import Image
 
 SCHEMA_KEYS = {"State", "labeling-job-arn", "workteam-team-arn"}
 
@@ -273,6 +275,7 @@ def test_8_adjustment_verification_and_segmentation_have_their_output_formats(wo
     """ "Output Data": bounding box adjustment keeps the reviewed label and adds the adjusted one with
     ``adjustment-status``; label verification is ``groundtruth/label-verification`` with a class;
     semantic segmentation is a ``-ref`` to a PNG mask with an ``internal-color-map``."""
+    world.put_image("dog.jpg", (500, 400))
     manifest = world.put_manifest("review.manifest", [PRIOR_BOXES])
     jobs = {
         "adjust": ("AdjustmentBoundingBox", "adjusted-boxes"),
@@ -306,7 +309,10 @@ def test_8_adjustment_verification_and_segmentation_have_their_output_formats(wo
     assert meta["internal-color-map"]["0"]["class-name"] == "BACKGROUND"
     assert [meta["internal-color-map"][str(i)]["class-name"] for i in (1, 2, 3)] == ["cat", "dog", "bird"]
     bucket, _, key = segmented["mask-ref"].removeprefix("s3://").partition("/")
-    assert world.s3.get_object(Bucket=bucket, Key=key)["Body"].read().startswith(b"\x89PNG")
+    mask = world.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert mask.startswith(b"\x89PNG")
+    with Image.open(io.BytesIO(mask)) as image:  # a mask of the image's size
+        assert image.size == (500, 400)
 
 
 # 9 ---------------------------------------------------------------------------------------------

@@ -76,7 +76,8 @@ def test_unreadable_categories_fail_the_job(world: World) -> None:
 
 
 def test_bounding_box_and_multilabel_formats(world: World) -> None:
-    uri = put_manifest(world, "formats.manifest", [{"source-ref": "s3://gt-input/a.jpg"}])
+    image = world.put_image("a.png", (50, 40))
+    uri = put_manifest(world, "formats.manifest", [{"source-ref": image}])
     bbox = "arn:aws:lambda:us-east-1:432418664414:function:PRE-BoundingBox"
     multi = "arn:aws:lambda:us-east-1:432418664414:function:PRE-ImageMultiClassMultiLabel"
     world.create("boxes", streaming=False, manifest=uri, PreHumanTaskLambdaArn=bbox)
@@ -89,6 +90,37 @@ def test_bounding_box_and_multilabel_formats(world: World) -> None:
     annotation = box["category"]["annotations"][0]
     assert set(annotation) == {"class_id", "left", "top", "width", "height"}
     assert box["category-metadata"]["class-map"][str(annotation["class_id"])] in ("cat", "dog", "bird")
+    # "Bounding Box Job Output": image_size is the image's; the boxes lie inside it
+    assert box["category"]["image_size"] == [{"width": 50, "height": 40, "depth": 3}]
+    for b in box["category"]["annotations"]:
+        assert b["left"] >= 0 and b["top"] >= 0
+        assert b["left"] + b["width"] <= 50 and b["top"] + b["height"] <= 40
     labels = world.output_manifest("multi")[0]
     assert labels["category-metadata"]["type"] == "groundtruth/image-classification-multilabel"
     assert isinstance(labels["category"], list) and labels["category"]
+
+
+def test_a_box_or_mask_object_whose_image_does_not_load_fails_with_the_reason(world: World) -> None:
+    """Boxes and masks are drawn on the image: workers cannot label one that does not load."""
+    world.s3.put_object(Bucket="gt-input", Key="not-an-image.jpg", Body=b"text")
+    lines = [{"source-ref": "s3://gt-input/missing.jpg"}, {"source-ref": "s3://gt-input/not-an-image.jpg"}]
+    uri = put_manifest(world, "unloadable.manifest", lines)
+    bbox = "arn:aws:lambda:us-east-1:432418664414:function:PRE-BoundingBox"
+    world.create("unloadable", streaming=False, manifest=uri, PreHumanTaskLambdaArn=bbox)
+    world.cloud.control.advance_clock(1)
+    assert world.cloud.control.workforce("unloadable", label=2) == {"labeled": 0, "declined": 0, "failed": 2}
+    out = world.output_manifest("unloadable")
+    reasons = [line["category-metadata"]["failure-reason"] for line in out]
+    assert all(r.startswith("ClientError: The image could not be loaded: ") for r in reasons)
+    assert "NoSuchKey" in reasons[0] and "not an image" in reasons[1]
+    assert not any("category" in line for line in out)
+    # The setting for what the documentation leaves open: the workers decline it instead
+    world.cloud.control.update_settings(unloadable_image="declined")
+    again = put_manifest(world, "unloadable-again.manifest", lines[:1])
+    world.create("declined", streaming=False, manifest=again, PreHumanTaskLambdaArn=bbox)
+    world.cloud.control.advance_clock(1)
+    assert world.cloud.control.workforce("declined", label=1) == {"labeled": 0, "declined": 1, "failed": 0}
+    [declined] = world.output_manifest("declined")
+    assert declined["category-metadata"]["failure-reason"].startswith(
+        "ClientError: Every worker assigned to the task declined it. The image could not be loaded: "
+    )

@@ -58,7 +58,7 @@ def test_a_template_that_does_not_render_is_one_line(template: str, message: str
 
 
 def test_the_starter_template_renders_with_the_crowd_elements_it_needs() -> None:
-    template = (ROOT / "instructions" / "template.liquid.html").read_text()
+    template = (ROOT / "instructions" / "templates" / "image-classification.liquid.html").read_text()
     filled = tt.fill(template, {name: f"<{name}>" for name in tt.PLACEHOLDERS})
     out = tt.render_task(filled, tt.sample_task_input("s3://b/sample.jpg", ["cat", "dog"]))
     assert 'src="https://b.s3.amazonaws.com/sample.jpg?' in out

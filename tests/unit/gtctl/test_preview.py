@@ -73,3 +73,26 @@ def test_a_project_without_examples_needs_an_image(repo: Path, tmp_path: Path) -
         cli, ["preview", "--source", str(repo), "--image", str(image), "--output", str(tmp_path / "p.html")]
     )
     assert ok.exit_code == 0, ok.output
+
+
+@pytest.mark.parametrize(
+    ("task_type", "attr", "element"),
+    [
+        ("image-multilabel-classification", "animals", "crowd-image-classifier-multi-select"),
+        ("bounding-box", "boxes", "crowd-bounding-box"),
+        ("semantic-segmentation", "mask-ref", "crowd-semantic-segmentation"),
+    ],
+)
+def test_each_task_type_previews_its_starter_template_and_a_wrong_one_is_one_line(
+    repo: Path, task_type: str, attr: str, element: str
+) -> None:
+    project = json.loads((repo / "project.json").read_text())
+    project.update(task_type=task_type, label_attribute_name=attr)
+    (repo / "project.json").write_text(json.dumps(project))
+    page = build(repo).html
+    assert f"<{element}" in page and '="[&quot;cat&quot;, &quot;dog&quot;, &quot;bird&quot;]"' in page
+    # The repository's own template overrides the starter one, and must be the type's
+    shutil.copy(repo / "templates" / "image-classification.liquid.html", repo / "template.liquid.html")
+    result = CliRunner().invoke(cli, ["preview", "--source", str(repo), "--output", str(repo / "p.html")])
+    assert result.exit_code != 0
+    assert f"template.liquid.html: has no <{element}> (it uses <crowd-image-classifier>)" in result.output

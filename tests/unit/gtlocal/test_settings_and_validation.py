@@ -26,6 +26,7 @@ def test_settings_update_checks_types_and_names() -> None:
         {"stopping_seconds": "1"},
         {"state_change_events": "some"},
         {"unlabeled_in_output": "yes"},
+        {"unloadable_image": "labeled"},
         {"duplicate_events": 2, "idle_stop_status": "InProgress"},
     ):
         with pytest.raises(ControlError):
@@ -40,6 +41,7 @@ def test_documented_defaults() -> None:
         "expiry_status": "Failed",
         "duplicate_events": 1,
         "unlabeled_in_output": "plain",
+        "unloadable_image": "failed",
         "initializing_seconds": 1.0,
         "stopping_seconds": 0.0,
         "job_expiry_seconds": 2_592_000.0,

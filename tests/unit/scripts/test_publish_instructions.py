@@ -249,8 +249,9 @@ def test_a_published_run_uploads_config_last(
     [
         (lambda r: shutil.rmtree(r), "--source"),
         (
-            lambda r: (r / "template.liquid.html").unlink(),
-            "template.liquid.html: missing from the repository",
+            lambda r: (r / "templates" / "image-classification.liquid.html").unlink(),
+            "template.liquid.html: missing from the repository, and so is "
+            "templates/image-classification.liquid.html",
         ),
         (lambda r: (r / "examples" / "cat.svg").unlink(), "examples[0].file:"),
         (lambda r: (r / "project.json").unlink(), "project.json: not found"),
@@ -328,3 +329,44 @@ def test_published_categories_keep_their_positions(
     assert publish([*first, "fox"], "v4") == (0, [])  # appended: every earlier position kept
     assert publish(["fox", *first], "v5", "--allow-category-changes") == (0, [])
     assert published_version() == "v5"
+
+
+@pytest.mark.parametrize(
+    ("task_type", "attr", "audit", "element"),
+    [
+        ("image-multilabel-classification", "animals", None, "crowd-image-classifier-multi-select"),
+        ("bounding-box", "boxes", None, "crowd-bounding-box"),
+        ("semantic-segmentation", "mask-ref", None, "crowd-semantic-segmentation"),
+        ("bounding-box-verification", "verdict", "boxes", "crowd-image-classifier"),
+        ("bounding-box-adjustment", "adjusted-boxes", "boxes", "crowd-bounding-box"),
+        ("semantic-segmentation-adjustment", "adjusted-mask-ref", "mask-ref", "crowd-semantic-segmentation"),
+    ],
+)
+def test_each_task_type_publishes_its_starter_template_and_a_review_names_its_label(
+    repo: Path, task_type: str, attr: str, audit: str | None, element: str
+) -> None:
+    categories = ["good", "bad"] if task_type == "bounding-box-verification" else ["cat", "dog", "bird"]
+    edit(repo, task_type=task_type, label_attribute_name=attr, audit_label_attribute_name=audit)
+    edit(repo, categories=categories, examples=[])
+    project = pub.load_project(repo, {"GT_DEFAULT_WORKTEAM_ARN": TEAM})
+    uploads, config = pub.render(repo, project, bucket="ib", region="us-east-1", version="v1", public=True)
+    template = next(u for u in uploads if u.key.endswith("template.liquid.html")).body.decode()
+    assert f"<{element}" in template and "[[" not in template
+    if audit:
+        assert f'task.input.manifestLine["{audit}"]' in template
+    label_file = json.loads(next(u for u in uploads if u.key.endswith("categories.json")).body)
+    assert label_file.get("auditLabelAttributeName") == audit
+    assert (config["task_type"], config["audit_label_attribute_name"]) == (task_type, audit)
+
+
+def test_a_repository_template_of_another_task_type_is_refused_naming_the_starter(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GT_DEFAULT_WORKTEAM_ARN", TEAM)
+    shutil.copy(repo / "templates" / "image-classification.liquid.html", repo / "template.liquid.html")
+    edit(repo, task_type="bounding-box", label_attribute_name="boxes")
+    code, err = run_main(repo, capsys, "--bucket", "b", "--dry-run")
+    assert code == 1 and err == [
+        "error: template.liquid.html: has no <crowd-bounding-box> (it uses <crowd-image-classifier>), "
+        "the element of bounding-box tasks; start from templates/bounding-box.liquid.html"
+    ]

@@ -1,0 +1,172 @@
+"""Every built-in image task type, end to end on the local cloud: drop, label, expire, chain.
+
+Per task type the project is published by the real publisher (``scripts/publish_instructions.py``:
+the starter template of the type, ``instructions/templates/<type>.liquid.html``), then:
+- the job is created with the type's built-in Lambdas (``PRE-``/``ACS-`` of the region,
+  HumanTaskConfig, docs.aws.amazon.com/sagemaker/latest/APIReference/API_HumanTaskConfig.html),
+  its ``LabelAttributeName`` and the published template, which holds the type's crowd element;
+- one of two images is labeled; its output line has the shape and keys of the "Output Data"
+  example of the type (docs.aws.amazon.com/sagemaker/latest/dg/sms-data-output.html,
+  ``tests/documented_outputs.py``); boxes lie inside the image, a mask is a PNG of its size;
+- the job expires; the chained job's input manifest keeps the earlier label as it was, and
+  re-offers the other image, which the chained job labels.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from PIL import Image
+from tests.documented_outputs import label_shape_problems
+
+from gtcontract import task_template
+from gtcontract.project_config import TASK_TYPES
+
+from .conftest import Project, image_bytes
+
+ROOT = Path(__file__).resolve().parents[3]
+HOUR = 3600
+ATTRIBUTES = {
+    "image-classification": "animal",
+    "image-multilabel-classification": "animals",
+    "bounding-box": "boxes",
+    "semantic-segmentation": "mask-ref",
+}
+SIZES = [(96, 64), (40, 72)]  # distinct image sizes: boxes and masks follow each image's own
+
+
+def publish(project: Project, tmp_path: Path, task_type: str) -> dict[str, Any]:
+    """The instructions repository set to ``task_type``, published by the pipeline's publisher."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import publish_instructions as pub
+
+    source = tmp_path / "instructions"
+    shutil.copytree(ROOT / "instructions", source)
+    spec = json.loads((source / "project.json").read_text())
+    spec.update(task_type=task_type, label_attribute_name=ATTRIBUTES[task_type])
+    (source / "project.json").write_text(json.dumps(spec))
+    document = project.deployment
+    team = f"arn:aws:sagemaker:{document['region']}:{document['account_id']}:workteam/private-crowd/test-team"
+    loaded = pub.load_project(source, {"GT_DEFAULT_WORKTEAM_ARN": team})
+    uploads, config = pub.render(
+        source,
+        loaded,
+        bucket=document["buckets"]["instructions"],
+        region=document["region"],
+        version=f"v-{task_type}",
+        public=True,
+    )
+    pub.publish(uploads, document["buckets"]["instructions"], project.s3())
+    return config
+
+
+def read_s3(project: Project, uri: str) -> bytes:
+    bucket, _, key = uri[5:].partition("/")
+    body: bytes = project.s3().get_object(Bucket=bucket, Key=key)["Body"].read()
+    return body
+
+
+def output_lines(project: Project, index: int) -> list[dict[str, Any]]:
+    sm = boto3.client("sagemaker", region_name=project.deployment["region"])
+    desc = sm.describe_labeling_job(LabelingJobName=project.job_name(index))
+    body = read_s3(project, desc["LabelingJobOutput"]["OutputDatasetS3Uri"])
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+def check_label(project: Project, task_type: str, line: dict[str, Any], categories: list[str]) -> None:
+    """The label of ``line`` is what the task type documents, and fits the image it labels."""
+    attr = ATTRIBUTES[task_type]
+    assert label_shape_problems(task_type, line, attr) == []
+    meta = line[f"{attr}-metadata"]
+    assert meta["type"] == TASK_TYPES[task_type].output_type and meta["human-annotated"] == "yes"
+    label = line[attr]
+    width, height = Image.open(io.BytesIO(read_s3(project, line["source-ref"]))).size
+    if task_type == "image-classification":
+        assert meta["class-name"] == categories[label]
+    elif task_type == "image-multilabel-classification":
+        assert meta["class-map"] == {str(i): categories[i] for i in label}
+    elif task_type == "bounding-box":
+        assert label["image_size"] == [{"width": width, "height": height, "depth": 3}]
+        for box in label["annotations"]:
+            assert box["left"] >= 0 and box["left"] + box["width"] <= width
+            assert box["top"] >= 0 and box["top"] + box["height"] <= height
+            assert meta["class-map"][str(box["class_id"])] == categories[box["class_id"]]
+    else:
+        names = {k: v["class-name"] for k, v in meta["internal-color-map"].items()}
+        assert names == {"0": "BACKGROUND", **{str(i + 1): c for i, c in enumerate(categories)}}
+        with Image.open(io.BytesIO(read_s3(project, label))) as mask:
+            assert (mask.format, mask.size) == ("PNG", (width, height))
+
+
+@pytest.mark.parametrize("task_type", list(ATTRIBUTES))
+def test_each_task_type_is_labeled_expired_and_chained_with_its_labels_kept(
+    project: Project, tmp_path: Path, task_type: str
+) -> None:
+    # Given the project published for the task type, and two images of different sizes dropped
+    config = publish(project, tmp_path, task_type)
+    categories, attr = config["categories"], ATTRIBUTES[task_type]
+    for seed, size in enumerate(SIZES):
+        project.drop(f"types/{seed}.png", image_bytes(seed, size, "PNG"))
+    project.run()
+    project.start_job_running(1)
+
+    # Then the job is the type's: built-in Lambdas of the region, its attribute, its template
+    sm = boto3.client("sagemaker", region_name=project.deployment["region"])
+    desc = sm.describe_labeling_job(LabelingJobName=project.job_name(1))
+    human = desc["HumanTaskConfig"]
+    suffix = TASK_TYPES[task_type].builtin_suffix
+    assert human["PreHumanTaskLambdaArn"].endswith(f":function:PRE-{suffix}")
+    assert human["AnnotationConsolidationConfig"]["AnnotationConsolidationLambdaArn"].endswith(
+        f":function:ACS-{suffix}"
+    )
+    assert desc["LabelAttributeName"] == attr
+    template = read_s3(project, human["UiConfig"]["UiTemplateS3Uri"]).decode()
+    rendered = task_template.render_task(
+        template, task_template.sample_task_input("s3://b/a.png", categories)
+    )
+    assert task_template.crowd_element_problems(rendered, task_type, categories) == []
+
+    # When one image is labeled, then the job expires with the other unlabeled
+    assert project.cloud.control.workforce(project.job_name(1), label=1)["labeled"] == 1
+    [labeled] = [line for line in output_lines(project, 1) if attr in line]
+    check_label(project, task_type, labeled, categories)
+    project.cloud.control.update_settings(idle_stop_seconds=90 * 86400)
+    project.advance(project.emulator["job_expiry_seconds"] + HOUR)
+    assert project.cloud.control.job(project.job_name(1))["status"] == project.emulator["expiry_status"]
+    project.run(reconcile=True)
+
+    # Then one chained job gets the earlier label as it was, and the other image to label
+    assert project.jobs() == [project.job_name(1), project.job_name(2)]
+    manifest = read_s3(
+        project,
+        f"s3://{project.deployment['buckets']['input']}/manifests/{project.job_name(2)}/input.manifest",
+    )
+    lines = [json.loads(line) for line in manifest.splitlines()]
+    kept = [line for line in lines if attr in line]
+    assert len(lines) == 2 and len(kept) == 1
+    assert kept[0][attr] == labeled[attr] and kept[0][f"{attr}-metadata"] == labeled[f"{attr}-metadata"]
+    project.start_job_running(2)
+    assert sm.describe_labeling_job(LabelingJobName=project.job_name(2))["LabelAttributeName"] == attr
+    assert project.label_all(2) == 1
+    [relabeled] = [
+        line
+        for line in output_lines(project, 2)
+        if attr in line and line["source-ref"] != labeled["source-ref"]
+    ]
+    check_label(project, task_type, relabeled, categories)
+
+    # And when it stops, both images are LABELED in the ledger with their task type's label
+    sm.stop_labeling_job(LabelingJobName=project.job_name(2))
+    project.advance(5)
+    project.run(reconcile=True)
+    objects = project.objects()
+    assert Counter(o["state"] for o in objects) == {"LABELED": 2} and project.lost() == []
+    assert all(attr in json.loads(o["label"]) for o in objects)
