@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -90,6 +91,13 @@ class Clients:
         self._clients: dict[tuple[str, tuple[str, str, str | None] | None], Any] = {}
         self._lock = threading.Lock()
         self._session: Any = None
+        _every_clients.add(self)
+
+    def _forget(self) -> None:
+        """Drop every client and the session (a forked child: see ``_after_fork_in_child``)."""
+        self._clients = {}
+        self._lock = threading.Lock()
+        self._session = None
 
     def _boto3_session(self) -> Any:
         if self._session is None:
@@ -147,6 +155,20 @@ class Clients:
             return {
                 service: client for (service, owner), client in self._clients.items() if owner == credentials
             }
+
+
+_every_clients: weakref.WeakSet[Clients] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child makes its own clients: the parent's pooled connections are not shared across
+    processes (two processes on one socket read each other's answers), and a lock another thread
+    held at the fork would never be released in the child."""
+    for clients in list(_every_clients):
+        clients._forget()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class ObjectStore:

@@ -18,20 +18,28 @@ CloudFormation deployments can run it too.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import boto3
 import botocore.retries.standard
 import pytest
 
-from gtlocal.runner import RunStats
+from gtlocal.runner import RunStats, function_environment
+from gtstream.chaining import LOCK_LEASE_SECONDS
+from gtstream.config import Settings
+from gtstream.deps import Deps
+from gtstream.ledger import utcnow
+from gtstream.reconcile import reconcile
 
 from .conftest import Project
 
 DAY = 86_400
 SETTLED = {"SENT", "LABELED", "QUARANTINED"}
+DELAY = 0.1  # seconds of real time a "delay" fault holds a call (a "delay" is real time by definition)
 
 
 @contextlib.contextmanager
@@ -44,7 +52,8 @@ def no_backoff_waits() -> Iterator[None]:
 
 def inject(project: Project, faults: list[tuple[str, str, str, int]]) -> None:
     for service, operation, kind, count in faults:
-        project.cloud.control.inject_call_fault(service, operation, kind, count=count)
+        seconds = DELAY if kind == "delay" else None
+        project.cloud.control.inject_call_fault(service, operation, kind, count=count, seconds=seconds)
 
 
 def assert_every_fault_was_met(project: Project, faults: list[tuple[str, str, str, int]]) -> None:
@@ -176,3 +185,109 @@ def test_end_events_days_late_five_times_and_out_of_order_start_no_second_child(
     assert project.cloud.control.faults()["events"]["delivered_late"] >= 3
     assert stats.succeeded.get("job_events", 0) >= 5  # at least the 5 copies of job 1's Stopped
     assert_invariants(project, stats, jobs=2)
+
+
+def test_delayed_answers_during_intake_and_chaining_change_nothing(project: Project) -> None:
+    project.drop_images(0, 3)
+    project.run()
+    project.start_job_running(1)
+    intake = [
+        ("s3", "GetObject", "delay", 1),
+        ("dynamodb", "PutItem", "delay", 1),
+        ("dynamodb", "BatchWriteItem", "delay", 1),
+        ("sns", "PublishBatch", "delay", 1),
+        ("dynamodb", "TransactWriteItems", "delay", 1),
+    ]
+    inject(project, intake)
+    project.drop_images(10, 3)
+    stats = project.run(reconcile=True)
+    assert_every_fault_was_met(project, intake)
+    assert_invariants(project, stats, jobs=1)
+    assert stats.handler_errors == 0  # a slow answer is an answer: nothing failed, nothing retried
+
+    chaining = [
+        ("sagemaker", "DescribeLabelingJob", "delay", 1),
+        ("sagemaker", "CreateLabelingJob", "delay", 1),
+        ("dynamodb", "UpdateItem", "delay", 1),
+    ]
+    inject(project, chaining)
+    boto3.client("sagemaker").stop_labeling_job(LabelingJobName=project.job_name(1))
+    project.advance(5)
+    stats = project.run(reconcile=True)
+
+    assert_every_fault_was_met(project, intake + chaining)
+    assert_invariants(project, stats, jobs=2)
+    assert stats.handler_errors == 0
+
+
+def test_create_and_describe_failing_beyond_the_sdk_retries_chain_later_exactly_once(
+    project: Project,
+) -> None:
+    project.drop_images(0, 3)
+    project.run()
+    project.start_job_running(1)
+    project.cloud.control.workforce(project.job_name(1), label=1)
+    # every attempt of one call: gtstream.aws.Clients' standard mode, the first and 5 retries
+    attempts = 6
+    chaining = [
+        ("sagemaker", "DescribeLabelingJob", "error", attempts),
+        ("sagemaker", "CreateLabelingJob", "throttle", attempts),
+        ("sagemaker", "CreateLabelingJob", "error", attempts),
+    ]
+    inject(project, chaining)
+    boto3.client("sagemaker").stop_labeling_job(LabelingJobName=project.job_name(1))
+    project.advance(5)
+    with no_backoff_waits():
+        stats = project.run(reconcile=True)
+
+    assert_every_fault_was_met(project, chaining)
+    # the end event failed 3 times, each when a call failed after its last retry, then chained
+    assert stats.failed.get("job_events") == 3
+    assert_invariants(project, stats, jobs=2)
+    project.start_job_running(2)
+    child = project.cloud.control.job(project.job_name(2))["objects"]
+    assert len(child) == 3 and project.label_all(2) == 2  # job 1's label carried, the 2 others open
+
+
+def after_the_lease(project: Project) -> Any:
+    """The scheduled reconcile once the project lock's lease is over (its clock moved past it): the
+    lease is on the Lambdas' clock, so a lock a killed invocation left is only taken over then."""
+    with function_environment(project.deployment, "reconcile"):
+        settings = Settings.from_env(os.environ)
+        later = Deps.build(settings, now=lambda: utcnow() + timedelta(seconds=LOCK_LEASE_SECONDS + 1))
+        return reconcile(later)
+
+
+def test_handler_processes_killed_mid_batch_lose_nothing_and_start_no_second_child(project: Project) -> None:
+    project.drop_images(0, 3)
+    project.run()
+    project.start_job_running(1)
+    # The intake's process dies at its PublishBatch, then (the batch again) after it, at the
+    # TransactWriteItems that marks the published objects SENT.
+    intake = [("sns", "PublishBatch", "kill", 1), ("dynamodb", "TransactWriteItems", "kill", 1)]
+    inject(project, intake)
+    project.drop_images(10, 4)
+    stats = project.run(reconcile=True)
+
+    assert stats.crashes == 2
+    assert_every_fault_was_met(project, intake)
+    assert_invariants(project, stats, jobs=1)
+    assert Counter(str(o["state"]) for o in project.objects()) == {"SENT": 7}
+
+    # The job ends; the job-events handler's process dies at CreateLabelingJob, holding the lock.
+    project.cloud.control.workforce(project.job_name(1), label=2)
+    chaining = [("sagemaker", "CreateLabelingJob", "kill", 1)]
+    inject(project, chaining)
+    boto3.client("sagemaker").stop_labeling_job(LabelingJobName=project.job_name(1))
+    project.advance(5)
+    stats = project.run(reconcile=True)
+
+    assert stats.crashes == 1
+    assert_every_fault_was_met(project, intake + chaining)
+    assert project.jobs() == [project.job_name(1)]  # the lock is held: no one chains before its lease ends
+    report = after_the_lease(project)
+    assert report.decision is not None and report.decision.job == project.job_name(2)
+    stats = project.run(reconcile=True)
+    assert_invariants(project, stats, jobs=2)
+    project.start_job_running(2)
+    assert project.label_all(2) == 5  # job 1's 7 objects, 2 labels carried, each once
