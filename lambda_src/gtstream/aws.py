@@ -91,10 +91,12 @@ class Clients:
         self._clients: dict[tuple[str, tuple[str, str, str | None] | None], Any] = {}
         self._lock = threading.Lock()
         self._session: Any = None
+        self._loader: Any = None  # botocore's model loader (models as data: safe to keep in a child)
         _every_clients.add(self)
 
     def _forget(self) -> None:
-        """Drop every client and the session (a forked child: see ``_after_fork_in_child``)."""
+        """Drop every client and the session (a forked child: see ``_after_fork_in_child``); keep the
+        models already loaded."""
         self._clients = {}
         self._lock = threading.Lock()
         self._session = None
@@ -102,8 +104,14 @@ class Clients:
     def _boto3_session(self) -> Any:
         if self._session is None:
             import boto3
+            import botocore.session
 
-            self._session = boto3.session.Session(region_name=self._region)
+            core = botocore.session.Session()
+            if self._loader is None:
+                self._loader = core.get_component("data_loader")
+            else:
+                core.register_component("data_loader", self._loader)
+            self._session = boto3.session.Session(botocore_session=core, region_name=self._region)
         return self._session
 
     @staticmethod
