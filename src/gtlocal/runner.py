@@ -436,7 +436,7 @@ def _child(handler: Handler, event: dict[str, Any], context: LambdaContext, answ
         botocore.handlers.BUILTIN_HANDLERS.append(("before-parse", _die_at_kill_fault))
         try:
             outcome: dict[str, Any] = {"response": handler(event, context)}
-        except BaseException as exc:  # noqa: BLE001 - reported to the parent as the invocation's error
+        except BaseException as exc:
             outcome = {"error": f"{type(exc).__name__}: {exc}"}
         try:
             data = json.dumps(outcome).encode()
