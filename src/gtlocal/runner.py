@@ -27,9 +27,9 @@ keeps the caller's credentials for everything: for a cloud without the service-c
 ``isolate`` (``--isolate``) runs each invocation in a forked child process, as Lambda runs a function
 in an execution environment of its own: a handler that dies there (a signal, no ``finally``, no
 ``except``) is a crashed invocation - its batch is not deleted and comes back after the visibility
-timeout (``retry_delay`` here), as Lambda's poller leaves an invocation that errors ("Lambda
-event source mappings process each event at least once", and a failed invocation's messages become
-visible again: https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html). The
+timeout (``retry_delay`` here), as for any failed invocation ("If your function code caused the
+error ... After your queue's visibility timeout runs out, the message will again reappear in the
+queue", https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html). The
 child dies of SIGKILL at a call the local cloud answers with a ``kill`` fault (``gtlocal.faults``):
 by default (``isolate=None``) the runner forks only while such a fault is pending at the start of a
 run, so ordinary runs pay nothing. The child's boto3 clients are its own (``gtstream.aws.Clients``
