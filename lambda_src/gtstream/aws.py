@@ -39,6 +39,8 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+# Retries after a call's first attempt (botocore's standard mode: ``max_attempts`` of its Config).
+RETRIES = 5
 # Threads the job end writes the ledger with (gtstream.ledger.Ledger.run_parallel); the HTTP pool of
 # each client holds as many connections, so no thread waits for one.
 POOL_CONNECTIONS = 32
@@ -128,7 +130,9 @@ class Clients:
         connection per job-end thread."""
         from botocore.config import Config
 
-        return Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=POOL_CONNECTIONS)
+        return Config(
+            retries={"mode": "standard", "max_attempts": RETRIES}, max_pool_connections=POOL_CONNECTIONS
+        )
 
     def client(self, service: str) -> Any:
         cache_key = (service, environment_credentials())
@@ -137,9 +141,12 @@ class Clients:
             return found
         with self._lock:
             if cache_key not in self._clients:
-                self._clients[cache_key] = self._boto3_session().client(
+                made = self._boto3_session().client(
                     service, config=self._config(), **self._credential_kwargs(cache_key[1])
                 )
+                if service == "sns":
+                    retry_sns_throttled(made)
+                self._clients[cache_key] = made
             return self._clients[cache_key]
 
     def warm(self, services: Iterable[str] = SERVICES) -> None:
@@ -163,6 +170,46 @@ class Clients:
             return {
                 service: client for (service, owner), client in self._clients.items() if owner == credentials
             }
+
+
+class _WithinAttempts:
+    """A botocore retry checker: ``checker``'s errors are retried while attempts remain."""
+
+    def __init__(self, attempts: int, checker: Any) -> None:
+        from botocore.retries.standard import MaxAttemptsChecker
+
+        self._attempts = MaxAttemptsChecker(attempts)
+        self._checker = checker
+
+    def is_retryable(self, context: Any) -> bool:
+        return bool(self._checker.is_retryable(context) and self._attempts.is_retryable(context))
+
+
+def retry_sns_throttled(client: Any) -> None:
+    """Retry SNS's ``Throttled`` (HTTP 429) in standard mode whatever the botocore version.
+
+    SNS answers a throttled Publish or PublishBatch ``Throttled`` (ThrottledException, 429: "the
+    rate at which requests have been submitted for this action exceeds the limit for your Amazon
+    Web Services account", Errors of https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html).
+    botocore's standard mode retries it only where it retries a 429 its operation does not model
+    (``ThrottlingStatusCodeChecker``: in botocore 1.44, not in 1.40); elsewhere - e.g. the older
+    boto3 a Lambda runtime may ship - not at all: ``Throttled`` is not in its list of throttling
+    codes and the model gives the error no ``retryable`` trait. This registers one more of
+    botocore's own retry handlers on the client: its ``ThrottledRetryableChecker`` for that code,
+    within the same attempts, with its backoff and a retry quota. botocore calls every
+    ``needs-retry`` handler and takes the first delay: where it retries the error already, its own
+    handler's delay is taken and nothing changes."""
+    from botocore.retries import quota, standard
+
+    checker = _WithinAttempts(RETRIES + 1, standard.ThrottledRetryableChecker(["Throttled"]))
+    retry_quota = standard.RetryQuotaChecker(quota.RetryQuota())
+    handler = standard.RetryHandler(
+        retry_policy=standard.RetryPolicy(retry_checker=checker, retry_backoff=standard.ExponentialBackoff()),
+        retry_event_adapter=standard.RetryEventAdapter(),
+        retry_quota=retry_quota,
+    )
+    client.meta.events.register("after-call.sns", retry_quota.release_retry_quota)
+    client.meta.events.register("needs-retry.sns", handler.needs_retry, unique_id="gtstream-sns-throttled")
 
 
 _every_clients: weakref.WeakSet[Clients] = weakref.WeakSet()

@@ -1,9 +1,12 @@
 """Our clients (``gtstream.aws.Clients``: botocore's standard retry mode) retry SNS's ``Throttled``.
 
-Why they do: ``Throttled`` (HTTP 429) is not in botocore's list of throttling codes and the SNS
-model's ``ThrottledException`` has no ``retryable`` trait, but Publish and PublishBatch do not list
-that error, and standard mode retries a 429 that is not one of the operation's modeled errors (its
-``ThrottlingStatusCodeChecker``). These tests answer PublishBatch through botocore's own
+SNS answers a throttled Publish/PublishBatch ``Throttled`` (HTTP 429). botocore's standard mode
+retries it only where botocore retries a 429 that the operation does not model (1.44's
+``ThrottlingStatusCodeChecker``; botocore 1.40 has no such rule): ``Throttled`` is not in its list
+of throttling codes and the SNS model gives ``ThrottledException`` no ``retryable`` trait. The
+Lambda runtime's boto3 may be older than ours, so ``Clients`` registers botocore's own
+``ThrottledRetryableChecker`` for it (``gtstream.aws.retry_sns_throttled``); the tests take the
+status rule away to show the retry does not rest on it. They answer PublishBatch through botocore's
 ``before-send`` hook (the request goes through signing, parsing and the retry handler, not HTTP)."""
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import boto3
 import botocore.retries.standard
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.config import Config
 from gtstream_world import REGION
 
 from gtstream.aws import Clients, Topics
@@ -68,6 +72,36 @@ def answered(client: Any, answers: Answers) -> Any:
     return client
 
 
+@pytest.fixture(params=["botocore retries a 429 by status", "botocore without that rule"])
+def status_rule(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Each test with botocore as installed and as before its 429 rule (no retry by status)."""
+    if request.param == "botocore without that rule":
+        monkeypatch.setattr(
+            botocore.retries.standard.ThrottlingStatusCodeChecker, "is_retryable", lambda *_: False
+        )
+        return False
+    return True
+
+
+def test_without_the_status_rule_botocore_alone_does_not_retry_sns_throttled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the registered checker is for: a plain standard-mode client gives up at the first 429."""
+    monkeypatch.setattr(
+        botocore.retries.standard.ThrottlingStatusCodeChecker, "is_retryable", lambda *_: False
+    )
+    plain = boto3.session.Session(region_name=REGION).client(
+        "sns", config=Config(retries={"mode": "standard", "max_attempts": 5})
+    )
+    answers = Answers(throttled=2)
+    answered(plain, answers)
+
+    with pytest.raises(plain.exceptions.ClientError, match="Throttled"):
+        plain.publish_batch(TopicArn=TOPIC, PublishBatchRequestEntries=[{"Id": "0", "Message": "m"}])
+    assert answers.attempts == 1
+
+
+@pytest.mark.usefixtures("status_rule")
 def test_sns_throttled_is_retried_by_our_clients() -> None:
     clients = Clients(REGION)
     answers = Answers(throttled=2)
@@ -77,6 +111,7 @@ def test_sns_throttled_is_retried_by_our_clients() -> None:
     assert answers.attempts == 3
 
 
+@pytest.mark.usefixtures("status_rule")
 def test_sns_throttled_on_every_attempt_fails_after_max_attempts() -> None:
     clients = Clients(REGION)
     answers = Answers(throttled=100)
@@ -85,15 +120,3 @@ def test_sns_throttled_on_every_attempt_fails_after_max_attempts() -> None:
     assert Topics(clients).publish_batch(TOPIC, ["m"]) == [0]  # not sent: stays PENDING for later
     # Clients: standard mode, retries max_attempts 5 (botocore's Config: retries after the first)
     assert answers.attempts == 6
-
-
-def test_publish_operations_do_not_model_sns_throttled_so_its_429_is_retried_by_status() -> None:
-    """The condition the retry rests on: were a model to list ``ThrottledException`` for these
-    operations without the ``retryable`` trait, standard mode would stop retrying it (a modeled 429
-    is the model's to decide) and this fails first."""
-    model = boto3.session.Session(region_name=REGION).client("sns").meta.service_model
-    for operation in ("Publish", "PublishBatch"):
-        errors = {shape.name for shape in model.operation_model(operation).error_shapes}
-        assert "ThrottledException" not in errors or model.shape_for("ThrottledException").metadata.get(
-            "retryable"
-        )
