@@ -172,19 +172,6 @@ class Clients:
             }
 
 
-class _WithinAttempts:
-    """A botocore retry checker: ``checker``'s errors are retried while attempts remain."""
-
-    def __init__(self, attempts: int, checker: Any) -> None:
-        from botocore.retries.standard import MaxAttemptsChecker
-
-        self._attempts = MaxAttemptsChecker(attempts)
-        self._checker = checker
-
-    def is_retryable(self, context: Any) -> bool:
-        return bool(self._checker.is_retryable(context) and self._attempts.is_retryable(context))
-
-
 def retry_sns_throttled(client: Any) -> None:
     """Retry SNS's ``Throttled`` (HTTP 429) in standard mode whatever the botocore version.
 
@@ -201,12 +188,23 @@ def retry_sns_throttled(client: Any) -> None:
     handler's delay is taken and nothing changes."""
     from botocore.retries import quota, standard
 
-    checker = _WithinAttempts(RETRIES + 1, standard.ThrottledRetryableChecker(["Throttled"]))
+    class ThrottledWithinAttempts(standard.BaseRetryableChecker):
+        def __init__(self) -> None:
+            self._throttled = standard.ThrottledRetryableChecker(["Throttled"])
+            self._attempts = standard.MaxAttemptsChecker(RETRIES + 1)
+
+        def is_retryable(self, context: Any) -> bool:
+            return bool(self._throttled.is_retryable(context) and self._attempts.is_retryable(context))
+
+    policy = standard.RetryPolicy(
+        retry_checker=ThrottledWithinAttempts(), retry_backoff=standard.ExponentialBackoff()
+    )
     retry_quota = standard.RetryQuotaChecker(quota.RetryQuota())
     handler = standard.RetryHandler(
-        retry_policy=standard.RetryPolicy(retry_checker=checker, retry_backoff=standard.ExponentialBackoff()),
+        retry_policy=policy,
         retry_event_adapter=standard.RetryEventAdapter(),
-        retry_quota=retry_quota,
+        # a RetryQuotaChecker, as botocore's register_retry_handler passes (its stubs say RetryQuota)
+        retry_quota=retry_quota,  # type: ignore[arg-type]
     )
     client.meta.events.register("after-call.sns", retry_quota.release_retry_quota)
     client.meta.events.register("needs-retry.sns", handler.needs_retry, unique_id="gtstream-sns-throttled")
