@@ -10,6 +10,7 @@ import json
 import os
 import tempfile
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,6 +39,8 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
+# Retries after a call's first attempt (botocore's standard mode: ``max_attempts`` of its Config).
+RETRIES = 5
 # Threads the job end writes the ledger with (gtstream.ledger.Ledger.run_parallel); the HTTP pool of
 # each client holds as many connections, so no thread waits for one.
 POOL_CONNECTIONS = 32
@@ -90,12 +93,27 @@ class Clients:
         self._clients: dict[tuple[str, tuple[str, str, str | None] | None], Any] = {}
         self._lock = threading.Lock()
         self._session: Any = None
+        self._loader: Any = None  # botocore's model loader (models as data: safe to keep in a child)
+        _every_clients.add(self)
+
+    def _forget(self) -> None:
+        """Drop every client and the session (a forked child: see ``_after_fork_in_child``); keep the
+        models already loaded."""
+        self._clients = {}
+        self._lock = threading.Lock()
+        self._session = None
 
     def _boto3_session(self) -> Any:
         if self._session is None:
             import boto3
+            import botocore.session
 
-            self._session = boto3.session.Session(region_name=self._region)
+            core = botocore.session.Session()
+            if self._loader is None:
+                self._loader = core.get_component("data_loader")
+            else:
+                core.register_component("data_loader", self._loader)
+            self._session = boto3.session.Session(botocore_session=core, region_name=self._region)
         return self._session
 
     @staticmethod
@@ -112,7 +130,9 @@ class Clients:
         connection per job-end thread."""
         from botocore.config import Config
 
-        return Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=POOL_CONNECTIONS)
+        return Config(
+            retries={"mode": "standard", "max_attempts": RETRIES}, max_pool_connections=POOL_CONNECTIONS
+        )
 
     def client(self, service: str) -> Any:
         cache_key = (service, environment_credentials())
@@ -121,9 +141,12 @@ class Clients:
             return found
         with self._lock:
             if cache_key not in self._clients:
-                self._clients[cache_key] = self._boto3_session().client(
+                made = self._boto3_session().client(
                     service, config=self._config(), **self._credential_kwargs(cache_key[1])
                 )
+                if service == "sns":
+                    retry_sns_throttled(made)
+                self._clients[cache_key] = made
             return self._clients[cache_key]
 
     def warm(self, services: Iterable[str] = SERVICES) -> None:
@@ -147,6 +170,58 @@ class Clients:
             return {
                 service: client for (service, owner), client in self._clients.items() if owner == credentials
             }
+
+
+def retry_sns_throttled(client: Any) -> None:
+    """Retry SNS's ``Throttled`` (HTTP 429) in standard mode whatever the botocore version.
+
+    SNS answers a throttled Publish or PublishBatch ``Throttled`` (ThrottledException, 429: "the
+    rate at which requests have been submitted for this action exceeds the limit for your Amazon
+    Web Services account", Errors of https://docs.aws.amazon.com/sns/latest/api/API_PublishBatch.html).
+    botocore's standard mode retries it only where it retries a 429 its operation does not model
+    (``ThrottlingStatusCodeChecker``: in botocore 1.44, not in 1.40); elsewhere - e.g. the older
+    boto3 a Lambda runtime may ship - not at all: ``Throttled`` is not in its list of throttling
+    codes and the model gives the error no ``retryable`` trait. This registers one more of
+    botocore's own retry handlers on the client: its ``ThrottledRetryableChecker`` for that code,
+    within the same attempts, with its backoff and a retry quota. botocore calls every
+    ``needs-retry`` handler and takes the first delay: where it retries the error already, its own
+    handler's delay is taken and nothing changes."""
+    from botocore.retries import quota, standard
+
+    class ThrottledWithinAttempts(standard.BaseRetryableChecker):
+        def __init__(self) -> None:
+            self._throttled = standard.ThrottledRetryableChecker(["Throttled"])
+            self._attempts = standard.MaxAttemptsChecker(RETRIES + 1)
+
+        def is_retryable(self, context: Any) -> bool:
+            return bool(self._throttled.is_retryable(context) and self._attempts.is_retryable(context))
+
+    policy = standard.RetryPolicy(
+        retry_checker=ThrottledWithinAttempts(), retry_backoff=standard.ExponentialBackoff()
+    )
+    retry_quota = standard.RetryQuotaChecker(quota.RetryQuota())
+    handler = standard.RetryHandler(
+        retry_policy=policy,
+        retry_event_adapter=standard.RetryEventAdapter(),
+        # a RetryQuotaChecker, as botocore's register_retry_handler passes (its stubs say RetryQuota)
+        retry_quota=retry_quota,  # type: ignore[arg-type]
+    )
+    client.meta.events.register("after-call.sns", retry_quota.release_retry_quota)
+    client.meta.events.register("needs-retry.sns", handler.needs_retry, unique_id="gtstream-sns-throttled")
+
+
+_every_clients: weakref.WeakSet[Clients] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child makes its own clients: the parent's pooled connections are not shared across
+    processes (two processes on one socket read each other's answers), and a lock another thread
+    held at the fork would never be released in the child."""
+    for clients in list(_every_clients):
+        clients._forget()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class ObjectStore:

@@ -173,8 +173,9 @@ class GroundTruthControl:
         status: int | None = None,
     ) -> dict[str, Any]:
         """The next ``count`` calls of ``service:operation`` (IAM prefix, API operation) get ``kind``:
-        ``throttle``, ``error`` (500), ``lose-response`` (applied, no answer) or ``delay``
-        (``seconds`` of real time); see src/gtlocal/README.md, "Fault injection"."""
+        ``throttle``, ``error`` (500), ``lose-response`` (applied, no answer), ``delay`` (``seconds``
+        of real time) or ``kill`` (the runner's handler process dies there); see
+        src/gtlocal/README.md, "Fault injection"."""
         body: dict[str, Any] = {"service": service, "operation": operation, "kind": kind, "count": count}
         for key, value in (("seconds", seconds), ("code", code), ("status", status)):
             if value is not None:

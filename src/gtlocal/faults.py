@@ -14,8 +14,12 @@ Two kinds of fault, set through the control API under ``/_localcloud/faults`` (R
     ``InternalError``, the others ``InternalFailure``);
   - ``lose-response``: the call *is applied*, then the connection closes without an answer (what a
     client sees when its read times out after the service acted);
-  - ``delay``: the call waits ``seconds`` of real time, then is applied and answered.
-  The call is not applied for ``throttle`` and ``error``.
+  - ``delay``: the call waits ``seconds`` of real time, then is applied and answered;
+  - ``kill``: the process that made the call dies there (SIGKILL: no ``finally``, no ``except``):
+    the call is answered with the service's internal error marked ``X-Localcloud-Fault: kill``,
+    which the runner's handler process (``gtlocal.runner``, a forked child per invocation while a
+    kill is pending) takes as its death; any other client sees the 500.
+  The call is not applied for ``throttle``, ``error`` and ``kill``.
 - **event faults** (``EventFaults``, applied by the Ground Truth emulator): the next ``count``
   labeling-job events of a kind (``state``, ``task`` or ``any``) are ``lose``-t (never delivered:
   only the reconciler sees the end) or ``delay``-ed by ``seconds`` of the *emulated* clock, and
@@ -36,7 +40,9 @@ from werkzeug.wrappers import Response
 
 from gtlocal.errors import ControlError
 
-CALL_KINDS = ("throttle", "error", "lose-response", "delay")
+CALL_KINDS = ("throttle", "error", "lose-response", "delay", "kill")
+# The header of a "kill" fault's answer: the handler process that reads it dies (gtlocal.runner).
+KILL_HEADER = "X-Localcloud-Fault"
 EVENT_ACTIONS = ("lose", "delay")
 EVENT_KINDS = ("state", "task", "any")
 MAX_DELAY_SECONDS = 60.0
@@ -120,7 +126,7 @@ class CallFaults:
         if kind not in CALL_KINDS:
             raise ControlError(f"kind must be one of {list(CALL_KINDS)}, got {kind!r}")
         code, status = _THROTTLE.get(service, ("Throttling", 400)) if kind == "throttle" else ("", 0)
-        if kind == "error":
+        if kind in ("error", "kill"):
             code, status = _INTERNAL.get(service, "InternalFailure"), 500
         if "code" in data:
             code = _name(data, "code")
@@ -267,13 +273,15 @@ class EventFaults:
 
 
 def fault_response(service: str, protocol: str, fault: CallFault) -> Response:
-    """The error of a ``throttle`` or ``error`` fault, in the protocol of the service."""
+    """The error of a ``throttle``, ``error`` or ``kill`` fault, in the protocol of the service."""
     from gtlocal.iam.enforce import error_response
 
     message = f"injected by the local cloud: {fault.kind} fault {fault.id}"
     response = error_response(service, protocol, fault.code, message, fault.status)
     if protocol == "query" and fault.status >= 500:
         response.set_data(response.get_data().replace(b"<Type>Sender</Type>", b"<Type>Receiver</Type>"))
+    if fault.kind == "kill":
+        response.headers[KILL_HEADER] = "kill"
     return response
 
 

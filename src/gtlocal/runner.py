@@ -24,6 +24,18 @@ of ``RunStats`` - are not Lambda's calls and use the caller's credentials. ``as_
 keeps the caller's credentials for everything: for a cloud without the service-credentials route
 (e.g. LocalStack) or to compare.
 
+``isolate`` (``--isolate``) runs each invocation in a forked child process, as Lambda runs a function
+in an execution environment of its own: a handler that dies there (a signal, no ``finally``, no
+``except``) is a crashed invocation - its batch is not deleted and comes back after the visibility
+timeout (``retry_delay`` here), as for any failed invocation ("If your function code caused the
+error ... After your queue's visibility timeout runs out, the message will again reappear in the
+queue", https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html). The
+child dies of SIGKILL at a call the local cloud answers with a ``kill`` fault (``gtlocal.faults``):
+by default (``isolate=None``) the runner forks only while such a fault is pending at the start of a
+run, so ordinary runs pay nothing. The child's boto3 clients are its own (``gtstream.aws.Clients``
+drops its clients in a forked child: connection pools are not shared across processes); what an
+invocation changes in the handler module's memory stays in the child, as a crash would lose it.
+
     gtlocal run-events --deployment build/deployment.json --reconcile
     gtlocal run-events --terraform-dir terraform/examples/local
     gtlocal run-events --deployment build/deployment.json --as-root
@@ -34,7 +46,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib
+import json
 import os
+import signal
 import sys
 import threading
 import uuid
@@ -90,6 +104,7 @@ class RunStats:
     reconciles: int = 0
     reconcile_reports: list[Any] = field(default_factory=list)
     dead_letters: dict[str, int] = field(default_factory=dict)
+    crashes: int = 0  # invocations whose process died (isolate): counted in handler_errors too
 
     def count(self, table: dict[str, int], kind: str, n: int = 1) -> None:
         table[kind] = table.get(kind, 0) + n
@@ -104,6 +119,8 @@ class RunStats:
                 )
         if self.reconciles:
             parts.append(f"reconcile: {self.reconciles} run(s)")
+        if self.crashes:
+            parts.append(f"{self.crashes} crashed invocation(s)")
         dead = {k: v for k, v in self.dead_letters.items() if v}
         if dead:
             parts.append("in DLQs: " + ", ".join(f"{k}={v}" for k, v in dead.items()))
@@ -390,6 +407,87 @@ def aws_client(service: str, region: str) -> Any:
         return client
 
 
+class HandlerCrashed(Exception):
+    """The handler's process died before it answered (isolate): the invocation crashed."""
+
+
+class HandlerFailed(Exception):
+    """The handler raised in its child process (isolate): its type and message, as text."""
+
+
+def _die_at_kill_fault(response_dict: dict[str, Any] | None = None, **_: Any) -> None:
+    """botocore ``before-parse`` hook of the handler's process: an answer marked by a ``kill`` fault
+    ends the process at once (before any retry, ``finally`` or ``except`` of the handler)."""
+    from gtlocal.faults import KILL_HEADER
+
+    headers = (response_dict or {}).get("headers") or {}
+    if headers.get(KILL_HEADER) == "kill" or headers.get(KILL_HEADER.lower()) == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _child(handler: Handler, event: dict[str, Any], context: LambdaContext, answer_fd: int) -> None:
+    """The invocation in the forked child: the handler's JSON answer (or its error) on ``answer_fd``,
+    then ``os._exit`` (never back into the caller's stack)."""
+    try:
+        import botocore.handlers
+
+        # Every botocore session made in this process from now on (the handler's clients are made
+        # anew after the fork) registers the hook.
+        botocore.handlers.BUILTIN_HANDLERS.append(("before-parse", _die_at_kill_fault))
+        try:
+            outcome: dict[str, Any] = {"response": handler(event, context)}
+        except BaseException as exc:
+            outcome = {"error": f"{type(exc).__name__}: {exc}"}
+        try:
+            data = json.dumps(outcome).encode()
+        except (TypeError, ValueError) as exc:  # Lambda answers Runtime.MarshalError
+            data = json.dumps({"error": f"Runtime.MarshalError: {exc}"}).encode()
+        with os.fdopen(answer_fd, "wb") as out:
+            out.write(data)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(0)
+
+
+def invoke(handler: Handler, event: dict[str, Any], context: LambdaContext, *, isolate: bool) -> Any:
+    """One invocation; ``isolate``: in a forked child process (module docstring), whose death raises
+    HandlerCrashed and whose error raises HandlerFailed."""
+    if not isolate:
+        return handler(event, context)
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child ends in os._exit
+        os.close(read_fd)
+        _child(handler, event, context, write_fd)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as answer:
+        data = answer.read()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        raise HandlerCrashed(f"the handler's process died of {signal.Signals(os.WTERMSIG(status)).name}")
+    if not data:
+        raise HandlerCrashed(f"the handler's process exited ({os.waitstatus_to_exitcode(status)}) unanswered")
+    outcome = json.loads(data)
+    if "error" in outcome:
+        raise HandlerFailed(outcome["error"])
+    return outcome["response"]
+
+
+def kill_fault_pending(endpoint: str | None) -> bool:
+    """The local cloud at ``endpoint`` has a pending ``kill`` call fault (False for a cloud without
+    the fault route)."""
+    if not endpoint:
+        return False
+    from gtlocal.client import ControlApiError, GroundTruthControl
+
+    try:
+        pending = GroundTruthControl(endpoint).faults()["calls"]
+    except (ControlApiError, OSError, KeyError, TypeError):
+        return False
+    return any(fault.get("kind") == "kill" for fault in pending)
+
+
 def run_until_idle(
     deployment: dict[str, Any],
     *,
@@ -399,14 +497,19 @@ def run_until_idle(
     handlers: dict[str, Handler] | None = None,
     echo: Callable[[str], None] | None = None,
     as_root: bool = False,
+    isolate: bool | None = None,
 ) -> RunStats:
     """Drain the project's queues into its handlers until all are empty; return what happened.
 
     Each handler runs as its function's execution role (module docstring); ``as_root`` keeps the
     caller's credentials. ``handlers`` overrides handler functions by kind (tests inject crashes
-    this way)."""
+    this way). ``isolate``: each invocation in a forked child process (None: while the local cloud
+    has a ``kill`` fault pending at the start of the run)."""
     region = deployment["region"]
-    roles = FunctionRoles(deployment, os.environ.get("AWS_ENDPOINT_URL"), as_root=as_root)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    roles = FunctionRoles(deployment, endpoint, as_root=as_root)
+    if isolate is None:
+        isolate = kill_fault_pending(endpoint)
     stats = RunStats()
     say = echo or (lambda _text: None)
     with lambda_environment(deployment):
@@ -426,7 +529,7 @@ def run_until_idle(
             activity = False
             for kind in polled:
                 queue = deployment["queues"][kind]
-                if _poll_once(roles, kind, queue, region, resolved[kind], stats, retry_delay, say):
+                if _poll_once(roles, kind, queue, region, resolved[kind], stats, retry_delay, say, isolate):
                     activity = True
             if activity:
                 reconciled_since_activity = False
@@ -436,14 +539,17 @@ def run_until_idle(
                 reconciled_since_activity = True
                 try:
                     with roles.acting_as("reconcile"):
-                        report = resolved["reconcile"](
+                        report = invoke(
+                            resolved["reconcile"],
                             {"source": "aws.scheduler", "detail-type": "Scheduled Event"},
                             LambdaContext(roles.function_name("reconcile")),
+                            isolate=isolate,
                         )
                 except RunnerError:
                     raise
                 except Exception as exc:  # a failed scheduled invocation: the next schedule tries again
                     stats.handler_errors += 1
+                    stats.crashes += isinstance(exc, HandlerCrashed)
                     say(f"reconcile: handler raised {type(exc).__name__}: {exc}")
                     continue
                 stats.reconcile_reports.append(report)
@@ -469,6 +575,7 @@ def _poll_once(
     stats: RunStats,
     retry_delay: int,
     say: Callable[[str], None],
+    isolate: bool = False,
 ) -> bool:
     messages = roles.call(
         kind,
@@ -487,12 +594,13 @@ def _poll_once(
     failed_ids: set[str]
     try:
         with roles.acting_as(kind):
-            response = handler(event, LambdaContext(roles.function_name(kind)))
+            response = invoke(handler, event, LambdaContext(roles.function_name(kind)), isolate=isolate)
         failed_ids = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
     except RunnerError:
         raise
-    except Exception as exc:  # the whole batch failed, as when a Lambda invocation errors
+    except Exception as exc:  # the whole batch failed, as when a Lambda invocation errors or crashes
         stats.handler_errors += 1
+        stats.crashes += isinstance(exc, HandlerCrashed)
         failed_ids = {m["MessageId"] for m in messages}
         say(f"{kind}: handler raised {type(exc).__name__}: {exc}; the batch will be retried")
     done = [m for m in messages if m["MessageId"] not in failed_ids]
@@ -529,6 +637,12 @@ def add_parser(subparsers: Any) -> None:
         "--retry-delay", type=int, default=0, help="seconds before a failed message is retried"
     )
     parser.add_argument(
+        "--isolate",
+        action="store_true",
+        default=None,
+        help="run each invocation in a forked child process (default: while a kill fault is pending)",
+    )
+    parser.add_argument(
         "--as-root",
         action="store_true",
         help="call the handlers with your own credentials instead of each function's execution role "
@@ -551,6 +665,7 @@ def cmd_run_events(args: argparse.Namespace) -> int:
             retry_delay=args.retry_delay,
             echo=print,
             as_root=args.as_root,
+            isolate=args.isolate,
         )
     except RunnerError as exc:
         print(f"gtlocal run-events: {exc}", file=sys.stderr)

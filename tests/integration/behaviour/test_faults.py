@@ -1,8 +1,9 @@
 """Faults the local cloud injects (``/_localcloud/faults``): nothing lost, nothing sent twice.
 
-Each scenario injects one fault class into what the Lambdas call or receive, lets the project
-recover (``run_until_idle`` with reconcile: failed messages come back at once, the reconciler
-runs when the queues are idle) and asserts the invariants of issue 10:
+Each scenario injects one fault class into what the Lambdas call or receive (throttled, failed,
+delayed, answered-then-lost or process-killing calls; lost, late, duplicated, reordered events),
+lets the project recover (``run_until_idle``: failed and crashed batches come back at once; with
+reconcile, the reconciler runs when the queues are idle) and asserts the invariants of issue 10:
 - every dropped object is labeled, sent, quarantined or held back with a reason (none lost);
 - no object is sent twice to one job, nor open (available to workers) in two running jobs (an
   ended job's unlabeled objects are re-offered by its child: that is the chain, not a duplicate);
@@ -18,20 +19,28 @@ CloudFormation deployments can run it too.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import boto3
 import botocore.retries.standard
 import pytest
 
-from gtlocal.runner import RunStats
+from gtlocal.runner import RunStats, function_environment
+from gtstream.chaining import LOCK_LEASE_SECONDS
+from gtstream.config import Settings
+from gtstream.deps import Deps
+from gtstream.ledger import utcnow
+from gtstream.reconcile import reconcile
 
 from .conftest import Project
 
 DAY = 86_400
 SETTLED = {"SENT", "LABELED", "QUARANTINED"}
+DELAY = 0.1  # seconds of real time a "delay" fault holds a call (a "delay" is real time by definition)
 
 
 @contextlib.contextmanager
@@ -44,7 +53,8 @@ def no_backoff_waits() -> Iterator[None]:
 
 def inject(project: Project, faults: list[tuple[str, str, str, int]]) -> None:
     for service, operation, kind, count in faults:
-        project.cloud.control.inject_call_fault(service, operation, kind, count=count)
+        seconds = DELAY if kind == "delay" else None
+        project.cloud.control.inject_call_fault(service, operation, kind, count=count, seconds=seconds)
 
 
 def assert_every_fault_was_met(project: Project, faults: list[tuple[str, str, str, int]]) -> None:
@@ -76,10 +86,21 @@ def assert_invariants(project: Project, stats: RunStats, jobs: int) -> None:
     assert {k: v for k, v in stats.dead_letters.items() if v} == {}
 
 
-def test_throttled_and_failing_service_calls_lose_nothing_and_send_nothing_twice(project: Project) -> None:
-    project.drop_images(100, 1)
+def given_job_running(project: Project, images: int, start: int = 0) -> None:
+    """``images`` dropped (seeds from ``start``) and job 1 running with them."""
+    project.drop_images(start, images)
     project.run()
     project.start_job_running(1)
+
+
+def stop_job(project: Project, index: int) -> None:
+    """Stop the job; the emulator ends it (Stopping, then Stopped) a few seconds later."""
+    boto3.client("sagemaker").stop_labeling_job(LabelingJobName=project.job_name(index))
+    project.advance(5)
+
+
+def test_throttled_and_failing_service_calls_lose_nothing_and_send_nothing_twice(project: Project) -> None:
+    given_job_running(project, 1, start=100)
     faults = [
         ("s3", "GetObject", "error", 3),
         ("dynamodb", "PutItem", "throttle", 3),
@@ -89,6 +110,12 @@ def test_throttled_and_failing_service_calls_lose_nothing_and_send_nothing_twice
         ("dynamodb", "BatchWriteItem", "throttle", 1),
         ("sns", "PublishBatch", "throttle", 2),
         ("sns", "PublishBatch", "error", 1),
+        # then slow answers (DELAY each): an answer, however late, is an answer
+        ("s3", "GetObject", "delay", 1),
+        ("dynamodb", "PutItem", "delay", 1),
+        ("dynamodb", "BatchWriteItem", "delay", 1),
+        ("sns", "PublishBatch", "delay", 1),
+        ("dynamodb", "TransactWriteItems", "delay", 1),
     ]
     inject(project, faults)
 
@@ -104,9 +131,7 @@ def test_throttled_and_failing_service_calls_lose_nothing_and_send_nothing_twice
 
 
 def test_answers_lost_after_the_service_acted_duplicate_no_task_and_no_job(project: Project) -> None:
-    project.drop_images(0, 4)
-    project.run()
-    project.start_job_running(1)
+    given_job_running(project, 4)
     assert project.cloud.control.workforce(project.job_name(1), label=2)["labeled"] == 2
     intake = [
         ("sns", "PublishBatch", "lose-response", 1),
@@ -128,8 +153,7 @@ def test_answers_lost_after_the_service_acted_duplicate_no_task_and_no_job(proje
         ("s3", "PutObject", "error", 1),
     ]
     inject(project, chaining)
-    boto3.client("sagemaker").stop_labeling_job(LabelingJobName=project.job_name(1))
-    project.advance(5)
+    stop_job(project, 1)
     with no_backoff_waits():
         stats = project.run(reconcile=True)
 
@@ -141,13 +165,10 @@ def test_answers_lost_after_the_service_acted_duplicate_no_task_and_no_job(proje
 
 
 def test_lost_end_events_leave_the_chain_to_the_reconciler_once(project: Project) -> None:
-    project.drop_images(0, 3)
-    project.run()
-    project.start_job_running(1)
+    given_job_running(project, 3)
     project.cloud.control.inject_event_fault("lose", "state", count=100)
 
-    boto3.client("sagemaker").stop_labeling_job(LabelingJobName=project.job_name(1))
-    project.advance(5)
+    stop_job(project, 1)
     stats = project.run(reconcile=True)
 
     assert project.cloud.control.faults()["events"]["lost"] >= 1
@@ -163,8 +184,7 @@ def test_end_events_days_late_five_times_and_out_of_order_start_no_second_child(
     project.start_job_running(1)
     project.cloud.control.workforce(project.job_name(1), label=1)
 
-    boto3.client("sagemaker").stop_labeling_job(LabelingJobName=project.job_name(1))
-    project.advance(5)
+    stop_job(project, 1)
     stats = project.run(reconcile=True)  # no event yet: the reconciler chains
     assert_invariants(project, stats, jobs=2)
     faults: dict[str, Any] = project.cloud.control.faults()["events"]
@@ -176,3 +196,74 @@ def test_end_events_days_late_five_times_and_out_of_order_start_no_second_child(
     assert project.cloud.control.faults()["events"]["delivered_late"] >= 3
     assert stats.succeeded.get("job_events", 0) >= 5  # at least the 5 copies of job 1's Stopped
     assert_invariants(project, stats, jobs=2)
+
+
+def test_create_and_describe_failing_beyond_the_sdk_retries_chain_later_exactly_once(
+    project: Project,
+) -> None:
+    given_job_running(project, 3)
+    project.cloud.control.workforce(project.job_name(1), label=1)
+    # every attempt of one call: gtstream.aws.Clients' standard mode, the first and 5 retries
+    attempts = 6
+    chaining = [
+        ("sagemaker", "DescribeLabelingJob", "error", attempts),
+        ("sagemaker", "CreateLabelingJob", "throttle", attempts),
+        ("sagemaker", "CreateLabelingJob", "error", attempts),
+        # then slow answers (DELAY each) while the chain goes on
+        ("sagemaker", "DescribeLabelingJob", "delay", 1),
+        ("sagemaker", "CreateLabelingJob", "delay", 1),
+        ("dynamodb", "UpdateItem", "delay", 1),
+    ]
+    inject(project, chaining)
+    stop_job(project, 1)
+    with no_backoff_waits():
+        stats = project.run()
+
+    assert_every_fault_was_met(project, chaining)
+    # the end event failed 3 times, each when a call failed after its last retry, then chained
+    assert stats.failed.get("job_events") == 3
+    assert_invariants(project, stats, jobs=2)
+    project.start_job_running(2)
+    child = project.cloud.control.job(project.job_name(2))["objects"]
+    assert len(child) == 3 and project.label_all(2) == 2  # job 1's label carried, the 2 others open
+
+
+def after_the_lease(project: Project) -> Any:
+    """The scheduled reconcile once the project lock's lease is over (its clock moved past it): the
+    lease is on the Lambdas' clock, so a lock a killed invocation left is only taken over then."""
+    with function_environment(project.deployment, "reconcile"):
+        settings = Settings.from_env(os.environ)
+        later = Deps.build(settings, now=lambda: utcnow() + timedelta(seconds=LOCK_LEASE_SECONDS + 1))
+        return reconcile(later)
+
+
+def test_handler_processes_killed_mid_batch_lose_nothing_and_start_no_second_child(project: Project) -> None:
+    given_job_running(project, 3)
+    # The intake's process dies at its PublishBatch, then (the batch again) after it, at the
+    # TransactWriteItems that marks the published objects SENT.
+    intake = [("sns", "PublishBatch", "kill", 1), ("dynamodb", "TransactWriteItems", "kill", 1)]
+    inject(project, intake)
+    project.drop_images(10, 4)
+    stats = project.run()
+
+    assert stats.crashes == 2
+    assert_every_fault_was_met(project, intake)
+    assert_invariants(project, stats, jobs=1)
+    assert Counter(str(o["state"]) for o in project.objects()) == {"SENT": 7}
+
+    # The job ends; the job-events handler's process dies at CreateLabelingJob, holding the lock.
+    project.cloud.control.workforce(project.job_name(1), label=2)
+    chaining = [("sagemaker", "CreateLabelingJob", "kill", 1)]
+    inject(project, chaining)
+    stop_job(project, 1)
+    stats = project.run()
+
+    assert stats.crashes == 1
+    assert_every_fault_was_met(project, intake + chaining)
+    assert project.jobs() == [project.job_name(1)]  # the lock is held: no one chains before its lease ends
+    report = after_the_lease(project)
+    assert report.decision is not None and report.decision.job == project.job_name(2)
+    stats = project.run()
+    assert_invariants(project, stats, jobs=2)
+    project.start_job_running(2)
+    assert project.label_all(2) == 5  # job 1's 7 objects, 2 labels carried, each once

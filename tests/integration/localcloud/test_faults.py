@@ -136,3 +136,24 @@ def test_bad_fault_requests_are_refused_with_a_reason(cloud: LocalCloud) -> None
     with pytest.raises(ControlApiError, match="action must be one of"):
         cloud.control.inject_event_fault("scramble")
     assert cloud.control.faults()["calls"] == []
+
+
+def test_a_kill_fault_is_a_marked_internal_error_and_is_not_applied(cloud: LocalCloud) -> None:
+    """Over HTTP: the mark the runner's handler process dies of (gtlocal.runner); any other client
+    sees the service's 500."""
+    from gtlocal.faults import KILL_HEADER
+
+    ddb = client("dynamodb")
+    name = table()
+    cloud.control.inject_call_fault("dynamodb", "PutItem", "kill")
+    with pytest.raises(ClientError) as info:
+        ddb.put_item(TableName=name, Item={"pk": {"S": "killed"}})
+    response = info.value.response
+    assert (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "InternalServerError",
+        500,
+    )
+    assert response["ResponseMetadata"]["HTTPHeaders"][KILL_HEADER.lower()] == "kill"
+    assert "Item" not in ddb.get_item(TableName=name, Key={"pk": {"S": "killed"}})
+    injected = [(i["call"], i["kind"]) for i in cloud.control.faults()["injected"]]
+    assert injected == [("dynamodb:PutItem", "kill")]

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from gtlocal.errors import ControlError
-from gtlocal.faults import CallFaults, EventFaults
+from gtlocal.faults import KILL_HEADER, CallFaults, EventFaults, fault_response
 
 
 def test_a_call_fault_matches_its_operation_only_and_counts_down() -> None:
@@ -24,6 +24,15 @@ def test_a_call_fault_matches_its_operation_only_and_counts_down() -> None:
     assert (error.code, error.status) == ("InternalServerError", 500)
     custom = faults.add({"service": "s3", "operation": "GetObject", "code": "SlowDown", "status": 503})
     assert (custom.code, custom.status) == ("SlowDown", 503)
+
+
+def test_a_kill_fault_answers_the_services_internal_error_marked_for_the_handler_process() -> None:
+    fault = CallFaults().add({"service": "sagemaker", "operation": "CreateLabelingJob", "kind": "kill"})
+    assert (fault.code, fault.status) == ("InternalFailure", 500)
+    answer = fault_response("sagemaker", "json", fault)
+    assert answer.status_code == 500 and answer.headers[KILL_HEADER] == "kill"
+    error = CallFaults().add({"service": "sagemaker", "operation": "CreateLabelingJob", "kind": "error"})
+    assert KILL_HEADER not in fault_response("sagemaker", "json", error).headers
 
 
 @pytest.mark.parametrize(
