@@ -95,6 +95,10 @@ message; each keeps moto's result exactly, ``tests/integration/localcloud/test_p
   moto generated one per subscription (~0.1 s of CPU each).
 - **Action lookup**: moto lists a response class's methods on every request; the list is kept
   per class (made again when the class changes).
+- **DynamoDB TransactWriteItems**: moto deep-copies the whole table once per item of a
+  transaction (to put it back if cancelled); the shim keeps an undo log of the items it names.
+- **DynamoDB UpdateExpression**: moto parses the expression text on every UpdateItem and twice per
+  item of a TransactWriteItems; each distinct text is parsed once (moto validates a copy of it).
 """
 
 from __future__ import annotations
@@ -812,6 +816,7 @@ def _install_cost_patches() -> None:
         _patch_sns_signing_key()
         _patch_method_names_cache()
         _patch_dynamodb_transaction_undo_log()
+        _patch_dynamodb_update_expression_cache()
     for (owner, name), (_original, patch) in COST_PATCHES.items():
         setattr(owner, name, patch)
 
@@ -1098,3 +1103,29 @@ def _patch_dynamodb_transaction_undo_log() -> None:
                     table.items[hash_value] = previous
 
     _register(DynamoDBBackend, "transact_write_items", transact_write_items)
+
+
+_UPDATE_EXPRESSION_CACHE = 1024
+
+
+def _patch_dynamodb_update_expression_cache() -> None:
+    """An UpdateExpression is parsed once per distinct text, not on every UpdateItem and twice per
+    item of every TransactWriteItems (the request check, then the update).
+
+    The tree depends only on the text; moto reads it (the names and values it uses) and validates a
+    deep copy of it (``Validator`` copies the expression before processing it), so the shared tree
+    is never changed. A text that does not parse is not cached: it raises every time, as in moto."""
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    parse = vars(UpdateExpressionParser)["make"].__func__
+
+    @functools.lru_cache(maxsize=_UPDATE_EXPRESSION_CACHE)
+    def parsed(expression: str) -> Any:
+        return parse(UpdateExpressionParser, expression)
+
+    def make(cls: type, expression: Any) -> Any:
+        if cls is not UpdateExpressionParser or not isinstance(expression, str):
+            return parse(cls, expression)
+        return parsed(expression)
+
+    _register(UpdateExpressionParser, "make", classmethod(make))

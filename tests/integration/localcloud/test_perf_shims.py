@@ -559,3 +559,75 @@ def test_dynamodb_transactions_are_the_same_and_copy_no_table(
     assert steps["after cancel"] == steps["committed"] and steps["after twice"] == steps["committed"]
     assert steps["twice"] == "ValidationException" and steps["after missing table"] == steps["committed"]
     assert copies[False] > 0 and copies[True] == 0  # moto copies the table per item; the patch never
+
+
+def dynamodb_updates_script(ddb: Any) -> list[Any]:
+    """The same UpdateExpression texts many times (alone and in transactions), a text that does not
+    parse (twice), one naming a key attribute, one with an unused value; the items read back."""
+    ddb.create_table(
+        TableName="ledger",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    seen: list[Any] = []
+
+    def key(n: int) -> dict[str, Any]:
+        return {"pk": {"S": f"OBJ#{n}"}, "sk": {"S": "OBJ"}}
+
+    def update(n: int, expression: str, values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "TableName": "ledger",
+            "Key": key(n),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": values,
+        }
+
+    sent = "SET #s = :s, job = :j ADD n :one"
+    for n in range(6):
+        values = {":s": {"S": f"S{n}"}, ":j": {"S": f"j{n % 2}"}, ":one": {"N": "1"}}
+        seen.append(ddb.update_item(**update(n, sent, values), ReturnValues="ALL_NEW")["Attributes"])
+    items = [
+        {"Update": update(n, sent, {":s": {"S": "T"}, ":j": {"S": "j9"}, ":one": {"N": "2"}})}
+        for n in range(4)
+    ]
+    ddb.transact_write_items(TransactItems=items)
+    bad = update(0, "SET #s = = :s", {":s": {"S": "x"}})
+    seen.append([_error(lambda: ddb.update_item(**bad)) for _ in range(2)])
+    on_key = update(0, "SET pk = :s", {":s": {"S": "x"}})
+    on_key.pop("ExpressionAttributeNames")
+    seen.append(_error(lambda: ddb.update_item(**on_key)))
+    unused = update(1, sent, {":s": {"S": "x"}, ":j": {"S": "y"}, ":one": {"N": "1"}, ":extra": {"S": "z"}})
+    seen.append(_error(lambda: ddb.update_item(**unused)))
+    seen.append(sorted(str(i) for i in ddb.scan(TableName="ledger")["Items"]))
+    return seen
+
+
+def test_dynamodb_update_expressions_are_parsed_once_with_the_same_answers(
+    moto_in_process: Callable[[bool], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    parses: list[str] = []
+    parse = UpdateExpressionParser.parse
+
+    def counting(self: Any) -> Any:
+        parses.append("parse")
+        return parse(self)
+
+    monkeypatch.setattr(UpdateExpressionParser, "parse", counting)
+    answers, counts = {}, {}
+    for patched in (False, True):
+        moto_in_process(patched)
+        parses.clear()
+        with mock_aws():
+            answers[patched] = dynamodb_updates_script(boto3.client("dynamodb", region_name=REGION))
+        counts[patched] = len(parses)
+
+    assert answers[True] == answers[False]
+    assert answers[True][-4] == ["ValidationException", "ValidationException"]
+    assert answers[True][-3] == "ValidationException" and answers[True][-2] == "ValidationException"
+    # moto: 6 updates + 4 transaction items parsed twice + the failed texts; patched: the distinct texts
+    # (the sent expression once, "SET pk = :s" once) plus the text that never parses, each time
+    assert counts[False] >= 14 and counts[True] == 4, counts
