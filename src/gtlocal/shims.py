@@ -99,6 +99,8 @@ message; each keeps moto's result exactly, ``tests/integration/localcloud/test_p
   transaction (to put it back if cancelled); the shim keeps an undo log of the items it names.
 - **DynamoDB UpdateExpression**: moto parses the expression text on every UpdateItem and twice per
   item of a TransactWriteItems; each distinct text is parsed once (moto validates a copy of it).
+- **DynamoDB item size**: moto sums the sizes of all of a new item's attributes again for each
+  attribute it sets (n^2/2 for n attributes); the running sum gives the same check.
 """
 
 from __future__ import annotations
@@ -817,6 +819,7 @@ def _install_cost_patches() -> None:
         _patch_method_names_cache()
         _patch_dynamodb_transaction_undo_log()
         _patch_dynamodb_update_expression_cache()
+        _patch_dynamodb_item_size_once()
     for (owner, name), (_original, patch) in COST_PATCHES.items():
         setattr(owner, name, patch)
 
@@ -1129,3 +1132,36 @@ def _patch_dynamodb_update_expression_cache() -> None:
         return parsed(expression)
 
     _register(UpdateExpressionParser, "make", classmethod(make))
+
+
+def _patch_dynamodb_item_size_once() -> None:
+    """A new item's size is added up once, attribute by attribute, not again for every attribute.
+
+    moto builds an item (every PutItem, BatchWriteItem put, transaction put) by setting its
+    attributes one by one in a dict that, on each set, sums the size of every attribute already
+    set: an item of n attributes cost n^2/2 size computations. The patch keeps the running sum and
+    refuses an item at the same attribute with the same error (``ItemSizeTooLarge`` past moto's
+    405,000 bytes); the item is built as moto builds it. Later sets (updates) are moto's."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    limit = 405_000  # moto's (LimitedSizeDict.__setitem__)
+
+    def size_of(value: Any) -> int:
+        return value.size() if type(value) is DynamoType else bytesize(str(value))
+
+    def __init__(self: Item, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        self.attrs = LimitedSizeDict()
+        total = 0
+        for key, value in attrs.items():
+            typed = DynamoType(value)
+            added = bytesize(key) + size_of(typed)
+            if total + added > limit:
+                raise ItemSizeTooLarge
+            dict.__setitem__(self.attrs, key, typed)
+            total += added
+
+    _register(Item, "__init__", __init__)
