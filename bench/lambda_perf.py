@@ -170,8 +170,8 @@ def _bare(keys: list[str]) -> None:
 
 
 def _rounds(n: int) -> int:
-    """Paired rounds at size n: BENCH_INTAKE_ROUNDS (default 3); one at 10,000 and more."""
-    return 1 if n >= 10_000 else max(1, int(os.environ.get("BENCH_INTAKE_ROUNDS", "3")))
+    """Paired rounds at size n: BENCH_INTAKE_ROUNDS (default 3) up to 1,000 images; one above."""
+    return 1 if n > 1_000 else max(1, int(os.environ.get("BENCH_INTAKE_ROUNDS", "3")))
 
 
 def _round(deps: Any, server: Any, keys: list[str], ours_first: bool) -> dict[str, float]:
@@ -257,6 +257,8 @@ def lambda_intake() -> dict[str, Any]:
                 figures["requests_per_image_by_operation"] = {
                     op: round(c / n, 2) for op, c in sorted(requests.items())
                 }
+            # as it goes (a long run stopped half way still tells what it measured)
+            print(json.dumps({k: v for k, v in figures.items() if k.startswith(f"n{n}_")}), file=sys.stderr)
         keys = [f"trickle/{i:04d}.jpg" for i in range(TRICKLE)]
         _upload(keys, first)
         ms = sorted(s * 1000 for s in _ours(deps, keys, batch=1))
