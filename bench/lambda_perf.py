@@ -169,8 +169,34 @@ def _bare(keys: list[str]) -> None:
         sns.publish_batch(TopicArn=topic, PublishBatchRequestEntries=entries)
 
 
+def _rounds(n: int) -> int:
+    """Paired rounds at size n: BENCH_INTAKE_ROUNDS (default 3) up to 1,000 images; one above."""
+    return 1 if n > 1_000 else max(1, int(os.environ.get("BENCH_INTAKE_ROUNDS", "3")))
+
+
+def _round(deps: Any, server: Any, keys: list[str], ours_first: bool) -> dict[str, float]:
+    """One paired round on the same drops: ours and the bare loop, in the given order. Wall seconds
+    and CPU seconds (this process's + the local cloud's) of each."""
+    from bench.localcloud import Meter
+
+    figures: dict[str, float] = {}
+    for side in ("ours", "bare") if ours_first else ("bare", "ours"):
+        with Meter(server) as meter:
+            if side == "ours":
+                _ours(deps, keys)
+            else:
+                _bare(keys)
+        figures[f"{side}_wall"] = meter.wall
+        figures[f"{side}_cpu"] = meter.client_cpu + (meter.cpu or 0.0)
+    return figures
+
+
 @register("lambda-intake")
 def lambda_intake() -> dict[str, Any]:
+    """Per size N: paired rounds (ours and the bare loop on the same N new drops, the order
+    alternating), medians over the rounds; ``ours_vs_bare`` is the median of the rounds' ratios of
+    wall time, ``cpu_ours_vs_bare`` the same with CPU seconds (client + local cloud: what the
+    machine's load moves least). ``flat_vs_first`` divides each size's ratio by the first size's."""
     from bench.localcloud import local_cloud
     from gtstream.config import Settings
     from gtstream.deps import Deps
@@ -178,8 +204,8 @@ def lambda_intake() -> dict[str, Any]:
     sizes = [
         int(n) for n in os.environ.get("BENCH_INTAKE_SIZES", ",".join(map(str, DEFAULT_SIZES))).split(",")
     ]
-    figures: dict[str, Any] = {}
-    with local_cloud():
+    figures: dict[str, Any] = {"load_at_start": round(os.getloadavg()[0], 1)}
+    with local_cloud() as server:
         env = _env({k: v for k, v in os.environ.items() if k.startswith("AWS_")})
         os.environ.update(env)
         _create_resources(env)
@@ -195,37 +221,75 @@ def lambda_intake() -> dict[str, Any]:
         deps.project_config_or_none()  # read once per container (cached), as in a warm Lambda
         counts = _Counts(deps.clients)
         first = 0
+        first_ratio: float | None = None
         for n in sizes:
-            keys = [f"n{n}/{i:06d}.jpg" for i in range(n)]
-            _upload(keys, first)
-            first += n
-            counts.take()
-            began = time.perf_counter()
-            _ours(deps, keys)
-            ours = time.perf_counter() - began
-            requests = counts.take()
-            began = time.perf_counter()
-            _bare(keys)
-            bare = time.perf_counter() - began
-            figures[f"n{n}_ours_images_per_s"] = round(n / ours, 1)
-            figures[f"n{n}_bare_images_per_s"] = round(n / bare, 1)
-            figures[f"n{n}_ours_vs_bare"] = round(bare / ours, 2)
+            rounds = []
+            for r in range(_rounds(n)):
+                keys = [f"n{n}r{r}/{i:06d}.jpg" for i in range(n)]
+                _upload(keys, first)
+                first += n
+                counts.take()
+                rounds.append(_round(deps, server, keys, ours_first=r % 2 == 0))
+                requests = counts.take()
+            ratio = statistics.median(x["bare_wall"] / x["ours_wall"] for x in rounds)
+            figures[f"n{n}_rounds"] = len(rounds)
+            figures[f"n{n}_ours_images_per_s"] = round(
+                n / statistics.median(x["ours_wall"] for x in rounds), 1
+            )
+            figures[f"n{n}_bare_images_per_s"] = round(
+                n / statistics.median(x["bare_wall"] for x in rounds), 1
+            )
+            figures[f"n{n}_ours_vs_bare"] = round(ratio, 2)
+            figures[f"n{n}_ours_vs_bare_by_round"] = [
+                round(x["bare_wall"] / x["ours_wall"], 2) for x in rounds
+            ]
+            figures[f"n{n}_cpu_ms_per_image_ours_bare"] = [
+                round(1000 * statistics.median(x[f"{side}_cpu"] for x in rounds) / n, 1)
+                for side in ("ours", "bare")
+            ]
+            figures[f"n{n}_cpu_ours_vs_bare"] = round(
+                statistics.median(x["bare_cpu"] / x["ours_cpu"] for x in rounds), 2
+            )
+            first_ratio = first_ratio or ratio
+            figures[f"n{n}_flat_vs_first"] = round(ratio / first_ratio, 2)
             figures[f"n{n}_requests_per_image"] = round(sum(requests.values()) / n, 2)
             if n == sizes[min(1, len(sizes) - 1)]:
                 figures["requests_per_image_by_operation"] = {
                     op: round(c / n, 2) for op, c in sorted(requests.items())
                 }
+            # as it goes (a long run stopped half way still tells what it measured)
+            print(json.dumps({k: v for k, v in figures.items() if k.startswith(f"n{n}_")}), file=sys.stderr)
         keys = [f"trickle/{i:04d}.jpg" for i in range(TRICKLE)]
         _upload(keys, first)
         ms = sorted(s * 1000 for s in _ours(deps, keys, batch=1))
         figures["trickle_ms_p50"] = round(statistics.median(ms), 1)
         figures["trickle_ms_p99"] = round(ms[int(0.99 * (len(ms) - 1))], 1)
-        keys = ["cold/a.jpg", "cold/b.jpg"]
-        _upload(keys, first + TRICKLE)
-        figures.update(_cold_in_subprocess(env))
+        figures.update(_cold_starts(env, first + TRICKLE))
     figures["batch"] = BATCH
     figures["machine"] = f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f} at the end"
     return figures
+
+
+COLD_STARTS = 5
+
+
+def _cold_starts(env: dict[str, str], first: int) -> dict[str, Any]:
+    """BENCH_COLD_STARTS (default 5) fresh interpreters, each an execution environment's init phase,
+    first call and a second (warm) call on new images; the medians, and the ratio's range."""
+    runs = []
+    for run in range(int(os.environ.get("BENCH_COLD_STARTS", str(COLD_STARTS)))):
+        keys = [f"cold/{run}-a.jpg", f"cold/{run}-b.jpg"]
+        _upload(keys, first + 2 * run)
+        runs.append(_cold_in_subprocess({**env, "BENCH_COLD_KEYS": ",".join(keys)}))
+    ratios = sorted(r["first_ms"] / r["warm_ms"] for r in runs)
+    return {
+        "cold_runs": len(runs),
+        "cold_init_ms_median": round(statistics.median(r["init_ms"] for r in runs), 1),
+        "cold_first_call_ms_median": round(statistics.median(r["first_ms"] for r in runs), 1),
+        "warm_call_ms_median": round(statistics.median(r["warm_ms"] for r in runs), 1),
+        "first_vs_warm_median": round(statistics.median(ratios), 2),
+        "first_vs_warm_range": [round(ratios[0], 2), round(ratios[-1], 2)],
+    }
 
 
 def _cold_in_subprocess(env: dict[str, str]) -> dict[str, Any]:
@@ -286,7 +350,7 @@ def _cold() -> None:
 
     init = time.perf_counter() - began
     calls = []
-    for key in ("cold/a.jpg", "cold/b.jpg"):
+    for key in os.environ.get("BENCH_COLD_KEYS", "cold/a.jpg,cold/b.jpg").split(","):
         began = time.perf_counter()
         if os.environ.get("BENCH_PROFILE_COLD"):
             import cProfile
@@ -300,16 +364,7 @@ def _cold() -> None:
         calls.append(time.perf_counter() - began)
         assert response == {"batchItemFailures": []}, response
     first, warm = calls
-    print(
-        json.dumps(
-            {
-                "cold_init_ms": round(init * 1000, 1),
-                "cold_first_call_ms": round(first * 1000, 1),
-                "warm_call_ms": round(warm * 1000, 1),
-                "first_vs_warm": round(first / warm, 2),
-            }
-        )
-    )
+    print(json.dumps({"init_ms": init * 1000, "first_ms": first * 1000, "warm_ms": warm * 1000}))
 
 
 # ---- job end -------------------------------------------------------------------------------------

@@ -19,13 +19,16 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def png_bomb(width: int, height: int) -> bytes:
-    """A 1-bit grayscale PNG of width x height black pixels: a few hundred KB that decode to
-    width*height/8 bytes (and far more once converted), compressed row by row."""
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    rows = b"\x00" * (1 + math.ceil(width / 8)) * 1000  # filter byte 0 and the row: all zero
+def png_bomb(width: int, height: int, color_type: int = 0, bit_depth: int = 1) -> bytes:
+    """A PNG of width x height black pixels (1-bit grayscale by default; ``color_type=6,
+    bit_depth=8``: RGBA): a few hundred KB to a few MB that decode to far more, compressed row by row."""
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[color_type]
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    row = b"\x00" * (1 + math.ceil(width * channels * bit_depth / 8))  # filter byte 0 and the row
     compressor = zlib.compressobj(1)
-    idat = b"".join(compressor.compress(rows) for _ in range(height // 1000)) + compressor.flush()
+    rows = row * 1000
+    idat = b"".join(compressor.compress(rows) for _ in range(height // 1000))
+    idat += compressor.compress(row * (height % 1000)) + compressor.flush()
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 

@@ -154,6 +154,9 @@ class Clients:
         rather than on the first call."""
         for service in services:
             model = self.client(service).meta.service_model
+            # botocore maps an error code to its shape through a table of every error shape of the
+            # service, built on the first error answer (e.g. the first duplicate's failed condition)
+            model.shape_for_error_code("")
             for operation in OPERATIONS.get(service, ()):
                 op = model.operation_model(operation)
                 seen: set[str] = set()

@@ -82,12 +82,18 @@ def process_drop(deps: Deps, drop: Drop) -> Outcome:
         log.warning("%s: %s", drop.key, reason)
         return Outcome(drop.key, "skipped", reason=reason)
     object_id = hashlib.sha256(data).hexdigest()
-    try:
-        image = transforms.decode(data, settings.max_image_bytes, settings.max_image_pixels)
-    except transforms.Rejected as rejected:
-        return quarantine(deps, drop, object_id, rejected.reason)
     config = deps.project_config_or_none()
     preprocessing = config.preprocessing if config else DEFAULT_PREPROCESSING
+    try:
+        image = transforms.decode(
+            data,
+            settings.max_image_bytes,
+            settings.max_image_pixels,
+            max_side=transforms.kept_side(preprocessing.transform, preprocessing.options),
+            memory=transforms.memory_budget(),
+        )
+    except transforms.Rejected as rejected:
+        return quarantine(deps, drop, object_id, rejected.reason)
     try:
         out = transforms.apply(preprocessing.transform, data, image, preprocessing.options)
     finally:

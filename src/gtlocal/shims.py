@@ -95,6 +95,12 @@ message; each keeps moto's result exactly, ``tests/integration/localcloud/test_p
   moto generated one per subscription (~0.1 s of CPU each).
 - **Action lookup**: moto lists a response class's methods on every request; the list is kept
   per class (made again when the class changes).
+- **DynamoDB TransactWriteItems**: moto deep-copies the whole table once per item of a
+  transaction (to put it back if cancelled); the shim keeps an undo log of the items it names.
+- **DynamoDB UpdateExpression**: moto parses the expression text on every UpdateItem and twice per
+  item of a TransactWriteItems; each distinct text is parsed once (moto validates a copy of it).
+- **DynamoDB item size**: moto sums the sizes of all of a new item's attributes again for each
+  attribute it sets (n^2/2 for n attributes); the running sum gives the same check.
 """
 
 from __future__ import annotations
@@ -812,6 +818,8 @@ def _install_cost_patches() -> None:
         _patch_sns_signing_key()
         _patch_method_names_cache()
         _patch_dynamodb_transaction_undo_log()
+        _patch_dynamodb_update_expression_cache()
+        _patch_dynamodb_item_size_once()
     for (owner, name), (_original, patch) in COST_PATCHES.items():
         setattr(owner, name, patch)
 
@@ -1098,3 +1106,62 @@ def _patch_dynamodb_transaction_undo_log() -> None:
                     table.items[hash_value] = previous
 
     _register(DynamoDBBackend, "transact_write_items", transact_write_items)
+
+
+_UPDATE_EXPRESSION_CACHE = 1024
+
+
+def _patch_dynamodb_update_expression_cache() -> None:
+    """An UpdateExpression is parsed once per distinct text, not on every UpdateItem and twice per
+    item of every TransactWriteItems (the request check, then the update).
+
+    The tree depends only on the text; moto reads it (the names and values it uses) and validates a
+    deep copy of it (``Validator`` copies the expression before processing it), so the shared tree
+    is never changed. A text that does not parse is not cached: it raises every time, as in moto."""
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    parse = vars(UpdateExpressionParser)["make"].__func__
+
+    @functools.lru_cache(maxsize=_UPDATE_EXPRESSION_CACHE)
+    def parsed(expression: str) -> Any:
+        return parse(UpdateExpressionParser, expression)
+
+    def make(cls: type, expression: Any) -> Any:
+        if cls is not UpdateExpressionParser or not isinstance(expression, str):
+            return parse(cls, expression)
+        return parsed(expression)
+
+    _register(UpdateExpressionParser, "make", classmethod(make))
+
+
+def _patch_dynamodb_item_size_once() -> None:
+    """A new item's size is added up once, attribute by attribute, not again for every attribute.
+
+    moto builds an item (every PutItem, BatchWriteItem put, transaction put) by setting its
+    attributes one by one in a dict that, on each set, sums the size of every attribute already
+    set: an item of n attributes cost n^2/2 size computations. The patch keeps the running sum and
+    refuses an item at the same attribute with the same error (``ItemSizeTooLarge`` past moto's
+    405,000 bytes); the item is built as moto builds it. Later sets (updates) are moto's."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    limit = 405_000  # moto's (LimitedSizeDict.__setitem__)
+
+    def size_of(value: Any) -> int:
+        return value.size() if type(value) is DynamoType else bytesize(str(value))
+
+    def __init__(self: Item, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        self.attrs = LimitedSizeDict()
+        total = 0
+        for key, value in attrs.items():
+            typed = DynamoType(value)
+            added = bytesize(key) + size_of(typed)
+            if total + added > limit:
+                raise ItemSizeTooLarge
+            dict.__setitem__(self.attrs, key, typed)
+            total += added
+
+    _register(Item, "__init__", __init__)

@@ -8,7 +8,14 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from gtstream.handlers.common import deps, init, logger, metrics, process_sqs_batch
 
-init("gtstream.intake", "PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin", read_config=True)
+init(
+    "gtstream.intake",
+    "PIL.Image",
+    "PIL.ImageOps",
+    "PIL.JpegImagePlugin",
+    "PIL.PngImagePlugin",
+    read_config=True,
+)
 
 
 @logger.inject_lambda_context(clear_state=True)

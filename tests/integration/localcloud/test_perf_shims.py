@@ -559,3 +559,142 @@ def test_dynamodb_transactions_are_the_same_and_copy_no_table(
     assert steps["after cancel"] == steps["committed"] and steps["after twice"] == steps["committed"]
     assert steps["twice"] == "ValidationException" and steps["after missing table"] == steps["committed"]
     assert copies[False] > 0 and copies[True] == 0  # moto copies the table per item; the patch never
+
+
+def dynamodb_with_and_without(
+    use: Callable[[bool], None], script: Callable[[Any], list[Any]], work: list[Any]
+) -> tuple[dict[bool, list[Any]], dict[bool, int]]:
+    """`script` on a fresh moto without, then with, the cost patches: what it saw and how much of
+    the counted `work` (a list the test's counting wrapper appends to) each run did."""
+    answers, counts = {}, {}
+    for patched in (False, True):
+        use(patched)
+        work.clear()
+        with mock_aws():
+            answers[patched] = script(boto3.client("dynamodb", region_name=REGION))
+        counts[patched] = len(work)
+    return answers, counts
+
+
+def dynamodb_updates_script(ddb: Any) -> list[Any]:
+    """The same UpdateExpression texts many times (alone and in transactions), a text that does not
+    parse (twice), one naming a key attribute, one with an unused value; the items read back."""
+    ddb.create_table(
+        TableName="ledger",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+    seen: list[Any] = []
+
+    def key(n: int) -> dict[str, Any]:
+        return {"pk": {"S": f"OBJ#{n}"}, "sk": {"S": "OBJ"}}
+
+    def update(n: int, expression: str, values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "TableName": "ledger",
+            "Key": key(n),
+            "UpdateExpression": expression,
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": values,
+        }
+
+    sent = "SET #s = :s, job = :j ADD n :one"
+    for n in range(6):
+        values = {":s": {"S": f"S{n}"}, ":j": {"S": f"j{n % 2}"}, ":one": {"N": "1"}}
+        seen.append(ddb.update_item(**update(n, sent, values), ReturnValues="ALL_NEW")["Attributes"])
+    items = [
+        {"Update": update(n, sent, {":s": {"S": "T"}, ":j": {"S": "j9"}, ":one": {"N": "2"}})}
+        for n in range(4)
+    ]
+    ddb.transact_write_items(TransactItems=items)
+    bad = update(0, "SET #s = = :s", {":s": {"S": "x"}})
+    seen.append([_error(lambda: ddb.update_item(**bad)) for _ in range(2)])
+    on_key = update(0, "SET pk = :s", {":s": {"S": "x"}})
+    on_key.pop("ExpressionAttributeNames")
+    seen.append(_error(lambda: ddb.update_item(**on_key)))
+    unused = update(1, sent, {":s": {"S": "x"}, ":j": {"S": "y"}, ":one": {"N": "1"}, ":extra": {"S": "z"}})
+    seen.append(_error(lambda: ddb.update_item(**unused)))
+    seen.append(sorted(str(i) for i in ddb.scan(TableName="ledger")["Items"]))
+    return seen
+
+
+def test_dynamodb_update_expressions_are_parsed_once_with_the_same_answers(
+    moto_in_process: Callable[[bool], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    parses: list[str] = []
+    parse = UpdateExpressionParser.parse
+
+    def counting(self: Any) -> Any:
+        parses.append("parse")
+        return parse(self)
+
+    monkeypatch.setattr(UpdateExpressionParser, "parse", counting)
+    answers, counts = dynamodb_with_and_without(moto_in_process, dynamodb_updates_script, parses)
+
+    assert answers[True] == answers[False]
+    assert answers[True][-4] == ["ValidationException", "ValidationException"]
+    assert answers[True][-3] == "ValidationException" and answers[True][-2] == "ValidationException"
+    # moto: 6 updates + 4 transaction items parsed twice + the failed texts; patched: the distinct texts
+    # (the sent expression once, "SET pk = :s" once) plus the text that never parses, each time
+    assert counts[False] >= 14 and counts[True] == 4, counts
+
+
+def dynamodb_item_sizes_script(ddb: Any) -> list[Any]:
+    """Items of many attributes put (PutItem, BatchWriteItem, a transaction), one just under and
+    one just over the item size limit, then updated; everything read back."""
+    ddb.create_table(
+        TableName="ledger",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    seen: list[Any] = []
+
+    def item(name: str, attributes: int, filler: int = 10) -> dict[str, Any]:
+        values: dict[str, Any] = {f"a{i}": {"S": "x" * filler} for i in range(attributes)}
+        values["n"], values["ss"] = {"N": "12.5"}, {"SS": ["a", "bb"]}
+        return {"pk": {"S": name}, **values}
+
+    ddb.put_item(TableName="ledger", Item=item("p", 40))
+    ddb.batch_write_item(
+        RequestItems={"ledger": [{"PutRequest": {"Item": item(f"b{n}", 12)}} for n in range(5)]}
+    )
+    ddb.transact_write_items(TransactItems=[{"Put": {"TableName": "ledger", "Item": item("t", 20)}}])
+    for name, filler in (("under", 4_000), ("over", 4_100)):  # 100 attributes of ~4 KB
+        big = item(name, 100, filler)
+        seen.append(_error(lambda big=big: ddb.put_item(TableName="ledger", Item=big)))  # type: ignore[misc]
+    seen.append(
+        _error(
+            lambda: ddb.update_item(
+                TableName="ledger",
+                Key={"pk": {"S": "under"}},
+                UpdateExpression="SET big = :v",
+                ExpressionAttributeValues={":v": {"S": "y" * 9_000}},
+            )
+        )
+    )
+    seen.append(sorted(str(i) for i in ddb.scan(TableName="ledger")["Items"]))
+    return seen
+
+
+def test_dynamodb_items_are_sized_once_with_the_same_answers(
+    moto_in_process: Callable[[bool], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    sized: list[int] = []
+    size = DynamoType.size
+
+    def counting(self: Any) -> int:
+        sized.append(1)
+        return size(self)
+
+    monkeypatch.setattr(DynamoType, "size", counting)
+    answers, counts = dynamodb_with_and_without(moto_in_process, dynamodb_item_sizes_script, sized)
+
+    assert answers[True] == answers[False]
+    assert answers[True][:3] == ["no error", "ValidationException", "ValidationException"], answers[True][:3]
+    assert counts[True] * 5 < counts[False], counts  # n^2/2 size computations per item before

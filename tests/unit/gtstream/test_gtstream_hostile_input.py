@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -90,6 +92,114 @@ def test_a_decompression_bomb_is_refused_before_decoding_in_bounded_memory() -> 
     figures = json.loads(result.stdout)
     assert len(bomb) < 2 * 1024 * 1024 and str(figures["reason"]).startswith("too-many-pixels")
     assert figures["peak"] < BOMB_PEAK_LIMIT_MB * 1024 * 1024, figures
+
+
+ROOT = Path(__file__).resolve().parents[3]
+# The intake on bombs in a fresh process, as Lambda runs it: moto in process, the function's memory
+# setting in AWS_LAMBDA_FUNCTION_MEMORY_SIZE; prints each outcome and the process's peak RSS.
+INTAKE_ON_BOMBS = """
+import json, os, sys
+from dataclasses import replace
+import boto3
+from moto import mock_aws
+from gtstream.config import Settings
+from gtstream.deps import Deps
+from gtstream.intake import Drop, process_drop
+from gtstream.ledger import table_definition
+
+env, bombs = json.loads(sys.argv[1]), sys.argv[2:]
+os.environ.update(env)
+with mock_aws():
+    boto3.client("dynamodb").create_table(**table_definition(env["LEDGER_TABLE"]))
+    s3 = boto3.client("s3")
+    for bucket in ("cats-drop", "cats-input", "cats-output", "cats-instructions"):
+        s3.create_bucket(Bucket=bucket)
+    boto3.client("sns").create_topic(Name="cats-notifications")
+    deps = Deps.build(Settings.from_env(env))
+    outcomes = {}
+    for path in bombs:
+        key = os.path.basename(path)
+        with open(path, "rb") as bomb:
+            s3.put_object(Bucket="cats-drop", Key=key, Body=bomb.read())
+        outcome = process_drop(deps, Drop("cats-drop", key))
+        outcomes[key] = [outcome.action, outcome.reason]
+status = open("/proc/self/status").read()
+peak_kb = int(status.split("VmHWM:")[1].split()[0])
+print(json.dumps({"outcomes": outcomes, "peak_mb": peak_kb / 1024}))
+"""
+
+
+def deployed_memory_mb() -> int:
+    """The intake's memory setting as deployed: the CloudFormation default, the Terraform default."""
+    stack = (ROOT / "cloudformation" / "labeling.yaml").read_text()
+    cfn = re.search(r"LambdaMemorySize:\n(?:\s+\w+:.*\n)*?\s+Default: (\d+)", stack)
+    variables = (ROOT / "terraform" / "modules" / "streaming-labeling" / "variables.tf").read_text()
+    tf = re.search(r"memory_size\s+= optional\(number, (\d+)\)", variables)
+    assert cfn and tf and cfn.group(1) == tf.group(1), (cfn, tf)
+    return int(cfn.group(1))
+
+
+def test_the_intake_stays_under_its_memory_setting_on_bombs_just_under_the_pixel_limit(
+    tmp_path: Path,
+) -> None:
+    """A 1-bit PNG and an RGBA PNG of 9,999 x 10,000 pixels (the default MAX_IMAGE_PIXELS is 10^8):
+    the first is decoded and resized (500 MB of pixels at most at once), the second would need
+    800 MB: decoded when the function has that much free, else quarantined before decoding.
+    Either way the process's peak RSS (VmHWM) stays under the memory setting."""
+    memory_mb = deployed_memory_mb()
+    gray, rgba = tmp_path / "gray-1bit.png", tmp_path / "rgba.png"
+    gray.write_bytes(png_bomb(9_999, 10_000))
+    rgba.write_bytes(png_bomb(9_999, 10_000, color_type=6, bit_depth=8))
+    env = {**ENV, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    child = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    child.update(AWS_DEFAULT_REGION="us-east-1", AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(memory_mb))
+    result = subprocess.run(
+        [sys.executable, "-c", INTAKE_ON_BOMBS, json.dumps(env), str(gray), str(rgba)],
+        capture_output=True,
+        text=True,
+        env=child,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    print(f"memory setting {memory_mb} MB: {figures}")
+    outcomes = figures["outcomes"]
+    assert outcomes["gray-1bit.png"][0] == "accepted", outcomes
+    action, reason = outcomes["rgba.png"]
+    assert action == "accepted" or str(reason).startswith("too-large-for-memory: 9999x10000 RGBA"), outcomes
+    assert figures["peak_mb"] < memory_mb, figures
+
+
+def test_a_decode_that_does_not_fit_the_memory_left_is_refused_before_decoding() -> None:
+    from gtstream import transforms
+
+    bomb = png_bomb(9_999, 10_000, color_type=6, bit_depth=8)
+    need = transforms.decode_cost("RGBA", 9_999, 10_000, 1024)
+    assert need > 800_000_000
+    with pytest.raises(transforms.Rejected) as refused:
+        transforms.decode(bomb, 20 * 1024 * 1024, 100_000_000, max_side=1024, memory=(need - 1, 1024))
+    assert refused.value.reason.startswith("too-large-for-memory: 9999x10000 RGBA needs"), (
+        refused.value.reason
+    )
+    assert refused.value.reason.endswith("of the function's 1024 MB are free")
+    small = image(size=(40, 30))  # fits: decoded
+    assert transforms.decode(
+        small, 10**6, 10**6, memory=(transforms.decode_cost("RGB", 40, 30), 128)
+    ).size == (40, 30)
+
+
+def test_a_large_jpeg_is_decoded_at_the_scale_the_resize_keeps() -> None:
+    """Image.draft: a 4,000 x 3,000 JPEG resized to 500 is decoded at 1/2 (both sides at least
+    1,000, as ``Image.thumbnail`` asks), not in full."""
+    from gtstream import transforms
+
+    big = image(size=(4_000, 3_000))
+    decoded = transforms.decode(big, 10**8, 10**8, max_side=500)
+    assert decoded.size == (2_000, 1_500)  # the default transform resizes it from there
+    out = transforms.apply("gtstream.transforms:default", big, decoded, {"max_side": 500})
+    decoded.close()
+    assert Image.open(io.BytesIO(out.data)).size == (500, 375)
 
 
 MALFORMED_BODIES = [
