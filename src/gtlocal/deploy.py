@@ -86,6 +86,9 @@ RESOURCE_STAR_EXCEPTIONS: dict[str, tuple[str, str]] = {
     "sagemaker:ListLabelingJobs": ("ListLabelingJobs", "operator policy: gtctl status, read-only"),
 }
 LAMBDA_RUNTIME = "python3.11"
+# Each function's memory: the Terraform module's (lambda.memory_size) and the stacks'
+# (LambdaMemorySize) default. The runner hands it to the handlers as Lambda does.
+LAMBDA_MEMORY_MB = 1024
 
 
 @dataclass(frozen=True)
@@ -670,7 +673,12 @@ def _put_managed_policy(iam: Any, n: Names, name: str, policy: dict[str, Any]) -
 
 def _put_function(lam: Any, name: str, handler: str, role: str, environment: dict[str, str]) -> None:
     """Register the function (metadata: moto runs no code) with the project's environment."""
-    settings: dict[str, Any] = {"Role": role, "Handler": handler, "Environment": {"Variables": environment}}
+    settings: dict[str, Any] = {
+        "Role": role,
+        "Handler": handler,
+        "MemorySize": LAMBDA_MEMORY_MB,
+        "Environment": {"Variables": environment},
+    }
     try:
         lam.create_function(
             FunctionName=name, Runtime=LAMBDA_RUNTIME, Code={"ZipFile": placeholder_package()}, **settings

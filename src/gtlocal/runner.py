@@ -232,6 +232,7 @@ class FunctionRoles:
                     "the local cloud there (or run with --as-root)"
                 )
         self._clients: dict[tuple[str, str], Any] = {}
+        self._memory: dict[str, int | None] = {}
         import boto3
 
         self._boto3 = boto3.session.Session(region_name=self.region)
@@ -297,10 +298,39 @@ class FunctionRoles:
                 ) from exc
             raise
 
+    def memory_mb(self, kind: str) -> int | None:
+        """The function's memory setting (GetFunctionConfiguration's ``MemorySize``, read once), or
+        None when the local cloud has no such function (a handler run without a deployment)."""
+        if kind not in self._memory:
+            try:
+                answer = aws_client("lambda", self.region).get_function_configuration(
+                    FunctionName=self.function_name(kind)
+                )
+                self._memory[kind] = int(answer["MemorySize"])
+            except Exception as exc:  # only "no such function" is expected here
+                if _error_code(exc) != "ResourceNotFoundException":
+                    raise
+                self._memory[kind] = None
+        return self._memory[kind]
+
+    def context(self, kind: str) -> LambdaContext:
+        """Lambda's context object for one invocation of ``kind``, with the function's memory."""
+        memory = self.memory_mb(kind)
+        context = LambdaContext(self.function_name(kind))
+        if memory is not None:
+            context.memory_limit_in_mb = memory
+        return context
+
     @contextmanager
     def acting_as(self, kind: str) -> Iterator[None]:
-        """The environment of one invocation of function ``kind`` (restored after)."""
+        """The environment of one invocation of function ``kind`` (restored after): the function's
+        name and memory setting, as Lambda sets them (docs.aws.amazon.com/lambda/latest/dg/
+        configuration-envvars.html#configuration-envvars-runtime: AWS_LAMBDA_FUNCTION_NAME,
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE), and its role's credentials."""
         values = {"AWS_LAMBDA_FUNCTION_NAME": self.function_name(kind)}
+        memory = self.memory_mb(kind)
+        if memory is not None:
+            values["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(memory)
         session = self.session(kind)
         if session is not None:
             values.update(session.environment())
@@ -542,7 +572,7 @@ def run_until_idle(
                         report = invoke(
                             resolved["reconcile"],
                             {"source": "aws.scheduler", "detail-type": "Scheduled Event"},
-                            LambdaContext(roles.function_name("reconcile")),
+                            roles.context("reconcile"),
                             isolate=isolate,
                         )
                 except RunnerError:
@@ -594,7 +624,7 @@ def _poll_once(
     failed_ids: set[str]
     try:
         with roles.acting_as(kind):
-            response = invoke(handler, event, LambdaContext(roles.function_name(kind)), isolate=isolate)
+            response = invoke(handler, event, roles.context(kind), isolate=isolate)
         failed_ids = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
     except RunnerError:
         raise

@@ -5,6 +5,7 @@ the caller's iam:PassRole and sagemaker:AddTags."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import defaultdict
@@ -15,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from iam_world import LAMBDA, deploy, project_of, replace_statements, session_of, statement
 
-from gtlocal.runner import RunnerError, run_until_idle
+from gtlocal.runner import FunctionRoles, RunnerError, run_until_idle
 from gtlocal.testing import LocalCloud, reset_local_cloud
 
 ACCOUNT = "123456789012"
@@ -156,3 +157,23 @@ def test_as_root_and_documents_without_lambda_roles(cloud: LocalCloud, tmp_path:
     assert project.jobs() == ["roo-0001"]
     roles = {line["role"] for line in cloud.control.iam_calls()[before:]}
     assert roles <= {"roo-groundtruth", None}
+
+
+def test_each_invocation_gets_its_functions_memory_setting_as_lambda_sets_it(
+    cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The intake bounds a decode by AWS_LAMBDA_FUNCTION_MEMORY_SIZE: the runner sets it (and the
+    context's memory_limit_in_mb) from the function's configuration, as Lambda does."""
+    document = deploy(cloud, "mem")
+    boto3.client("lambda").update_function_configuration(FunctionName="mem-intake", MemorySize=256)
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", raising=False)
+    roles = FunctionRoles(document, cloud.endpoint)
+    with roles.acting_as("intake"):
+        assert os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    with roles.acting_as("job_events"):
+        assert os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "1024"  # the SDK deployment's setting
+    assert "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" not in os.environ
+    assert (roles.context("intake").memory_limit_in_mb, roles.context("reconcile").memory_limit_in_mb) == (
+        256,
+        1024,
+    )
