@@ -45,6 +45,7 @@ BEHAVIOUR_MODULES = [
     "test_reconcile",
     "test_faults",
     "test_hostile_input",
+    "test_live_labels",
 ]
 
 
