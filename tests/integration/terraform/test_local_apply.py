@@ -363,7 +363,15 @@ def test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam(
     boto_sdk = iam_of(sdk, SDK_PREFIX)
 
     # Then they are the same, but for the statements of Terraform's customer managed key
-    assert set(terraform) == {"groundtruth", "intake", "job_events", "worker_events", "reconcile", "operator"}
+    assert set(terraform) == {
+        "groundtruth",
+        "intake",
+        "job_events",
+        "worker_events",
+        "labels",
+        "reconcile",
+        "operator",
+    }
     assert without(terraform, KMS_ONLY_SIDS) == cloudformation
     assert boto_sdk == cloudformation
     document = applied["deployment"]
