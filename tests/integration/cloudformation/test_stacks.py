@@ -78,6 +78,7 @@ def test_stacks_create_and_their_outputs_form_the_deployment_document(deploy_sta
         "intake": (10, 3),
         "job_events": (10, 5),
         "worker_events": (10, 3),
+        "labels": (10, 3),
     }
     env = document["lambda_environment"]
     # Without a customer managed key OUTPUT_KMS_KEY_ID is left out; every other variable is set.
