@@ -143,7 +143,7 @@ def test_created_resources_carry_the_security_settings(deploy_stacks: DeployStac
     assert all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
 
     alarms = boto3.client("cloudwatch", region_name=REGION).describe_alarms()["MetricAlarms"]
-    assert len(alarms) == 10
+    assert len(alarms) == 13  # 4 DLQs, 4 oldest-message ages, 5 Lambda error counts
     assert all(a["AlarmActions"] == [document["topics"]["notifications"]] for a in alarms)
 
 

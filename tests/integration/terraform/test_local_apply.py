@@ -122,7 +122,7 @@ def test_apply_built_the_package_for_the_functions(applied: dict[str, Any]) -> N
     sizes = {
         f["FunctionName"]: f["CodeSize"] for f in functions if f["FunctionName"].startswith(f"{PREFIX}-")
     }
-    assert len(sizes) == 4 and set(sizes.values()) == {package.stat().st_size}, sizes
+    assert len(sizes) == 5 and set(sizes.values()) == {package.stat().st_size}, sizes
 
 
 def test_a_source_change_rebuilds_the_package_and_updates_the_functions(
