@@ -47,7 +47,7 @@ def running(world: World) -> World:
     return world
 
 
-def test_a_label_is_recorded_as_it_arrives_and_a_duplicate_changes_nothing(running: World) -> None:
+def test_a_label_is_recorded_as_it_arrives_once_raw_or_in_an_envelope(running: World) -> None:
     ledger = running.deps.ledger
     assert handle_output(running.deps, json.dumps(_line(0))).action == "recorded"
     item = ledger.get_object(_oid(0))
@@ -60,17 +60,15 @@ def test_a_label_is_recorded_as_it_arrives_and_a_duplicate_changes_nothing(runni
     assert handle_output(running.deps, json.dumps(_line(0))).action == "unchanged"
     assert ledger.get_object(_oid(0)) == before  # not even updated_at moved
 
-
-def test_an_sns_envelope_is_unwrapped_and_the_job_name_case_is_the_projects(running: World) -> None:
+    # An SNS envelope (a subscription without raw delivery) is unwrapped; the job name's case is ours.
     envelope = {"Type": "Notification", "Message": json.dumps(_line(1, job=JOB.upper()))}
     result = handle_output(running.deps, json.dumps(envelope))
     assert (result.action, result.job) == ("recorded", JOB)
     assert output_line(envelope)["source-ref"] == _uri(1)
 
-
-def test_a_label_before_the_send_is_recorded_is_kept(running: World) -> None:
+    # A label that arrives before the send is recorded (object 4 still PENDING) is kept.
     assert handle_output(running.deps, json.dumps(_line(4))).action == "recorded"
-    item = running.deps.ledger.get_object(_oid(4))
+    item = ledger.get_object(_oid(4))
     assert item is not None and item["state"] == "LABELED"
 
 
