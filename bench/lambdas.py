@@ -14,7 +14,7 @@ from typing import Any
 
 from bench import register
 
-HANDLERS = ("intake", "job_events", "worker_events", "reconcile")
+HANDLERS = ("intake", "job_events", "worker_events", "labels", "reconcile")
 IMPORT_RUNS = 5
 
 

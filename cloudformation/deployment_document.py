@@ -3,7 +3,7 @@
     python cloudformation/deployment_document.py --stack-name cats-labeling > deployment.json
 
 The values come from the stack outputs of cloudformation/labeling.yaml; ``lambda_environment``
-is the Environment of the deployed intake function (all four functions share it), so the
+is the Environment of the deployed intake function (all five functions share it), so the
 document describes what actually runs. The document goes through the contract's one parser
 (``gtcontract.deployment``), so a stack whose outputs drifted from docs/interfaces.md section 2
 is named here, problem by problem. boto3 honours AWS_ENDPOINT_URL, so the same command works
@@ -21,11 +21,12 @@ import boto3
 
 from gtcontract.deployment import Deployment, DeploymentError
 
-QUEUES = {"intake": "Intake", "job_events": "JobEvents", "worker_events": "WorkerEvents"}
+QUEUES = {"intake": "Intake", "job_events": "JobEvents", "worker_events": "WorkerEvents", "labels": "Labels"}
 HANDLERS = {
     "intake": "Intake",
     "job_events": "JobEvents",
     "worker_events": "WorkerEvents",
+    "labels": "Labels",
     "reconcile": "Reconcile",
 }
 

@@ -43,7 +43,7 @@ UNUSED = ROOT / "docs" / "iam-unused.yaml"
 REPORT = ROOT / "docs" / "iam-coverage.md"
 FLAVOURS = ("sdk", "terraform", "cloudformation")
 FLAVOUR_TITLES = {"sdk": "SDK", "terraform": "Terraform", "cloudformation": "CloudFormation"}
-KINDS = ("groundtruth", "intake", "job_events", "worker_events", "reconcile")
+KINDS = ("groundtruth", "intake", "job_events", "worker_events", "labels", "reconcile")
 
 
 def _as_list(value: Any) -> list[Any]:

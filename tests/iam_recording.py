@@ -8,7 +8,7 @@ pytest-xdist worker id, or ``main`` without workers):
   (``sdk``, ``terraform``, ``cloudformation``): ``record_deployment`` points the recorder there;
 - ``policies.json``: ``{flavour: {role kind: {"role", "policies": {name: document}}}}``, each
   deployed role's identity policies read back through IAM (inline and attached managed), for the
-  role kinds ``groundtruth``, ``intake``, ``job_events``, ``worker_events``, ``reconcile``.
+  role kinds ``groundtruth``, ``intake``, ``job_events``, ``worker_events``, ``labels``, ``reconcile``.
 
 Import as ``from tests.iam_recording import recording``; ``with recording(cloud, flavour, document):``
 around the scenario (a fixture yields inside it), so that what the local cloud does once the

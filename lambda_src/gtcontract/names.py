@@ -88,8 +88,8 @@ def job_name_from_groundtruth_queue(prefix: str, queue_name: str) -> str | None:
 
 BUCKET_KINDS = ("drop", "input", "output", "instructions", "artifacts")
 TOPIC_KINDS = ("input", "output", "notifications")
-QUEUE_KINDS = ("intake", "job_events", "worker_events")
-FUNCTION_KINDS = ("intake", "job_events", "worker_events", "reconcile")
+QUEUE_KINDS = ("intake", "job_events", "worker_events", "labels")
+FUNCTION_KINDS = ("intake", "job_events", "worker_events", "labels", "reconcile")
 _TOPIC_SUFFIX = {"input": "gt-input", "output": "gt-output", "notifications": "notifications"}
 _RULE_SUFFIX = {"job_events": "job-state", "worker_events": "worker-task", "reconcile": "reconcile"}
 

@@ -295,7 +295,14 @@ class Ledger:
         return True
 
     def _labeled_update(
-        self, object_id: str, job: str, input_uri: str, label: str, now: str
+        self,
+        object_id: str,
+        job: str,
+        input_uri: str,
+        label: str,
+        now: str,
+        condition: str = "attribute_not_exists(pk) OR NOT #s IN (:labeled, :quarantined)",
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         return self._update_request(
             {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
@@ -303,16 +310,17 @@ class Ledger:
             "object_id = :oid, input_uri = if_not_exists(input_uri, :uri), "
             "created_at = if_not_exists(created_at, :now), "
             "failure_count = if_not_exists(failure_count, :zero)",
-            "attribute_not_exists(pk) OR NOT #s IN (:labeled, :quarantined)",
+            condition,
             {
                 ":labeled": LABELED,
-                ":quarantined": QUARANTINED,
+                **({":quarantined": QUARANTINED} if ":quarantined" in condition else {}),
                 ":job": job,
                 ":label": label,
                 ":now": now,
                 ":oid": object_id,
                 ":uri": input_uri,
                 ":zero": 0,
+                **(extra or {}),
             },
             {"#s": "state"},
         )
@@ -320,6 +328,25 @@ class Ledger:
     def mark_labeled(self, object_id: str, job: str, input_uri: str, label: str) -> bool:
         """Anything but LABELED/QUARANTINED -> LABELED(job) with the label (JSON of the label attributes)."""
         return self._try(self._labeled_update(object_id, job, input_uri, label, self._stamp()))
+
+    def mark_labeled_live(self, object_id: str, job: str, input_uri: str, label: str) -> bool:
+        """A label published on the output topic while ``job`` runs (gtstream.live_labels): the
+        write :meth:`mark_labeled` does, only for an object sent to that job (SENT(job)), or still
+        PENDING (the label can arrive before the send is recorded) and not failed in it. So the
+        end-of-job merge that follows writes nothing more (the object is LABELED), and a late or
+        duplicated message changes nothing: not a labeled object, nor one the merge of its job
+        returned or failed, nor one sent to a later job."""
+        return self._try(
+            self._labeled_update(
+                object_id,
+                job,
+                input_uri,
+                label,
+                self._stamp(),
+                condition="state_key = :sent_here OR (#s = :pending AND NOT contains(failed_jobs, :job))",
+                extra={":sent_here": sent_state_key(job), ":pending": PENDING},
+            )
+        )
 
     def _failure_update(
         self, object_id: str, job: str, reason: str, max_failures: int, now: str

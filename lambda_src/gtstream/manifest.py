@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from gtcontract.states import FAILED
 
@@ -98,5 +98,13 @@ def merge_lines(
                 stats.permanently_failed += 1
             continue
         stats.labeled += 1
-        sink.labeled(object_id, uri, json.dumps({label_attribute: line[label_attribute], meta_key: metadata}))
+        sink.labeled(object_id, uri, label_json(line, label_attribute))
     return stats
+
+
+def label_json(line: dict[str, Any], label_attribute: str) -> str:
+    """What the ledger keeps of a labeled line: the label attribute's value as the line carries it
+    (class id, boxes, a mask reference...) and its metadata. The end-of-job merge and the live
+    labels (gtstream.live_labels) write the same string for the same line."""
+    meta_key = f"{label_attribute}-metadata"
+    return json.dumps({label_attribute: line[label_attribute], meta_key: line[meta_key]})

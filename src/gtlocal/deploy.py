@@ -5,7 +5,8 @@ resources and the same deployment document (docs/interfaces.md section 2) as the
 module, created against whatever ``AWS_ENDPOINT_URL`` points at. Names are the contract's
 (``gtcontract.names``), which Terraform and CloudFormation follow: buckets
 ``<P>-<account>-<kind>``, topics ``<P>-gt-input``, ``<P>-gt-output``, ``<P>-notifications``,
-queues ``<P>-intake``/``<P>-job-events``/``<P>-worker-events`` (each with ``-dlq``), table
+queues ``<P>-intake``/``<P>-job-events``/``<P>-worker-events``/``<P>-labels`` (each with ``-dlq``;
+``<P>-labels`` subscribed to the output topic with raw message delivery), table
 ``<P>-ledger``, rules ``<P>-job-state``/``<P>-worker-task``, roles ``<P>-groundtruth`` and
 ``<P>-<function>-lambda``, Lambdas ``<P>-intake`` ... ``<P>-reconcile`` (metadata: a placeholder
 package, the project's environment, so ``gtctl --prefix P`` finds it), the managed policy
@@ -53,6 +54,7 @@ QUEUES = {  # name -> (batch size, max receive count)
     "intake": (10, 3),
     "job_events": (10, 5),
     "worker_events": (10, 3),
+    "labels": (10, 3),
 }
 HANDLERS = DEFAULT_HANDLERS
 
@@ -290,6 +292,8 @@ def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
         "GroundTruthQueues": (["sqs:DeleteQueue", "sqs:GetQueueUrl"], n.groundtruth_queue_arns),
         # reconcile stops the running job when a config with "on_publish": "roll-over" is published
         "StopJobs": (["sagemaker:StopLabelingJob"], jobs),
+        # labels records each label from the output topic: one conditional UpdateItem, no read
+        "LiveLabels": (["dynamodb:UpdateItem"], [ledger]),
     }
     chaining = [
         "Ledger",
@@ -309,6 +313,7 @@ def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
         "intake": [*chaining, "DropObjects", "QuarantineObjects", "DropList", "InputImages", "LedgerDrops"],
         "job_events": chaining,
         "worker_events": ["LedgerCounters", "Notify"],
+        "labels": ["LiveLabels"],
         "reconcile": [*chaining, "GroundTruthQueues", "StopJobs"],
     }
     pass_role = _statement(
@@ -335,7 +340,7 @@ def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
                 )
             )
         statements += [_statement(sid, *catalogue[sid]) for sid in sid_names]
-        if function != "worker_events":
+        if function not in ("worker_events", "labels"):
             statements.append(pass_role)
         policies[function] = _document(*statements)
     return policies
@@ -400,6 +405,8 @@ def queue_policy(n: Names, kind: str) -> dict[str, Any]:
         "intake": ("s3.amazonaws.com", n.bucket_arn("drop")),
         "job_events": ("events.amazonaws.com", n.rule_arn("job_events")),
         "worker_events": ("events.amazonaws.com", n.rule_arn("worker_events")),
+        # the jobs' output topic (sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html)
+        "labels": ("sns.amazonaws.com", n.topic_arn("output")),
     }
     service, source = senders[kind]
     return _document(
@@ -560,6 +567,16 @@ def deploy_project(
             "batch_size": batch_size,
             "max_receive_count": max_receive,
         }
+
+    # Each label Ground Truth publishes on the output topic reaches the labels queue as the output
+    # line itself (raw message delivery: no SNS envelope around it;
+    # sns/latest/dg/sns-large-payload-raw-message-delivery.html).
+    sns.subscribe(
+        TopicArn=topics["output"],
+        Protocol="sqs",
+        Endpoint=queues["labels"]["arn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )
 
     s3.put_bucket_notification_configuration(
         Bucket=buckets["drop"],

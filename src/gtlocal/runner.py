@@ -63,7 +63,7 @@ from gtcontract import names
 from gtcontract.deployment import DeploymentError, load_deployment_file, load_terraform_deployment
 
 Handler = Callable[[dict[str, Any], Any], Any]
-QUEUE_KINDS = ("intake", "job_events", "worker_events")
+QUEUE_KINDS = names.QUEUE_KINDS
 LAMBDA_SERVICE = "lambda.amazonaws.com"
 REFRESH_MARGIN = timedelta(minutes=5)
 # A session the local cloud does not accept (any more): get a new one and try again.

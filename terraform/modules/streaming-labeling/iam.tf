@@ -175,6 +175,7 @@ locals {
     intake        = { handler = "gtstream.handlers.intake.handler", queue = "intake" }
     job_events    = { handler = "gtstream.handlers.job_events.handler", queue = "job_events" }
     worker_events = { handler = "gtstream.handlers.worker_events.handler", queue = "worker_events" }
+    labels        = { handler = "gtstream.handlers.labels.handler", queue = "labels" }
     reconcile     = { handler = "gtstream.handlers.reconcile.handler", queue = null }
   }
   function_names = { for k, _ in local.functions : k => "${local.name}-${replace(k, "_", "-")}" }
@@ -264,6 +265,10 @@ locals {
       actions   = ["sagemaker:StopLabelingJob"]
       resources = local.labeling_job_arns
     }
+    LiveLabels = { # labels records each label from the output topic: one conditional UpdateItem, no read
+      actions   = ["dynamodb:UpdateItem"]
+      resources = [local.ledger_arn]
+    }
   }
 
   # Intake reaches the chaining decision (dispatch -> ensure_job), which merges the output
@@ -276,6 +281,7 @@ locals {
     intake        = concat(local.chaining_statements, ["DropObjects", "QuarantineObjects", "DropList", "InputImages", "LedgerDrops"])
     job_events    = local.chaining_statements
     worker_events = ["LedgerCounters", "Notify"]
+    labels        = ["LiveLabels"]
     reconcile     = concat(local.chaining_statements, ["GroundTruthQueues", "StopJobs"])
   }
   # Functions that may create a labeling job pass the Ground Truth role.

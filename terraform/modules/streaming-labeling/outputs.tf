@@ -68,7 +68,7 @@ output "notification_topic_arn" {
 }
 
 output "queue_urls" {
-  description = "URLs of the intake, job_events and worker_events queues."
+  description = "URLs of the intake, job_events, worker_events and labels queues."
   value       = { for k, q in aws_sqs_queue.this : k => q.url }
 }
 
@@ -78,7 +78,7 @@ output "dlq_urls" {
 }
 
 output "lambda_function_names" {
-  description = "Names of the intake, job_events, worker_events and reconcile Lambdas."
+  description = "Names of the intake, job_events, worker_events, labels and reconcile Lambdas."
   value       = { for k, f in aws_lambda_function.this : k => f.function_name }
 }
 

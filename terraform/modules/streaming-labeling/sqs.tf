@@ -7,17 +7,21 @@ locals {
     intake        = var.queues.intake
     job_events    = var.queues.job_events
     worker_events = var.queues.worker_events
+    labels        = var.queues.labels
   }
   queue_names = {
     intake        = "${local.name}-intake"
     job_events    = "${local.name}-job-events"
     worker_events = "${local.name}-worker-events"
+    labels        = "${local.name}-labels"
   }
   # What may send to each queue (the queue policy's service principal and source ARN).
   queue_senders = {
     intake        = { service = "s3.amazonaws.com", source_arn = "arn:${local.partition}:s3:::${local.bucket_names.drop}" }
     job_events    = { service = "events.amazonaws.com", source_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.name}-job-state" }
     worker_events = { service = "events.amazonaws.com", source_arn = "arn:${local.partition}:events:${local.region}:${local.account_id}:rule/${local.name}-worker-task" }
+    # the jobs' output topic: https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html
+    labels = { service = "sns.amazonaws.com", source_arn = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.topics.output}" }
   }
   # Lambda's guidance: visibility timeout at least 6x the function timeout (plus the batching window).
   queue_visibility_timeout = var.lambda.timeout * 6
@@ -124,4 +128,15 @@ data "aws_iam_policy_document" "dlq" {
       values   = ["false"]
     }
   }
+}
+
+# Live labels: Ground Truth sends each labeled object's output data to the output topic
+# (https://docs.aws.amazon.com/sagemaker/latest/dg/sms-streaming-how-it-works-output-data.html);
+# the labels queue gets it as the output line itself (raw message delivery: no SNS envelope,
+# https://docs.aws.amazon.com/sns/latest/dg/sns-large-payload-raw-message-delivery.html).
+resource "aws_sns_topic_subscription" "labels" {
+  topic_arn            = aws_sns_topic.this["output"].arn
+  protocol             = "sqs"
+  endpoint             = aws_sqs_queue.this["labels"].arn
+  raw_message_delivery = true
 }

@@ -206,13 +206,18 @@ variable "queues" {
       max_receive_count                  = optional(number, 3)
       maximum_batching_window_in_seconds = optional(number, 5)
     }), {})
+    labels = optional(object({
+      batch_size                         = optional(number, 10)
+      max_receive_count                  = optional(number, 3)
+      maximum_batching_window_in_seconds = optional(number, 0)
+    }), {})
     dlq_retention_seconds = optional(number, 1209600)
   })
   default = {}
 
   validation {
     condition = alltrue([
-      for q in [var.queues.intake, var.queues.job_events, var.queues.worker_events] :
+      for q in [var.queues.intake, var.queues.job_events, var.queues.worker_events, var.queues.labels] :
       q.batch_size >= 1 && q.batch_size <= 10000 && (q.batch_size <= 10 || q.maximum_batching_window_in_seconds >= 1)
     ])
     error_message = "queues.*.batch_size must be 1-10000, and above 10 only with maximum_batching_window_in_seconds >= 1 (Lambda SQS event source rule)."
@@ -220,7 +225,7 @@ variable "queues" {
 
   validation {
     condition = alltrue([
-      for q in [var.queues.intake, var.queues.job_events, var.queues.worker_events] :
+      for q in [var.queues.intake, var.queues.job_events, var.queues.worker_events, var.queues.labels] :
       q.max_receive_count >= 1 && q.max_receive_count <= 1000 && q.maximum_batching_window_in_seconds >= 0 && q.maximum_batching_window_in_seconds <= 300
     ])
     error_message = "queues.*.max_receive_count must be 1-1000 and maximum_batching_window_in_seconds 0-300."

@@ -25,7 +25,7 @@ def test_deploy_then_run_events_drains_the_queues(cloud: LocalCloud, tmp_path: P
     deployed = gtlocal("deploy", "--prefix", "cli", "--output", str(document), "--publish-config")
     assert deployed.returncode == 0, deployed.stderr
     deployment = load_deployment_file(document).document  # the contract's parser accepts it
-    assert set(deployment["queues"]) == {"intake", "job_events", "worker_events"}
+    assert set(deployment["queues"]) == {"intake", "job_events", "worker_events", "labels"}
     boto3.client("s3").put_object(Bucket=deployment["buckets"]["drop"], Key="a b.jpg", Body=image_bytes(1))
 
     ran = gtlocal("run-events", "--deployment", str(document), "--reconcile")

@@ -15,6 +15,7 @@ from behaviour.test_follow_new_jobs import *  # noqa: F403
 from behaviour.test_hostile_input import *  # noqa: F403
 from behaviour.test_lifecycle import *  # noqa: F403
 from behaviour.test_limits import *  # noqa: F403
+from behaviour.test_live_labels import *  # noqa: F403
 from behaviour.test_quarantine_and_crash import *  # noqa: F403
 from behaviour.test_reconcile import *  # noqa: F403
 from behaviour.test_roll_over import *  # noqa: F403

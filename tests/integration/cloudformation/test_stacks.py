@@ -78,6 +78,7 @@ def test_stacks_create_and_their_outputs_form_the_deployment_document(deploy_sta
         "intake": (10, 3),
         "job_events": (10, 5),
         "worker_events": (10, 3),
+        "labels": (10, 3),
     }
     env = document["lambda_environment"]
     # Without a customer managed key OUTPUT_KMS_KEY_ID is left out; every other variable is set.
@@ -142,7 +143,7 @@ def test_created_resources_carry_the_security_settings(deploy_stacks: DeployStac
     assert all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
 
     alarms = boto3.client("cloudwatch", region_name=REGION).describe_alarms()["MetricAlarms"]
-    assert len(alarms) == 10
+    assert len(alarms) == 13  # 4 DLQs, 4 oldest-message ages, 5 Lambda error counts
     assert all(a["AlarmActions"] == [document["topics"]["notifications"]] for a in alarms)
 
 

@@ -56,12 +56,13 @@ RESOURCE_KINDS: dict[str, Call] = {
     "bucket": bucket_call,
     "table": table_call,
 }
-ROLE_KINDS = ("intake", "job_events", "worker_events", "reconcile", "groundtruth")
+ROLE_KINDS = ("intake", "job_events", "worker_events", "labels", "reconcile", "groundtruth")
 # The calls each role's policy grants on its own project (the control: allowed at home).
 GRANTED_AT_HOME = {
     "intake": {"job", "queue", "bucket", "table"},
     "job_events": {"job", "bucket", "table"},
     "worker_events": {"table"},  # LedgerCounters: UpdateItem
+    "labels": {"table"},  # LiveLabels: UpdateItem
     "reconcile": {"job", "GroundTruth queue", "bucket", "table"},
     "groundtruth": {"GroundTruth queue", "bucket"},
 }

@@ -161,7 +161,7 @@ import io, PIL, PIL._imaging
 from PIL import Image
 assert PIL.__file__.startswith(sys.argv[1]), PIL.__file__
 Image.new("RGB", (4, 4)).save(io.BytesIO(), "JPEG")
-for handler in ("intake", "job_events", "reconcile", "worker_events"):
+for handler in ("intake", "job_events", "reconcile", "worker_events", "labels"):
     __import__(f"gtstream.handlers.{handler}")
 print("ok")
 """

@@ -45,6 +45,7 @@ BEHAVIOUR_MODULES = [
     "test_reconcile",
     "test_faults",
     "test_hostile_input",
+    "test_live_labels",
 ]
 
 
@@ -121,7 +122,7 @@ def test_apply_built_the_package_for_the_functions(applied: dict[str, Any]) -> N
     sizes = {
         f["FunctionName"]: f["CodeSize"] for f in functions if f["FunctionName"].startswith(f"{PREFIX}-")
     }
-    assert len(sizes) == 4 and set(sizes.values()) == {package.stat().st_size}, sizes
+    assert len(sizes) == 5 and set(sizes.values()) == {package.stat().st_size}, sizes
 
 
 def test_a_source_change_rebuilds_the_package_and_updates_the_functions(
@@ -362,7 +363,15 @@ def test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam(
     boto_sdk = iam_of(sdk, SDK_PREFIX)
 
     # Then they are the same, but for the statements of Terraform's customer managed key
-    assert set(terraform) == {"groundtruth", "intake", "job_events", "worker_events", "reconcile", "operator"}
+    assert set(terraform) == {
+        "groundtruth",
+        "intake",
+        "job_events",
+        "worker_events",
+        "labels",
+        "reconcile",
+        "operator",
+    }
     assert without(terraform, KMS_ONLY_SIDS) == cloudformation
     assert boto_sdk == cloudformation
     document = applied["deployment"]

@@ -31,6 +31,7 @@ def outputs_of(doc: dict[str, object]) -> dict[str, str]:
         "intake": "Intake",
         "job_events": "JobEvents",
         "worker_events": "WorkerEvents",
+        "labels": "Labels",
         "reconcile": "Reconcile",
     }
     buckets, topics, queues, handlers = (doc[k] for k in ("buckets", "topics", "queues", "handlers"))

@@ -369,7 +369,7 @@ def test_queues_have_dlqs_tls_only_policies_and_scoped_senders() -> None:
     template = load("labeling.yaml")
     queues = resources(template, "AWS::SQS::Queue")
     sources = {k: v for k, v in queues.items() if "RedrivePolicy" in v["Properties"]}
-    assert set(sources) == {"IntakeQueue", "JobEventsQueue", "WorkerEventsQueue"}
+    assert set(sources) == {"IntakeQueue", "JobEventsQueue", "WorkerEventsQueue", "LabelsQueue"}
     policies = resources(template, "AWS::SQS::QueuePolicy")
     for logical, queue in sources.items():
         dlq = queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
@@ -384,6 +384,22 @@ def test_queues_have_dlqs_tls_only_policies_and_scoped_senders() -> None:
     for queue in queues.values():
         props = queue["Properties"]
         assert "SqsManagedSseEnabled" in props and "KmsMasterKeyId" in props
+
+
+def test_the_labels_queue_gets_the_output_topic_raw_and_admits_only_that_topic() -> None:
+    template = load("labeling.yaml")
+    subscription = template["Resources"]["LabelsSubscription"]
+    assert subscription["DependsOn"] == "LabelsQueuePolicy"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "OutputTopic"},
+        "Protocol": "sqs",
+        "Endpoint": {"Fn::GetAtt": ["LabelsQueue", "Arn"]},
+        "RawMessageDelivery": True,
+    }
+    policy = template["Resources"]["LabelsQueuePolicy"]["Properties"]["PolicyDocument"]
+    (allow,) = [s for s in statements(policy) if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert allow["Condition"]["ArnEquals"] == {"aws:SourceArn": {"Ref": "OutputTopic"}}
 
 
 def test_topics_have_account_scoped_tls_only_policies() -> None:
@@ -410,7 +426,7 @@ def test_every_lambda_has_exactly_the_interface_environment_and_all_four_agree()
     expected = interface_lambda_variables()
     assert {"PROJECT_PREFIX", "LEDGER_TABLE", "GROUNDTRUTH_ROLE_ARN", "POWERTOOLS_LOG_LEVEL"} <= expected
     functions = resources(load("labeling.yaml"), "AWS::Lambda::Function")
-    assert len(functions) == 4
+    assert len(functions) == 5
     environments = [f["Properties"]["Environment"]["Variables"] for f in functions.values()]
     for env in environments:
         assert set(env) == expected
@@ -432,7 +448,7 @@ def test_handlers_are_those_of_the_deployment_document() -> None:
 def test_event_source_mappings_report_batch_item_failures() -> None:
     template = load("labeling.yaml")
     mappings = resources(template, "AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == 3
+    assert len(mappings) == 4
     fed = set()
     for mapping in mappings.values():
         props = mapping["Properties"]
@@ -440,7 +456,7 @@ def test_event_source_mappings_report_batch_item_failures() -> None:
         fed.add(props["FunctionName"]["Ref"])
         queue = props["EventSourceArn"]["Fn::GetAtt"][0]
         assert "RedrivePolicy" in template["Resources"][queue]["Properties"]
-    assert fed == {"IntakeFunction", "JobEventsFunction", "WorkerEventsFunction"}
+    assert fed == {"IntakeFunction", "JobEventsFunction", "WorkerEventsFunction", "LabelsFunction"}
 
 
 def test_queue_visibility_is_six_times_every_allowed_lambda_timeout() -> None:
@@ -486,7 +502,7 @@ def test_schedule_invokes_reconcile_with_a_rule_scoped_permission() -> None:
 
 def test_alarms_notify_the_notification_topic() -> None:
     alarms = resources(load("labeling.yaml"), "AWS::CloudWatch::Alarm")
-    assert len(alarms) == 10  # 3 DLQs, 3 oldest-message ages, 4 Lambda error counts
+    assert len(alarms) == 13  # 4 DLQs, 4 oldest-message ages, 5 Lambda error counts
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "NotificationTopic"}]
 
@@ -698,7 +714,7 @@ def test_intake_may_read_the_output_manifest_it_can_reach_through_the_chaining_d
 def test_every_queue_and_dead_letter_queue_denies_every_sqs_action_without_tls() -> None:
     template = load("labeling.yaml")
     queues = set(resources(template, "AWS::SQS::Queue"))
-    assert len(queues) == 6
+    assert len(queues) == 8
     covered: set[str] = set()
     for policy in resources(template, "AWS::SQS::QueuePolicy").values():
         (queue,) = policy["Properties"]["Queues"]

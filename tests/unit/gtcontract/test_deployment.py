@@ -144,4 +144,9 @@ def test_the_sdk_deployment_writes_a_document_the_parser_accepts(aws: None) -> N
 
     doc = deploy_project("shape", region="us-east-1")
     dep = Deployment.from_document(doc, "gtlocal deploy")
-    assert dep.ledger_table == "shape-ledger" and set(dep.queues) == {"intake", "job_events", "worker_events"}
+    assert dep.ledger_table == "shape-ledger" and set(dep.queues) == {
+        "intake",
+        "job_events",
+        "worker_events",
+        "labels",
+    }

@@ -66,6 +66,10 @@ run "defaults_plan" {
     error_message = "worker events only count in the ledger and notify"
   }
   assert {
+    condition     = toset([for st in data.aws_iam_policy_document.lambda["labels"].statement : st.sid]) == toset(["OwnLogs", "OwnQueue", "LiveLabels", "ProjectKey"])
+    error_message = "the labels function only records labels in the ledger (one conditional UpdateItem)"
+  }
+  assert {
     condition = toset([for st in data.aws_iam_policy_document.groundtruth.statement : st.sid]) == toset([
       "S3ViewBuckets", "S3ReadInputs", "S3GetPutObjects", "CloudWatchMetrics", "CloudWatchLogs", "StreamingQueue",
       "StreamingTopicSubscribe", "StreamingTopic", "StreamingTopicUnsubscribe", "ProjectKey",
@@ -83,6 +87,7 @@ run "defaults_plan" {
     condition = flatten([for st in data.aws_iam_policy_document.kms[0].statement : [for c in st.condition : c.values] if st.sid == "CloudWatchLogsOfThisProject"]) == [
       "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/Pets-Demo-intake",
       "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/Pets-Demo-job-events",
+      "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/Pets-Demo-labels",
       "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/Pets-Demo-reconcile",
       "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/Pets-Demo-worker-events",
       "arn:aws:logs:us-east-1:123456789012:log-group:/aws/codebuild/Pets-Demo-publish-instructions",
