@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.iam_recording import forget_recordings, start_session
@@ -50,6 +51,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         forget_recordings()
 
 
+# tryfirst: pytest-xdist's own collection hook turns the ``xdist_group`` mark into the "@group"
+# test-id suffix that ``--dist loadgroup`` schedules by; the mark must be there before it runs.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(str(item.fspath))
@@ -58,7 +62,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # One xdist group per test module (module-scoped deployments are made once), and one for
         # every module that works in the shared tree.
         shared = next((d for d in SHARED_TREE if d in path.parents), None)
-        item.add_marker(pytest.mark.xdist_group(str(shared or path)))
+        group = (shared or path).relative_to(INTEGRATION_DIR.parent.parent)
+        item.add_marker(pytest.mark.xdist_group(str(group)))
+
+
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """Under ``--dist loadgroup`` the test ids a worker collected must carry the group pytest-xdist
+    schedules by: without it every test is scheduled alone, and module-scoped deployments (the
+    Terraform apply, the CloudFormation stacks) are silently made once per worker."""
+    if node.config.getvalue("dist") == "loadgroup" and ids and "@" not in ids[0]:
+        raise pytest.UsageError(
+            "pytest-xdist's --dist loadgroup does not group with this pytest "
+            "(github.com/pytest-dev/pytest-xdist/issues/1386): install the pinned versions (make install)"
+        )
 
 
 @pytest.fixture(scope="session")
