@@ -66,6 +66,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(pytest.mark.xdist_group(str(group)))
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown under -p no:xdist
 def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     """Under ``--dist loadgroup`` the test ids a worker collected must carry the group pytest-xdist
     schedules by: without it every test is scheduled alone, and module-scoped deployments (the
