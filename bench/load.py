@@ -47,6 +47,10 @@ MAX_ROUNDS = 1_000_000  # run_until_idle's bound when it runs until idle
 # While uploading, the runner returns after this many rounds (up to 10 drops each) so that the
 # job end and the child's start happen with drops still arriving.
 ROUNDS_PER_RUN = 50
+# Workers label this many of job 1's objects before it ends (the chain carries their labels); one
+# control call labels them all, and the emulator takes long per label on a loaded machine.
+MAX_LABELS = 50
+CONTROL_TIMEOUT_SECONDS = 600
 
 
 def image_bytes(seed: int) -> bytes:
@@ -262,7 +266,8 @@ def _drive(
         if not ended and uploader.uploaded >= drops // 2:
             view = control.job(jobs[0])
             available = sum(1 for o in view["objects"] if o["state"] == "available")
-            result.labeled_before_end = control.workforce(jobs[0], label=available // 3)["labeled"]
+            labels = min(available // 3, MAX_LABELS)
+            result.labeled_before_end = control.workforce(jobs[0], label=labels)["labeled"]
             # Job 1 expires now, drops still queued: the emulator reads job_expiry_seconds at each tick.
             created = sagemaker.describe_labeling_job(LabelingJobName=jobs[0])["CreationTime"].timestamp()
             age = control.now() - created
@@ -323,7 +328,8 @@ def load_burst() -> dict[str, Any]:
     drops = int(os.environ.get("BENCH_LOAD_DROPS", str(DEFAULT_DROPS)))
     burst = int(os.environ.get("BENCH_LOAD_BURST", str(min(DEFAULT_BURST, max(1, drops // 4)))))
     with local_cloud() as server, lambda_logs_to(LOG) as log:
-        cloud = LocalCloud(server.endpoint, REGION, GroundTruthControl(server.endpoint))
+        control = GroundTruthControl(server.endpoint, CONTROL_TIMEOUT_SECONDS)
+        cloud = LocalCloud(server.endpoint, REGION, control)
         result = run_load(cloud, drops, burst)
     figures = result.figures()
     figures["lambda_logs"] = str(log)

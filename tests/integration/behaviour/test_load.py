@@ -8,7 +8,7 @@ from bench.load import run_load
 
 from gtlocal.testing import LocalCloud, reset_local_cloud
 
-DROPS, BURST = 100, 20
+DROPS, BURST = 60, 15
 
 
 def test_drops_in_bursts_across_a_job_end_lose_nothing_and_chain_once(cloud: LocalCloud) -> None:
