@@ -122,7 +122,9 @@ class LoadResult:
 class Uploader:
     """Uploads bursts of drops from a thread (S3 PutObject from a pool); counts what is uploaded."""
 
-    def __init__(self, deployment: dict[str, Any], drops: int, burst: int, first: int) -> None:
+    def __init__(
+        self, deployment: dict[str, Any], drops: int, burst: int, first: int, at_half: Callable[[], None]
+    ) -> None:
         import boto3
 
         self._s3 = boto3.session.Session(region_name=deployment["region"]).client("s3")
@@ -131,10 +133,11 @@ class Uploader:
         self._progress = threading.Condition()
         self.uploaded = first
         self.processed = 0  # drops the intake has handled (``handled``); the uploads stay a burst ahead
-        # The uploads wait at half the drops until job 1 ended (``ended``), at three quarters until
-        # its child started (``child_started``): both happen with drops queued and drops to come.
-        self.holds = [(drops // 2, threading.Event()), (3 * drops // 4, threading.Event())]
-        self.ended, self.child_started = (event for _, event in self.holds)
+        # ``at_half`` runs (in this thread) once half the drops are uploaded, the last burst still
+        # queued; the uploads wait at three quarters until job 1's child started (``child_started``).
+        self._at_half = at_half
+        self.half_done = False
+        self.child_started = threading.Event()
         self.stopped = False
         self.error: BaseException | None = None
         self.seconds = 0.0
@@ -154,9 +157,8 @@ class Uploader:
         began = time.perf_counter()
         try:
             while self._next < self._drops:
-                for at, event in self.holds:
-                    if self._next >= at:
-                        event.wait()
+                if self._next >= 3 * self._drops // 4:
+                    self.child_started.wait()
                 with self._progress:
                     self._progress.wait_for(
                         lambda: self.stopped or self.uploaded - self.processed <= self._burst
@@ -168,6 +170,9 @@ class Uploader:
                 self._next = seeds.stop
                 with self._progress:
                     self.uploaded = seeds.stop
+                if not self.half_done and seeds.stop >= self._drops // 2:
+                    self._at_half()
+                    self.half_done = True
         except BaseException as exc:  # reported by the main thread
             self.error = exc
         finally:
@@ -190,8 +195,7 @@ class Uploader:
         with self._progress:
             self.stopped = True
             self._progress.notify_all()
-        for _, event in self.holds:
-            event.set()
+        self.child_started.set()
 
     def join(self) -> None:
         self._thread.join()
@@ -230,13 +234,37 @@ def run_load(cloud: Any, drops: int, burst: int, *, prefix: str = PREFIX) -> Loa
 
     result.deploy_seconds = time.perf_counter() - deploying
     began = time.perf_counter()
-    uploader = Uploader(deployment, drops, burst, first=burst)
+    sagemaker = boto3.session.Session(region_name=cloud.region).client("sagemaker")
+    sqs = boto3.session.Session(region_name=cloud.region).client("sqs")
+
+    def expire_job_1() -> None:
+        """Workers label some of job 1's objects, then it expires, drops queued and to come."""
+        view = control.job(jobs[0])
+        available = sum(1 for o in view["objects"] if o["state"] == "available")
+        result.labeled_before_end = control.workforce(jobs[0], label=min(available // 3, MAX_LABELS))[
+            "labeled"
+        ]
+        counts = sqs.get_queue_attributes(
+            QueueUrl=deployment["queues"]["intake"]["url"],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        result.queued_at_end = sum(int(v) for v in counts.values())
+        result.ended_after_drops = uploader.uploaded
+        # The emulator reads job_expiry_seconds at each tick: job 1 is due 1 s from now. (5 s of
+        # emulated time pass: less than the intake queue's visibility timeout, so the messages the
+        # runner holds meanwhile are not delivered again because of it.)
+        created = sagemaker.describe_labeling_job(LabelingJobName=jobs[0])["CreationTime"].timestamp()
+        expiry = control.settings()["job_expiry_seconds"]
+        control.update_settings(job_expiry_seconds=control.now() - created + 1, idle_stop_seconds=90 * 86_400)
+        control.advance_clock(5)
+        control.update_settings(job_expiry_seconds=expiry)  # job 2 gets the usual lifetime
+
+    uploader = Uploader(deployment, drops, burst, first=burst, at_half=expire_job_1)
     uploader.put(range(burst))  # the first burst creates job 1; the clock starts it
     run()
     control.advance_clock(INITIALIZING_SECONDS + 5)
     run()
     uploader.start()
-    sagemaker = boto3.session.Session(region_name=cloud.region).client("sagemaker")
     try:
         _drive(run, control, sagemaker, uploader, jobs, result)
     except BaseException:
@@ -258,26 +286,12 @@ def _drive(
     jobs: list[str],
     result: LoadResult,
 ) -> None:
-    """Run the runner while the uploads go on; end job 1 at half the drops; start its child."""
-    drops = result.drops
-    ended = child_started = False
+    """Run the runner while the uploads go on (job 1 ends at half of them); start job 1's child."""
+    child_started = False
     while True:
         finished = uploader.done()
-        if not ended and uploader.uploaded >= drops // 2:
-            view = control.job(jobs[0])
-            available = sum(1 for o in view["objects"] if o["state"] == "available")
-            labels = min(available // 3, MAX_LABELS)
-            result.labeled_before_end = control.workforce(jobs[0], label=labels)["labeled"]
-            # Job 1 expires now, drops still queued: the emulator reads job_expiry_seconds at each tick.
-            created = sagemaker.describe_labeling_job(LabelingJobName=jobs[0])["CreationTime"].timestamp()
-            age = control.now() - created
-            control.update_settings(job_expiry_seconds=age + 60, idle_stop_seconds=90 * 86_400)
-            control.advance_clock(120)
-            result.ended_after_drops = uploader.uploaded
-            result.queued_at_end = uploader.uploaded - result.intake_records
-            ended = True
-            uploader.ended.set()
-        elif ended and not child_started and _exists(sagemaker, jobs[1]):
+        ended = uploader.half_done
+        if ended and not child_started and _exists(sagemaker, jobs[1]):
             control.advance_clock(INITIALIZING_SECONDS + 5)  # the child leaves Initializing
             result.child_started_after_drops = uploader.uploaded
             child_started = True
@@ -287,8 +301,8 @@ def _drive(
         uploader.handled(stats.succeeded.get("intake", 0), idle=idle)
         if ended and not child_started and idle and not _exists(sagemaker, jobs[1]):
             uploader.child_started.set()  # no child to wait for: the invariants will say so
-        # the end: uploads over, queues empty, and the child (if the chain made one) started
-        if finished and idle and ended and (child_started or not _exists(sagemaker, jobs[1])):
+        # the end: uploads over (or failed), queues empty, and the child (if the chain made one) started
+        if finished and idle and (uploader.error or child_started or not _exists(sagemaker, jobs[1])):
             break
 
 
