@@ -4,15 +4,17 @@
 bench.localcloud), makes the SDK deployment (``gtlocal.deploy.deploy_project``) and drops
 ``BENCH_LOAD_DROPS`` (default 10,000) small, distinct JPEGs in bursts of ``BENCH_LOAD_BURST``
 (default 500; S3 PutObject from a pool of threads). The first burst creates job 1, which the
-emulated clock starts. A producer thread then uploads the other bursts while the local runner
-(``gtlocal.runner.run_until_idle``: one Lambda invocation at a time) drains the queues; between
-two runs, once half the drops are uploaded, workers label some of job 1's objects and job 1
-expires (the emulator's ``job_expiry_seconds`` set just behind the emulated clock: a harsher, not
-a kinder, expiry than AWS's 30 days) with drops still queued; its end event chains job 2, which the
-clock starts while the bursts go on. At the end, ``run_until_idle(reconcile=True)`` and issue
-10's invariants (``gtlocal.testing.check_invariants``): every drop known to the ledger (lost 0),
-every object sent, labeled or quarantined with a reason, no object twice in one job nor open in two
-running jobs, exactly the two jobs of the chain, every DLQ empty. A broken invariant fails the run.
+emulated clock starts. An upload thread then sends the other bursts, at most one burst ahead of
+the intake, while the local runner (``gtlocal.runner.run_until_idle``: one Lambda invocation at a
+time, as the functions' roles) drains the queues. Right after half the drops are uploaded, that
+thread has workers label up to 50 of job 1's objects and expires job 1 (the emulator's
+``job_expiry_seconds`` set just behind the emulated clock for one tick, then back: a harsher, not a
+kinder, expiry than AWS's 30 days) with drops queued; its end chains job 2, which the clock starts
+while the bursts go on (they wait at three quarters until it started). At the end,
+``run_until_idle(reconcile=True)`` and issue 10's invariants (``gtlocal.testing.check_invariants``):
+every drop known to the ledger (lost 0), every object sent, labeled or quarantined with a reason,
+no object twice in one job nor open in two running jobs, exactly the two jobs of the chain, every
+DLQ empty. The Lambdas' log lines go to build/bench/load-lambdas.log. A broken invariant fails the run.
 
 Figures: drops/s sustained (drops / wall seconds from the first upload to idle, the runner and the
 uploads sharing this machine), the wall seconds, the chain, the states, the invariants' counts.
