@@ -78,7 +78,7 @@ demo: install ## The whole story on the local cloud: apply, drop, label, expire,
 	$(BIN)/python scripts/demo.py
 
 .PHONY: bench
-bench: install ## Benchmarks (import time, manifest merge memory, local apply time), honest figures
+bench: install ## Benchmarks (import time, manifest merge memory, local apply time, the 10,000-drop load), honest figures
 	$(BIN)/python -m bench
 
 CHECKOV_VENV := .venv-checkov

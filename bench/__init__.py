@@ -9,7 +9,7 @@ Benchmark = Callable[[], dict[str, Any]]
 REGISTRY: dict[str, Benchmark] = {}
 
 # Modules that register benchmarks when imported; add yours here.
-MODULES = ["bench.lambdas", "bench.localcloud", "bench.lambda_perf", "bench.export"]
+MODULES = ["bench.lambdas", "bench.localcloud", "bench.lambda_perf", "bench.export", "bench.load"]
 
 
 def register(name: str) -> Callable[[Benchmark], Benchmark]:

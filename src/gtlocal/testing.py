@@ -326,3 +326,122 @@ class KeptDeployment:
         except dynamodb.exceptions.ResourceNotFoundException:
             return False
         return True
+
+
+# --- issue 10's invariants ----------------------------------------------------------------------
+
+SETTLED_STATES = frozenset({"SENT", "LABELED", "QUARANTINED"})
+LIVE_JOB_STATUSES = frozenset({"Initializing", "InProgress"})
+
+
+@dataclass
+class Invariants:
+    """What a project's state says about issue 10's invariants after recovery (``check_invariants``):
+    every drop known to the ledger (none lost); every object sent, labeled or quarantined with a
+    reason; no object sent twice to one job nor open (available to workers) in two running jobs
+    (an ended job's unlabeled objects re-offered by its child are the chain, not a duplicate); the
+    jobs exactly the expected chain (no parent with two children); every dead-letter queue empty."""
+
+    drops: int
+    states: dict[str, int]
+    lost: list[str]
+    quarantined_without_reason: list[str]
+    jobs: list[str]
+    expected_jobs: list[str]
+    sent_twice: dict[str, list[str]]
+    open_twice: list[str]
+    dead_letters: dict[str, int]
+    tasks: dict[str, int]
+
+    def violations(self) -> list[str]:
+        """One line per broken invariant (``[]``: all hold)."""
+        found = []
+        if self.lost:
+            found.append(f"{len(self.lost)} drop(s) unknown to the ledger, e.g. {self.lost[:3]}")
+        unsettled = {s: n for s, n in self.states.items() if s not in SETTLED_STATES}
+        if unsettled:
+            found.append(f"objects neither sent, labeled nor quarantined: {unsettled}")
+        if self.quarantined_without_reason:
+            found.append(f"quarantined without a reason: {self.quarantined_without_reason[:3]}")
+        if self.jobs != self.expected_jobs:
+            found.append(f"jobs {self.jobs}, expected the chain {self.expected_jobs}")
+        for job, sources in self.sent_twice.items():
+            found.append(f"{len(sources)} object(s) sent twice to {job}, e.g. {sources[:3]}")
+        if self.open_twice:
+            found.append(f"{len(self.open_twice)} object(s) open in two running jobs: {self.open_twice[:3]}")
+        dead = {k: v for k, v in self.dead_letters.items() if v}
+        if dead:
+            found.append(f"messages in dead-letter queues: {dead}")
+        return found
+
+
+def check_invariants(
+    cloud: LocalCloud, deployment: dict[str, Any], dead_letters: dict[str, int], expected_jobs: list[str]
+) -> Invariants:
+    """Read the project's ledger, drop bucket, jobs (SageMaker and the emulator's view) and check
+    issue 10's invariants (``Invariants``); ``dead_letters`` is ``RunStats.dead_letters`` of the
+    last ``run_until_idle``. Reads page by page and keeps only keys and states (10^4 objects fit)."""
+    from collections import Counter
+
+    from gtlocal.runner import aws_client
+
+    region = deployment["region"]
+    drop_records: set[str] = set()
+    states: Counter[str] = Counter()
+    no_reason: list[str] = []
+    for page in (
+        aws_client("dynamodb", region)
+        .get_paginator("scan")
+        .paginate(
+            TableName=deployment["ledger_table"],
+            ProjectionExpression="pk, #s, reason",
+            ExpressionAttributeNames={"#s": "state"},
+        )
+    ):
+        for item in page["Items"]:
+            pk = item["pk"]["S"]
+            if pk.startswith("DROP#"):
+                drop_records.add(pk[len("DROP#") :])
+            elif pk.startswith("OBJ#"):
+                state = item.get("state", {}).get("S", "")
+                states[state] += 1
+                if state == "QUARANTINED" and not item.get("reason", {}).get("S"):
+                    no_reason.append(pk)
+    drops = 0
+    # docs/interfaces.md section 4: the drop keys (outside quarantine) the ledger does not know
+    lost: list[str] = []
+    s3 = aws_client("s3", region)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=deployment["buckets"]["drop"]):
+        for entry in page.get("Contents", []):
+            if entry["Key"].startswith("quarantine/"):
+                continue
+            drops += 1
+            if entry["Key"] not in drop_records:
+                lost.append(entry["Key"])
+    jobs: list[str] = []
+    for page in aws_client("sagemaker", region).get_paginator("list_labeling_jobs").paginate():
+        jobs.extend(j["LabelingJobName"] for j in page["LabelingJobSummaryList"])
+    sent_twice: dict[str, list[str]] = {}
+    open_tasks: Counter[str] = Counter()
+    tasks: dict[str, int] = {}
+    for name in sorted(jobs):
+        view = cloud.control.job(name)
+        sources = Counter(str(o["source"]) for o in view["objects"])
+        tasks[name] = len(sources)
+        twice = sorted(s for s, n in sources.items() if n > 1)
+        if twice:
+            sent_twice[name] = twice
+        if view["status"] in LIVE_JOB_STATUSES:
+            open_tasks.update(str(o["source"]) for o in view["objects"] if o["state"] == "available")
+    return Invariants(
+        drops=drops,
+        states=dict(states),
+        lost=lost,
+        quarantined_without_reason=no_reason,
+        jobs=sorted(jobs),
+        expected_jobs=list(expected_jobs),
+        sent_twice=sent_twice,
+        open_twice=sorted(s for s, n in open_tasks.items() if n > 1),
+        dead_letters=dict(dead_letters),
+        tasks=tasks,
+    )

@@ -30,6 +30,7 @@ import botocore.retries.standard
 import pytest
 
 from gtlocal.runner import RunStats, function_environment
+from gtlocal.testing import check_invariants
 from gtstream.chaining import LOCK_LEASE_SECONDS
 from gtstream.config import Settings
 from gtstream.deps import Deps
@@ -39,7 +40,6 @@ from gtstream.reconcile import reconcile
 from .conftest import Project
 
 DAY = 86_400
-SETTLED = {"SENT", "LABELED", "QUARANTINED"}
 DELAY = 0.1  # seconds of real time a "delay" fault holds a call (a "delay" is real time by definition)
 
 
@@ -67,23 +67,10 @@ def assert_every_fault_was_met(project: Project, faults: list[tuple[str, str, st
 
 
 def assert_invariants(project: Project, stats: RunStats, jobs: int) -> None:
-    """Issue 10's invariants after recovery (see the module docstring)."""
-    assert project.lost() == []
-    states = Counter(str(o["state"]) for o in project.objects())
-    assert set(states) <= SETTLED, states
-    held = [o for o in project.objects() if o["state"] == "QUARANTINED" and not o.get("reason")]
-    assert held == [], "quarantined without a reason"
+    """Issue 10's invariants after recovery (``gtlocal.testing.check_invariants``)."""
     names = [project.job_name(i) for i in range(1, jobs + 1)]
-    assert project.jobs() == names  # the expected chain: no second child anywhere
-    open_tasks: Counter[str] = Counter()
-    for name in names:
-        view = project.cloud.control.job(name)
-        sources = [o["source"] for o in view["objects"]]
-        assert len(sources) == len(set(sources)), f"an object sent twice to {name}"
-        if view["status"] in ("Initializing", "InProgress"):
-            open_tasks.update(o["source"] for o in view["objects"] if o["state"] == "available")
-    assert [s for s, n in open_tasks.items() if n > 1] == [], "an object open in two running jobs"
-    assert {k: v for k, v in stats.dead_letters.items() if v} == {}
+    checked = check_invariants(project.cloud, project.deployment, stats.dead_letters, names)
+    assert checked.violations() == []
 
 
 def given_job_running(project: Project, images: int, start: int = 0) -> None:
