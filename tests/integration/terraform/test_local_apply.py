@@ -36,17 +36,19 @@ PREFIX = "tf"
 # The module's first test pays `terraform apply` (each terraform command has its own 600 s limit,
 # the Terraform class): the suite's 300 s hang limit per test is too short on a loaded machine.
 pytestmark = pytest.mark.timeout(1500)
-BEHAVIOUR_MODULES = [
-    "test_lifecycle",
-    "test_follow_new_jobs",
-    "test_chaining",
-    "test_limits",
-    "test_quarantine_and_crash",
-    "test_reconcile",
-    "test_faults",
-    "test_hostile_input",
-    "test_live_labels",
-]
+BEHAVIOUR_DIR = ROOT / "tests" / "integration" / "behaviour"
+# Behaviour modules that do not run on this deployment, and why (every other module's every
+# scenario runs here; test_behaviour_modules_not_run_here_say_why prints these).
+NOT_ON_TERRAFORM = {
+    "test_cli": "makes its own SDK deployment (gtlocal deploy) to test the CLI on it",
+    "test_task_types": (
+        "per task type, the job request and the emulator's output on one deployment: no resource or "
+        "grant differs by task type, and test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam "
+        "shows Terraform deploys the SDK deployment's IAM"
+    ),
+}
+# The fixtures a scenario may take besides its parametrized arguments.
+SCENARIO_FIXTURES = ("project", "monkeypatch", "capsys", "tmp_path")
 
 
 @pytest.fixture(scope="module")
@@ -390,33 +392,62 @@ def test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam(
     assert json.loads(result.stdout)["ledger_table"] == f"{SDK_PREFIX}-ledger"
 
 
+def behaviour_modules() -> list[str]:
+    return sorted(p.stem for p in BEHAVIOUR_DIR.glob("test_*.py") if p.stem not in NOT_ON_TERRAFORM)
+
+
 def behaviour_scenarios() -> list[Any]:
-    """(scenario, emulator variant): each scenario under the documented emulator, and under every
-    variant when the behaviour suite marks it ``across_variants`` (behaviour/conftest.py)."""
+    """(scenario, variant, arguments): every scenario of every behaviour module but those of
+    NOT_ON_TERRAFORM, once per value of its ``parametrize`` marks under the documented emulator,
+    and under every other variant when the behaviour suite marks it ``across_variants``
+    (behaviour/conftest.py)."""
     from behaviour.conftest import DOCUMENTED, VARIANTS
 
     scenarios = []
-    for name in BEHAVIOUR_MODULES:
+    for name in behaviour_modules():
         module = importlib.import_module(f"behaviour.{name}")
         for attr, func in sorted(vars(module).items()):
-            if (
-                attr.startswith("test_")
-                and callable(func)
-                and list(inspect.signature(func).parameters) == ["project"]
-            ):
-                across = any(
-                    m.name == "parametrize" and m.args[0] == "variant"
-                    for m in getattr(func, "pytestmark", [])
-                )
-                for variant in VARIANTS if across else (DOCUMENTED,):
-                    suffix = f"[{variant.name}]" if across else ""
-                    scenarios.append(pytest.param(func, variant, id=f"{name}::{attr}{suffix}"))
+            if not (attr.startswith("test_") and callable(func) and func.__module__ == module.__name__):
+                continue
+            marks = [m for m in getattr(func, "pytestmark", []) if m.name == "parametrize"]
+            across = any(m.args[0] == "variant" for m in marks)
+            cases: list[tuple[str, dict[str, Any]]] = [("", {})]
+            for mark in (m for m in marks if m.args[0] != "variant"):
+                argname, values = mark.args[0], mark.args[1]
+                cases = [
+                    (f"{ids}-{value}" if ids else str(value), {**arguments, argname: value})
+                    for ids, arguments in cases
+                    for value in values
+                ]
+            unknown = set(inspect.signature(func).parameters) - set(SCENARIO_FIXTURES) - set(cases[0][1])
+            assert not unknown, f"{name}::{attr} takes {unknown}: give it here or list it in NOT_ON_TERRAFORM"
+            # A covering set: every argument under the documented emulator, every variant with the
+            # first argument (the SDK deployment runs the full product; the variants are the
+            # emulator's, not the deployment's).
+            runs = [(case, DOCUMENTED) for case in cases]
+            runs += [(cases[0], v) for v in VARIANTS if across and v is not DOCUMENTED]
+            for (ids, arguments), variant in runs:
+                labels = [x for x in (ids, variant.name if across else "") if x]
+                suffix = f"[{'-'.join(labels)}]" if labels else ""
+                scenarios.append(pytest.param(func, variant, arguments, id=f"{name}::{attr}{suffix}"))
     return scenarios
 
 
-@pytest.mark.parametrize(("scenario", "variant"), behaviour_scenarios())
+def test_behaviour_modules_not_run_here_say_why() -> None:
+    modules = {p.stem for p in BEHAVIOUR_DIR.glob("test_*.py")}
+    assert set(NOT_ON_TERRAFORM) <= modules, "a module listed as not run here no longer exists"
+    for name, why in sorted(NOT_ON_TERRAFORM.items()):
+        print(f"\nbehaviour/{name}.py does not run on the Terraform deployment: {why}")
+
+
+@pytest.mark.parametrize(("scenario", "variant", "arguments"), behaviour_scenarios())
 def test_behaviour_on_terraform_deployment(
-    scenario: Callable[[Any], None], variant: Any, applied: dict[str, Any], local_cloud: LocalCloud
+    scenario: Callable[..., None],
+    variant: Any,
+    arguments: dict[str, Any],
+    applied: dict[str, Any],
+    local_cloud: LocalCloud,
+    request: pytest.FixtureRequest,
 ) -> None:
     from behaviour.conftest import given_project
 
@@ -429,8 +460,12 @@ def test_behaviour_on_terraform_deployment(
     for left in clean_project(local_cloud, deployment, strict=False):
         print(f"\nnot emptied: {left}")
     publish_project_config(deployment)
+    wanted = inspect.signature(scenario).parameters
     with recording(local_cloud, "terraform", deployment):  # the IAM coverage report
-        scenario(given_project(deployment, local_cloud, variant))
+        kwargs = {"project": given_project(deployment, local_cloud, variant), **arguments}
+        for name in set(wanted) - set(kwargs):
+            kwargs[name] = request.getfixturevalue(name)
+        scenario(**kwargs)
 
 
 @pytest.mark.timeout(1200)  # a CodeBuild run (the first one of a fresh clone makes the build image)
