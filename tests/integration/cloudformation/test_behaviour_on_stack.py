@@ -26,6 +26,7 @@ from behaviour.test_roll_over import *  # noqa: F403
 BEHAVIOUR_DIR = Path(__file__).resolve().parents[1] / "behaviour"
 NOT_ON_STACKS = {
     "test_cli": "makes its own SDK deployment (gtlocal deploy) to test the CLI on it",
+    "test_load": "the load bench's code path (bench.load.run_load), which makes its own SDK deployment",
     "test_task_types": (
         "per task type, the job request and the emulator's output on one deployment: no resource or "
         "grant differs by task type, and test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam "

@@ -41,6 +41,7 @@ BEHAVIOUR_DIR = ROOT / "tests" / "integration" / "behaviour"
 # scenario runs here; test_behaviour_modules_not_run_here_say_why prints these).
 NOT_ON_TERRAFORM = {
     "test_cli": "makes its own SDK deployment (gtlocal deploy) to test the CLI on it",
+    "test_load": "the load bench's code path (bench.load.run_load), which makes its own SDK deployment",
     "test_task_types": (
         "per task type, the job request and the emulator's output on one deployment: no resource or "
         "grant differs by task type, and test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam "
