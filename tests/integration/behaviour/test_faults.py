@@ -138,6 +138,8 @@ def test_answers_lost_after_the_service_acted_duplicate_no_task_and_no_job(proje
         ("sagemaker", "CreateLabelingJob", "lose-response", 1),
         ("sagemaker", "DescribeLabelingJob", "throttle", 2),
         ("s3", "PutObject", "error", 1),
+        ("dynamodb", "Query", "throttle", 2),  # the ledger's by-state query (pending objects)
+        ("dynamodb", "Query", "error", 1),
     ]
     inject(project, chaining)
     stop_job(project, 1)
