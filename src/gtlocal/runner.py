@@ -324,13 +324,12 @@ class FunctionRoles:
     @contextmanager
     def acting_as(self, kind: str) -> Iterator[None]:
         """The environment of one invocation of function ``kind`` (restored after): the function's
-        name and memory setting, as Lambda sets them (docs.aws.amazon.com/lambda/latest/dg/
-        configuration-envvars.html#configuration-envvars-runtime: AWS_LAMBDA_FUNCTION_NAME,
-        AWS_LAMBDA_FUNCTION_MEMORY_SIZE), and its role's credentials."""
+        name (AWS_LAMBDA_FUNCTION_NAME, docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html)
+        and its role's credentials. Not AWS_LAMBDA_FUNCTION_MEMORY_SIZE: the intake bounds a decode
+        by that setting less its process's resident memory, and the runner's process (a test run, a
+        bench) is not a Lambda execution environment; the bound is tested in a fresh process with the
+        deployed setting (tests/unit/gtstream/test_gtstream_hostile_input.py)."""
         values = {"AWS_LAMBDA_FUNCTION_NAME": self.function_name(kind)}
-        memory = self.memory_mb(kind)
-        if memory is not None:
-            values["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(memory)
         session = self.session(kind)
         if session is not None:
             values.update(session.environment())

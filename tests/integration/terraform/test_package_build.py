@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from gtcontract import names
+
 from .conftest import Terraform, copy_repository
 
 
@@ -27,7 +29,7 @@ def test_plan_of_complete_example_without_build_dir_shows_the_package_build(
     build = plan[plan.index("# module.labeling.terraform_data.package[0] will be created") :][:800]
     assert '+ file          = "./../../../build/lambda-python3.11-x86_64.zip"' in build, build
     assert '+ runtime       = "python3.11"' in build and '+ architecture  = "x86_64"' in build, build
-    assert (
-        plan.count('+ filename                       = "./../../../build/lambda-python3.11-x86_64.zip"') == 4
-    )
+    assert plan.count(
+        '+ filename                       = "./../../../build/lambda-python3.11-x86_64.zip"'
+    ) == len(names.FUNCTION_KINDS)
     assert not (repo / "build").exists(), "a plan must not build anything"
