@@ -314,7 +314,8 @@ class FunctionRoles:
         return self._memory[kind]
 
     def context(self, kind: str) -> LambdaContext:
-        """Lambda's context object for one invocation of ``kind``, with the function's memory."""
+        """Lambda's context object for one invocation of ``kind``, with the function's memory (call
+        it as the runner, outside ``acting_as``: the function's role may not read its configuration)."""
         memory = self.memory_mb(kind)
         context = LambdaContext(self.function_name(kind))
         if memory is not None:
@@ -567,11 +568,12 @@ def run_until_idle(
                 stats.reconciles += 1
                 reconciled_since_activity = True
                 try:
+                    context = roles.context("reconcile")  # read as the runner, not as the function
                     with roles.acting_as("reconcile"):
                         report = invoke(
                             resolved["reconcile"],
                             {"source": "aws.scheduler", "detail-type": "Scheduled Event"},
-                            roles.context("reconcile"),
+                            context,
                             isolate=isolate,
                         )
                 except RunnerError:
@@ -622,8 +624,9 @@ def _poll_once(
     event = sqs_event(messages, queue["arn"], region)
     failed_ids: set[str]
     try:
+        context = roles.context(kind)  # the function's configuration, read as the runner (Lambda)
         with roles.acting_as(kind):
-            response = invoke(handler, event, roles.context(kind), isolate=isolate)
+            response = invoke(handler, event, context, isolate=isolate)
         failed_ids = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
     except RunnerError:
         raise

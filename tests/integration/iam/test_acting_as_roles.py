@@ -40,6 +40,7 @@ def test_each_function_and_the_job_act_as_their_own_role(cloud: LocalCloud) -> N
         f"{session}intake-lambda/who-intake",
         f"{session}job-events-lambda/who-job-events",
         f"{session}worker-events-lambda/who-worker-events",
+        f"{session}labels-lambda/who-labels",  # polls its queue even when no label arrives
         f"{session}reconcile-lambda/who-reconcile",
         f"{session}groundtruth/SageMaker",
     }
