@@ -492,7 +492,9 @@ def test_a_push_to_the_terraform_repository_runs_the_modules_pipeline(
     work, sha = p.push_as_the_readme_says()
     p.wait()
     (execution,) = p.executions()
-    assert execution["status"] == "Succeeded", execution
+    if execution["status"] != "Succeeded":
+        build = p.build_of(execution["pipelineExecutionId"])
+        pytest.fail(f"{execution}\nbuild log:\n" + "\n".join(p.build_log(build)[-60:]))
     assert execution["sourceRevisions"][0]["revisionId"] == sha
     build = p.build_of(execution["pipelineExecutionId"])
     assert build["buildStatus"] == "SUCCEEDED" and build["projectName"] == f"{PREFIX}-publish-instructions"
