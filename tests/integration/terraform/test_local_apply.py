@@ -479,6 +479,11 @@ def test_a_push_to_the_terraform_repository_runs_the_modules_pipeline(
     from pipeline.gitpush import Git, PipelineProject
 
     deployment = applied["deployment"]
+    # The behaviour scenarios before this one published configs (roll-over appends a category) and
+    # made labels on this deployment: start from an empty project, so that this push is its first
+    # config (the publisher rightly refuses a push that drops a category labels refer to).
+    clean_project(local_cloud, deployment, strict=False)
+    boto3.resource("s3").Bucket(deployment["buckets"]["instructions"]).object_versions.delete()
     clone_url = terraform.run(
         EXAMPLE, "output", "-raw", f"-state={applied['state']}", "repository_clone_url_http"
     ).stdout.strip()
