@@ -98,6 +98,19 @@ VARIANTS = (
 # deployment that provides this module's `variant` and `project` fixtures).
 across_variants = pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name, indirect=True)
 
+# Behaviour modules that run on the SDK deployment only, and why: every other module's every
+# scenario also runs on the Terraform and CloudFormation deployments (terraform/test_local_apply.py,
+# cloudformation/test_behaviour_on_stack.py), which print these reasons.
+SDK_ONLY_MODULES = {
+    "test_cli": "makes its own SDK deployment (gtlocal deploy) to test the CLI on it",
+    "test_load": "the load bench's code path (bench.load.run_load), which makes its own SDK deployment",
+    "test_task_types": (
+        "per task type, the job request and the emulator's output on one deployment: no resource or "
+        "grant differs by task type, and test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam "
+        "shows Terraform and the stacks deploy the SDK deployment's IAM"
+    ),
+}
+
 
 @pytest.fixture
 def variant(request: pytest.FixtureRequest) -> Variant:

@@ -4,7 +4,7 @@ Every behaviour test uses only the ``deployment`` fixture (docs/interfaces.md se
 that fixture is the document read back from the stacks created by moto's CloudFormation
 (tests/integration/cloudformation/conftest.py), so the CloudFormation deployment is held to the
 same behaviour as the others. The test functions are the behaviour suite's own, imported: every
-module but those of NOT_ON_STACKS, which says why (and a test here prints it).
+module but those of SDK_ONLY_MODULES, which says why (and a test here prints it).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from behaviour.conftest import SDK_ONLY_MODULES
 from behaviour.test_chaining import *  # noqa: F403
 from behaviour.test_faults import *  # noqa: F403
 from behaviour.test_follow_new_jobs import *  # noqa: F403
@@ -24,21 +25,12 @@ from behaviour.test_reconcile import *  # noqa: F403
 from behaviour.test_roll_over import *  # noqa: F403
 
 BEHAVIOUR_DIR = Path(__file__).resolve().parents[1] / "behaviour"
-NOT_ON_STACKS = {
-    "test_cli": "makes its own SDK deployment (gtlocal deploy) to test the CLI on it",
-    "test_load": "the load bench's code path (bench.load.run_load), which makes its own SDK deployment",
-    "test_task_types": (
-        "per task type, the job request and the emulator's output on one deployment: no resource or "
-        "grant differs by task type, and test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam "
-        "shows the stacks deploy the SDK deployment's IAM"
-    ),
-}
 
 
 def test_every_behaviour_module_runs_on_the_stacks_or_says_why() -> None:
     modules = {p.stem for p in BEHAVIOUR_DIR.glob("test_*.py")}
     imported = {m.removeprefix("behaviour.") for m in sys.modules if m.startswith("behaviour.test_")}
-    assert set(NOT_ON_STACKS) <= modules, "a module listed as not run here no longer exists"
-    assert modules - set(NOT_ON_STACKS) <= imported, "import the new behaviour module above, or say why not"
-    for name, why in sorted(NOT_ON_STACKS.items()):
+    assert set(SDK_ONLY_MODULES) <= modules, "a module listed as not run here no longer exists"
+    assert modules - set(SDK_ONLY_MODULES) <= imported, "import the new behaviour module, or say why not"
+    for name, why in sorted(SDK_ONLY_MODULES.items()):
         print(f"\nbehaviour/{name}.py does not run on the CloudFormation deployment: {why}")

@@ -37,17 +37,6 @@ PREFIX = "tf"
 # the Terraform class): the suite's 300 s hang limit per test is too short on a loaded machine.
 pytestmark = pytest.mark.timeout(1500)
 BEHAVIOUR_DIR = ROOT / "tests" / "integration" / "behaviour"
-# Behaviour modules that do not run on this deployment, and why (every other module's every
-# scenario runs here; test_behaviour_modules_not_run_here_say_why prints these).
-NOT_ON_TERRAFORM = {
-    "test_cli": "makes its own SDK deployment (gtlocal deploy) to test the CLI on it",
-    "test_load": "the load bench's code path (bench.load.run_load), which makes its own SDK deployment",
-    "test_task_types": (
-        "per task type, the job request and the emulator's output on one deployment: no resource or "
-        "grant differs by task type, and test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam "
-        "shows Terraform deploys the SDK deployment's IAM"
-    ),
-}
 # The fixtures a scenario may take besides its parametrized arguments.
 SCENARIO_FIXTURES = ("project", "monkeypatch", "capsys", "tmp_path")
 
@@ -394,12 +383,14 @@ def test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam(
 
 
 def behaviour_modules() -> list[str]:
-    return sorted(p.stem for p in BEHAVIOUR_DIR.glob("test_*.py") if p.stem not in NOT_ON_TERRAFORM)
+    from behaviour.conftest import SDK_ONLY_MODULES
+
+    return sorted(p.stem for p in BEHAVIOUR_DIR.glob("test_*.py") if p.stem not in SDK_ONLY_MODULES)
 
 
 def behaviour_scenarios() -> list[Any]:
     """(scenario, variant, arguments): every scenario of every behaviour module but those of
-    NOT_ON_TERRAFORM, once per value of its ``parametrize`` marks under the documented emulator,
+    SDK_ONLY_MODULES, once per value of its ``parametrize`` marks under the documented emulator,
     and under every other variant when the behaviour suite marks it ``across_variants``
     (behaviour/conftest.py)."""
     from behaviour.conftest import DOCUMENTED, VARIANTS
@@ -421,7 +412,7 @@ def behaviour_scenarios() -> list[Any]:
                     for value in values
                 ]
             unknown = set(inspect.signature(func).parameters) - set(SCENARIO_FIXTURES) - set(cases[0][1])
-            assert not unknown, f"{name}::{attr} takes {unknown}: give it here or list it in NOT_ON_TERRAFORM"
+            assert not unknown, f"{name}::{attr} takes {unknown}: give it here or list it in SDK_ONLY_MODULES"
             # A covering set: every argument under the documented emulator, every variant with the
             # first argument (the SDK deployment runs the full product; the variants are the
             # emulator's, not the deployment's).
@@ -435,9 +426,11 @@ def behaviour_scenarios() -> list[Any]:
 
 
 def test_behaviour_modules_not_run_here_say_why() -> None:
+    from behaviour.conftest import SDK_ONLY_MODULES
+
     modules = {p.stem for p in BEHAVIOUR_DIR.glob("test_*.py")}
-    assert set(NOT_ON_TERRAFORM) <= modules, "a module listed as not run here no longer exists"
-    for name, why in sorted(NOT_ON_TERRAFORM.items()):
+    assert set(SDK_ONLY_MODULES) <= modules, "a module listed as not run here no longer exists"
+    for name, why in sorted(SDK_ONLY_MODULES.items()):
         print(f"\nbehaviour/{name}.py does not run on the Terraform deployment: {why}")
 
 
