@@ -17,13 +17,19 @@ from moto.core.botocore_stubber import BotocoreStubber
 _one_at_a_time = threading.RLock()
 
 
-@contextmanager
-def in_process_aws(monkeypatch: pytest.MonkeyPatch, region: str = "us-east-1") -> Iterator[None]:
-    """An empty in-process AWS (moto); ``AWS_ENDPOINT_URL`` and ``AWS_PROFILE`` are unset meanwhile."""
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+def offline_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials, and nothing (endpoint, profile, session token) that points at a real or
+    running cloud: for clients whose requests a test answers itself."""
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+
+
+@contextmanager
+def in_process_aws(monkeypatch: pytest.MonkeyPatch, region: str = "us-east-1") -> Iterator[None]:
+    """An empty in-process AWS (moto), with :func:`offline_credentials` meanwhile."""
+    offline_credentials(monkeypatch)
     monkeypatch.setenv("AWS_DEFAULT_REGION", region)
     # moto's backends are not safe for concurrent requests (a TransactWriteItems copies the table
     # while another thread writes an item); real DynamoDB makes each write atomic, and the local

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from botocore.awsrequest import AWSResponse
+from tests.inprocess import offline_credentials
 
 from gtlocal.faults import KILL_HEADER
 from gtlocal.runner import HandlerCrashed, HandlerFailed, LambdaContext, invoke
@@ -29,10 +30,7 @@ class _Raw:
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    offline_credentials(monkeypatch)
 
 
 def test_the_answer_of_a_forked_invocation_comes_back_and_its_memory_stays_there() -> None:

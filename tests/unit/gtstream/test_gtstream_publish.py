@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 from gtstream_world import ENV, REGION, World
+from tests.inprocess import offline_credentials
 
 from gtstream.aws import Clients, Topics
 from gtstream.dispatch import send_objects
@@ -25,9 +26,7 @@ def stubbed_topics(responses: list[dict[str, Any]]) -> tuple[Topics, Stubber]:
 def test_publish_batch_treats_entries_missing_from_the_answer_as_not_sent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    offline_credentials(monkeypatch)
     topics, stubber = stubbed_topics(
         [
             # 0-7 sent, 8 failed, 9 in neither list

@@ -20,6 +20,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
 from gtstream_world import REGION
+from tests.inprocess import offline_credentials
 
 from gtstream.aws import Clients, Topics
 
@@ -59,10 +60,7 @@ class Answers:
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    offline_credentials(monkeypatch)
     # the retries and their count are tested, not botocore's real-time backoff between them
     monkeypatch.setattr(botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda *_: 0.0)
 
@@ -72,13 +70,17 @@ def answered(client: Any, answers: Answers) -> Any:
     return client
 
 
+def without_the_status_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """botocore as before its rule that retries an unmodeled 429 by its status."""
+    checker = botocore.retries.standard.ThrottlingStatusCodeChecker
+    monkeypatch.setattr(checker, "is_retryable", lambda *_: False)
+
+
 @pytest.fixture(params=["botocore retries a 429 by status", "botocore without that rule"])
 def status_rule(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
     """Each test with botocore as installed and as before its 429 rule (no retry by status)."""
     if request.param == "botocore without that rule":
-        monkeypatch.setattr(
-            botocore.retries.standard.ThrottlingStatusCodeChecker, "is_retryable", lambda *_: False
-        )
+        without_the_status_rule(monkeypatch)
         return False
     return True
 
@@ -87,9 +89,7 @@ def test_without_the_status_rule_botocore_alone_does_not_retry_sns_throttled(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """What the registered checker is for: a plain standard-mode client gives up at the first 429."""
-    monkeypatch.setattr(
-        botocore.retries.standard.ThrottlingStatusCodeChecker, "is_retryable", lambda *_: False
-    )
+    without_the_status_rule(monkeypatch)
     plain = boto3.session.Session(region_name=REGION).client(
         "sns", config=Config(retries={"mode": "standard", "max_attempts": 5})
     )
