@@ -325,7 +325,8 @@ def report(state: State, output_dir: Path, now_text: str | None) -> None:
     help="accepted: the objects the project's final stage accepted (today: every labeled one); "
     "labeled: also labeled objects it did not accept, with their label; all: also objects without "
     "a label (pending, sent, failed: a line without label attributes, a COCO image without "
-    "annotations; quarantined objects never). Outside accepted, export-status says which each is.",
+    "annotations; quarantined objects never). Outside accepted, export-status says which each is; "
+    "a training job needs its label attributes on every line, so train on accepted.",
 )
 @pass_state
 def export(state: State, fmt: str, output: Path | None, validation_fraction: float, selection: str) -> None:
