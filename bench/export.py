@@ -108,7 +108,7 @@ def run_mode(mode: str, objects: int, folder: Path) -> dict[str, Any]:
         path = folder / "bare.jsonl"
         with path.open("w", encoding="utf-8") as out:
             written = 0
-            for item in exports.labeled_items(ledger):
+            for item in exports.ledger_items(ledger):
                 out.write(item["label"] + "\n")
                 written += 1  # noqa: SIM113 - the count is what the bare loop reports
     else:

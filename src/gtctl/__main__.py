@@ -316,8 +316,20 @@ def report(state: State, output_dir: Path, now_text: str | None) -> None:
     show_default=True,
     help="Put this fraction of the objects (by object id: the same on every export) in a validation file.",
 )
+@click.option(
+    "--objects",
+    "selection",
+    type=click.Choice(["accepted", "labeled", "all"]),
+    default="accepted",
+    show_default=True,
+    help="accepted: the objects the project's final stage accepted (today: every labeled one); "
+    "labeled: also labeled objects it did not accept, with their label; all: also objects without "
+    "a label (pending, sent, failed: a line without label attributes, a COCO image without "
+    "annotations; quarantined objects never). Outside accepted, export-status says which each is; "
+    "a training job needs its label attributes on every line, so train on accepted.",
+)
 @pass_state
-def export(state: State, fmt: str, output: Path | None, validation_fraction: float) -> None:
+def export(state: State, fmt: str, output: Path | None, validation_fraction: float, selection: str) -> None:
     """Write the labeled dataset: an augmented manifest (source-ref, label, drop-keys) or COCO."""
     from botocore.exceptions import ClientError
 
@@ -331,22 +343,32 @@ def export(state: State, fmt: str, output: Path | None, validation_fraction: flo
     reader = LedgerReader(aws, state.deployment())
 
     def read_object(uri: str) -> bytes:
-        """A segmentation mask; one that cannot be read leaves its object out, with the reason."""
+        """A segmentation mask (or an unlabeled image); one that cannot be read leaves its object
+        out, with the reason."""
         try:
             bucket, key = split_s3_uri(uri)
             body: bytes = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
         except (ValueError, ClientError) as exc:
-            why = error_code(exc) if isinstance(exc, ClientError) else str(exc)
-            raise Unusable(f"mask could not be read: {why}") from None
+            raise Unusable(error_code(exc) if isinstance(exc, ClientError) else str(exc)) from None
         return body
 
     with translate_errors():
         paths, result = exports.export(
-            reader.ledger, output or exports.default_output(fmt), validation_fraction, fmt, read_object
+            reader.ledger,
+            output or exports.default_output(fmt),
+            validation_fraction,
+            fmt,
+            read_object,
+            selection,
         )
-    for kind, path in paths.items():
-        extra = f", {result.annotations[kind]} annotations" if fmt == "coco" else ""
-        click.echo(f"wrote {path} ({result.written[kind]} labeled objects{extra})")
+    for target, path in paths.items():
+        extra = f", {result.annotations[target]} annotations" if fmt == "coco" else ""
+        if selection == "accepted":
+            what = f"{result.written[target]} labeled objects"
+        else:
+            kinds = ", ".join(f"{result.kinds[target, k]} {k}" for k in exports.SELECTIONS[selection])
+            what = f"{result.written[target]} objects: {kinds}"
+        click.echo(f"wrote {path} ({what}{extra})")
     for reason, count in sorted(result.skipped.items()):
         click.echo(f"left out {count}: {reason}", err=True)
 

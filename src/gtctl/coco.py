@@ -35,7 +35,8 @@ SEGMENTATION_TYPE = "groundtruth/semantic-segmentation"
 BACKGROUND = "BACKGROUND"
 COMPACT = (",", ":")
 
-ReadObject = Callable[[str], bytes]  # an s3:// URI -> the object's bytes
+# An s3:// URI -> the object's bytes; raises Unusable(why) when it cannot (e.g. "NoSuchKey").
+ReadObject = Callable[[str], bytes]
 
 
 class Unusable(ValueError):
@@ -131,7 +132,7 @@ def segmentation_records(uri: Any, meta: dict[str, Any], read_object: ReadObject
     color_map = meta.get("internal-color-map")
     if not isinstance(color_map, dict):
         raise Unusable("semantic-segmentation metadata has no internal-color-map")
-    data = read_object(uri)  # raises Unusable itself when the mask cannot be read
+    data = _read(read_object, uri, "mask")
     try:
         with Image.open(io.BytesIO(data)) as image:
             pixels = np.asarray(image.convert("RGB"))
@@ -172,6 +173,26 @@ def segmentation_records(uri: Any, meta: dict[str, Any], read_object: ReadObject
             }
         )
     return records
+
+
+def _read(read_object: ReadObject, uri: str, what: str) -> bytes:
+    try:
+        return read_object(uri)
+    except Unusable as exc:
+        raise Unusable(f"{what} could not be read: {exc}") from None
+
+
+def image_size(uri: str, read_object: ReadObject) -> tuple[int, int]:
+    """``(width, height)`` of the image at ``uri`` (an unlabeled object's: no label gives it)."""
+    from PIL import Image
+
+    data = _read(read_object, uri, "image")
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # reads the header, not the pixels
+            width, height = image.size
+    except (OSError, ValueError) as exc:
+        raise Unusable(f"image is not readable ({type(exc).__name__})") from None
+    return int(width), int(height)
 
 
 def records_of(label: dict[str, Any], read_object: ReadObject) -> Records:

@@ -1,6 +1,12 @@
 """``gtctl export``: the labeled dataset as a SageMaker augmented manifest, or as COCO.
 
-Only objects the project's final stage accepted (``final_stage_accepted``: today, LABELED).
+Which objects (``SELECTIONS``, ``--objects``): ``accepted`` (the default) exports only the objects
+the project's final stage accepted (``final_stage_accepted``: today, every LABELED object);
+``labeled`` also the labeled objects it did not accept, with their label; ``all`` also the objects
+without a label (PENDING, SENT, FAILED: a line without label attributes, a COCO image without
+annotations). QUARANTINED objects are never exported: intake refused them, so the input bucket has
+no image of theirs. Outside ``accepted`` every line (COCO image) says what it is in
+``export-status``: ``accepted``, ``not-accepted`` or ``unlabeled``.
 ``--format manifest``: one JSON line per object, in the format SageMaker training reads ("Use an augmented
 manifest file", docs.aws.amazon.com/sagemaker/latest/dg/augmented-manifest.html): ``source-ref``
 (the object's image in the input bucket), the label attribute and its ``-metadata`` exactly as
@@ -26,11 +32,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from gtcontract.states import LABELED
+from gtcontract.states import LABELED, QUARANTINED
 from gtctl import coco
 from gtctl.errors import GtctlError
 
 DROP_KEYS_ATTRIBUTE = "drop-keys"
+STATUS_ATTRIBUTE = "export-status"  # outside --objects accepted: what each line is
+ACCEPTED, NOT_ACCEPTED, UNLABELED = "accepted", "not-accepted", "unlabeled"
+# --objects: which kinds of object each selection exports (QUARANTINED objects: never).
+SELECTIONS: dict[str, tuple[str, ...]] = {
+    "accepted": (ACCEPTED,),
+    "labeled": (ACCEPTED, NOT_ACCEPTED),
+    "all": (ACCEPTED, NOT_ACCEPTED, UNLABELED),
+}
+RESERVED_ATTRIBUTES = ("source-ref", DROP_KEYS_ATTRIBUTE, STATUS_ATTRIBUTE)
 # What an export reads of each ledger object (docs/interfaces.md section 4): less to transfer and parse.
 EXPORTED_ATTRIBUTES = ("object_id", "state", "input_uri", "drop_keys", "label")
 SPLIT_RESOLUTION = 1 << 32  # the first 8 hex digits of the object id, as a fraction of 2**32
@@ -39,6 +54,7 @@ SPLIT_RESOLUTION = 1 << 32  # the first 8 hex digits of the object id, as a frac
 @dataclass
 class ExportResult:
     written: Counter[str] = field(default_factory=Counter)  # lines per output file
+    kinds: Counter[tuple[str, str]] = field(default_factory=Counter)  # (output, kind of object): lines
     skipped: Counter[str] = field(default_factory=Counter)  # objects left out, per reason
     annotations: Counter[str] = field(default_factory=Counter)  # COCO annotations per output file
 
@@ -56,11 +72,15 @@ def split_of(object_id: str, validation_fraction: float) -> str:
     return "validation" if position < validation_fraction else "train"
 
 
-def manifest_line(item: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
-    """The augmented-manifest line of a ledger object item, or ``None`` and why it is left out."""
+def manifest_line(item: dict[str, Any], kind: str = ACCEPTED) -> tuple[dict[str, Any] | None, str]:
+    """The augmented-manifest line of a ledger object item of ``kind`` (an ``unlabeled`` one has no
+    label attributes), or ``None`` and why it is left out."""
     uri = item.get("input_uri")
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         return None, "no input image recorded"
+    keys = sorted(item.get("drop_keys") or [])
+    if kind == UNLABELED:
+        return {"source-ref": uri, DROP_KEYS_ATTRIBUTE: keys}, ""
     raw = item.get("label")
     try:
         label = json.loads(raw) if isinstance(raw, str) else None
@@ -68,10 +88,9 @@ def manifest_line(item: dict[str, Any]) -> tuple[dict[str, Any] | None, str]:
         label = None
     if not isinstance(label, dict) or not label:
         return None, "label is not a JSON object of label attributes"
-    if "source-ref" in label or DROP_KEYS_ATTRIBUTE in label:
-        return None, "label holds a reserved attribute (source-ref or drop-keys)"
-    keys = item.get("drop_keys") or []
-    return {"source-ref": uri, **label, DROP_KEYS_ATTRIBUTE: sorted(keys)}, ""
+    if any(name in label for name in RESERVED_ATTRIBUTES):
+        return None, f"label holds a reserved attribute ({', '.join(RESERVED_ATTRIBUTES)})"
+    return {"source-ref": uri, **label, DROP_KEYS_ATTRIBUTE: keys}, ""
 
 
 class ManifestSink:
@@ -82,11 +101,14 @@ class ManifestSink:
     def __init__(self, out: IO[str]) -> None:
         self._out = out
 
-    def add(self, item: dict[str, Any]) -> str:
-        """Write the item's line; ``""`` when written, else the reason it is left out."""
-        line, reason = manifest_line(item)
+    def add(self, item: dict[str, Any], kind: str, status: bool) -> str:
+        """Write the item's line (with ``export-status`` when ``status``); ``""`` when written,
+        else the reason it is left out."""
+        line, reason = manifest_line(item, kind)
         if line is None:
             return reason
+        if status:
+            line[STATUS_ATTRIBUTE] = kind
         self._out.write(json.dumps(line, separators=(",", ":"), sort_keys=False) + "\n")
         return ""
 
@@ -96,21 +118,27 @@ class ManifestSink:
 
 class CocoSink:
     """One COCO instances file (``gtctl.coco``); each image carries its ``source-ref`` and
-    ``drop-keys``, ``file_name`` is its key in the input bucket."""
+    ``drop-keys``, ``file_name`` is its key in the input bucket. An unlabeled object is an image
+    without annotations, its size read from the image itself."""
 
     def __init__(self, out: IO[str], spill: IO[str], read_object: coco.ReadObject) -> None:
         self._writer = coco.CocoWriter(out, spill)
         self._read_object = read_object
 
-    def add(self, item: dict[str, Any]) -> str:
-        line, reason = manifest_line(item)
+    def add(self, item: dict[str, Any], kind: str, status: bool) -> str:
+        line, reason = manifest_line(item, kind)
         if line is None:
             return reason
         uri = line.pop("source-ref")
         drop_keys = line.pop(DROP_KEYS_ATTRIBUTE)
+        image = {"file_name": uri.split("/", 3)[3], "source-ref": uri, DROP_KEYS_ATTRIBUTE: drop_keys}
+        if status:
+            image[STATUS_ATTRIBUTE] = kind
         try:
-            records = coco.records_of(line, self._read_object)
-            image = {"file_name": uri.split("/", 3)[3], "source-ref": uri, DROP_KEYS_ATTRIBUTE: drop_keys}
+            if kind == UNLABELED:
+                records = coco.Records(*coco.image_size(uri, self._read_object))
+            else:
+                records = coco.records_of(line, self._read_object)
             self._writer.add(image, records)
         except coco.Unusable as exc:
             return str(exc)
@@ -128,38 +156,64 @@ class Sink(Protocol):
     @property
     def annotations(self) -> int: ...
 
-    def add(self, item: dict[str, Any]) -> str: ...
+    def add(self, item: dict[str, Any], kind: str, status: bool) -> str: ...
 
     def finish(self) -> None: ...
 
 
+def kind_of(item: dict[str, Any]) -> str:
+    """``accepted``, ``not-accepted`` (labeled, not accepted by the final stage), ``unlabeled``,
+    or ``""`` for an object that is never exported (QUARANTINED: no image in the input bucket)."""
+    state = item.get("state", LABELED)
+    if state == LABELED:
+        return ACCEPTED if final_stage_accepted(item) else NOT_ACCEPTED
+    return "" if state == QUARANTINED else UNLABELED
+
+
+LEFT_OUT = {
+    NOT_ACCEPTED: "not accepted by the final stage",
+    UNLABELED: "not labeled",
+    "": "quarantined at intake (no image to export)",
+}
+
+
 def write_all(
-    items: Iterable[dict[str, Any]], sinks: Mapping[str, Sink], validation_fraction: float
+    items: Iterable[dict[str, Any]],
+    sinks: Mapping[str, Sink],
+    validation_fraction: float,
+    selection: str = "accepted",
 ) -> ExportResult:
-    """Give each item to ``sinks["all"]``, or to ``sinks["train"]`` / ``sinks["validation"]`` when
-    splitting; count what was left out and why."""
+    """Give each item of a kind ``selection`` selects to ``sinks["all"]``, or to ``sinks["train"]``
+    / ``sinks["validation"]`` when splitting; count what was left out and why."""
     result = ExportResult()
+    selected, status = SELECTIONS[selection], selection != "accepted"
     for item in items:
-        if not final_stage_accepted(item):
-            result.skipped["not accepted by the final stage"] += 1
+        kind = kind_of(item)
+        if kind not in selected:
+            result.skipped[LEFT_OUT[kind]] += 1
             continue
         target = "all" if "all" in sinks else split_of(str(item.get("object_id", "")), validation_fraction)
-        reason = sinks[target].add(item)
+        reason = sinks[target].add(item, kind, status)
         if reason:
             result.skipped[reason] += 1
         else:
             result.written[target] += 1
-    for kind, sink in sinks.items():
+            result.kinds[target, kind] += 1
+    for target, sink in sinks.items():
         sink.finish()
-        result.annotations[kind] = sink.annotations
+        result.annotations[target] = sink.annotations
     return result
 
 
 def write_manifests(
-    items: Iterable[dict[str, Any]], outputs: Mapping[str, IO[str]], validation_fraction: float
+    items: Iterable[dict[str, Any]],
+    outputs: Mapping[str, IO[str]],
+    validation_fraction: float,
+    selection: str = "accepted",
 ) -> ExportResult:
     """Augmented-manifest lines of ``items`` to ``outputs`` (``write_all``)."""
-    return write_all(items, {kind: ManifestSink(out) for kind, out in outputs.items()}, validation_fraction)
+    sinks = {target: ManifestSink(out) for target, out in outputs.items()}
+    return write_all(items, sinks, validation_fraction, selection)
 
 
 def output_paths(output: Path, validation_fraction: float) -> dict[str, Path]:
@@ -174,17 +228,25 @@ def output_paths(output: Path, validation_fraction: float) -> dict[str, Path]:
     }
 
 
-def labeled_items(ledger: Any) -> Iterator[dict[str, Any]]:
-    """The LABELED objects of the ledger (``gtstream.ledger.Ledger``), a page at a time."""
+def ledger_items(ledger: Any, selection: str = "accepted") -> Iterator[dict[str, Any]]:
+    """The objects of the ledger (``gtstream.ledger.Ledger``) that ``selection`` may export, a
+    page at a time: the LABELED ones from the ``by-state`` index; for ``all``, every object item
+    of one Scan, which returns each item once even while objects change state ("Scan",
+    docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_Scan.html; the per-state queries
+    could meet an object moving from PENDING to SENT twice, or not at all)."""
+    if selection == "all":
+        yield from (item for item in ledger.scan_all() if item.get("sk") == "OBJ")
+        return
     yield from ledger.iter_state(LABELED, page_size=500, attributes=EXPORTED_ATTRIBUTES)
 
 
 def final_stage_accepted(item: dict[str, Any]) -> bool:
-    """Whether the object's final stage accepted it: the one place the export decides that.
+    """Whether the project's final stage accepted the LABELED object ``item`` (its ledger item,
+    ``EXPORTED_ATTRIBUTES`` at least): the one place the export decides that.
 
-    Today a project has one stage (labeling), and a LABELED object is accepted by it. When review
-    stages (issue 13 item 2) record each object's stage and verdict in the ledger, this is where
-    "the last stage accepted it" is checked, and where an option to export other objects goes."""
+    Today a project has one stage (labeling), and it accepts every object it labeled. When review
+    stages (issue 13 item 2) record each object's verdict, this is where "the last stage accepted
+    it" is checked; the rest of the export only asks this function."""
     return bool(item.get("state", LABELED) == LABELED)
 
 
@@ -201,11 +263,15 @@ def export(
     validation_fraction: float = 0.0,
     fmt: str = "manifest",
     read_object: coco.ReadObject | None = None,
+    selection: str = "accepted",
 ) -> tuple[dict[str, Path], ExportResult]:
-    """Write the dataset in ``fmt`` (``manifest`` or ``coco``; ``read_object`` fetches the
-    segmentation masks); only complete files appear, under their final names."""
+    """Write the objects ``selection`` selects (``SELECTIONS``) in ``fmt`` (``manifest`` or
+    ``coco``; ``read_object`` fetches segmentation masks, and unlabeled images for their size);
+    only complete files appear, under their final names."""
     if fmt not in FORMATS:
         raise GtctlError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    if selection not in SELECTIONS:
+        raise GtctlError(f"--objects {selection!r} is not one of {', '.join(SELECTIONS)}")
     paths = output_paths(output, validation_fraction)
     for path in paths.values():
         if path.parent and not path.parent.is_dir():
@@ -222,7 +288,7 @@ def export(
                 # annotations wait in an unnamed file next to the output (deleted on close)
                 spill = files.enter_context(tempfile.TemporaryFile("w+", encoding="utf-8", dir=path.parent))
                 sinks[kind] = CocoSink(out, spill, read_object or _no_masks)
-            result = write_all(labeled_items(ledger), sinks, validation_fraction)
+            result = write_all(ledger_items(ledger, selection), sinks, validation_fraction, selection)
     except BaseException:
         for path in partial.values():
             path.unlink(missing_ok=True)
@@ -233,4 +299,4 @@ def export(
 
 
 def _no_masks(uri: str) -> bytes:
-    raise coco.Unusable(f"cannot read the mask {uri}: no S3 access given")
+    raise coco.Unusable("no S3 access given")

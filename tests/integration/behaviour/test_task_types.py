@@ -10,6 +10,12 @@ the starter template of the type, ``instructions/templates/<type>.liquid.html``)
   ``tests/documented_outputs.py``); boxes lie inside the image, a mask is a PNG of its size;
 - the job expires; the chained job's input manifest keeps the earlier label as it was, and
   re-offers the other image, which the chained job labels.
+
+And the export of the emulator's own labels (bounding boxes, segmentation masks): ``gtctl export``
+through its click entry point, the COCO file loaded by ``pycocotools`` and checked against the
+ledger's labels (boxes) and the masks read back from S3 (pixel for pixel per class), the augmented
+manifest one line per selected ledger object with its drop keys. In this module to share its
+deployment.
 """
 
 from __future__ import annotations
@@ -23,12 +29,16 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import numpy as np
 import pytest
+from click.testing import CliRunner
 from PIL import Image
+from pycocotools.coco import COCO
 from tests.documented_outputs import label_shape_problems
 
 from gtcontract import task_template
 from gtcontract.project_config import TASK_TYPES
+from gtctl.__main__ import cli
 
 from .conftest import Project, image_bytes
 
@@ -170,3 +180,107 @@ def test_each_task_type_is_labeled_expired_and_chained_with_its_labels_kept(
     objects = project.objects()
     assert Counter(o["state"] for o in objects) == {"LABELED": 2} and project.lost() == []
     assert all(attr in json.loads(o["label"]) for o in objects)
+
+
+def export(project: Project, tmp_path: Path, output: str, *args: str) -> Path:
+    """``gtctl --deployment <document> export --output <output> ARGS``, as a user runs it."""
+    document = tmp_path / "deployment.json"
+    document.write_text(json.dumps(project.deployment))
+    path = tmp_path / output
+    result = CliRunner().invoke(cli, ["--deployment", str(document), "export", "--output", str(path), *args])
+    assert result.exit_code == 0, result.output
+    assert "left out" not in result.stderr, result.stderr  # every selected object was written
+    return path
+
+
+def check_coco_image(
+    project: Project, task_type: str, annotations: list[dict[str, Any]], label: Any, coco: COCO
+) -> None:
+    """The COCO annotations of one image are its ledger label: the same boxes, or the mask read
+    back from S3 pixel for pixel per class."""
+    attr = ATTRIBUTES[task_type]
+    meta = label[f"{attr}-metadata"]
+    if task_type == "bounding-box":
+        boxes = label[attr]["annotations"]
+        assert [(a["category_id"], a["bbox"]) for a in annotations] == [
+            (b["class_id"], [b["left"], b["top"], b["width"], b["height"]]) for b in boxes
+        ]
+        return
+    with Image.open(io.BytesIO(read_s3(project, label[attr]))) as mask:
+        pixels = np.asarray(mask.convert("RGB"))
+    colors = {
+        int(k): tuple(int(v["hex-color"][i : i + 2], 16) for i in (1, 3, 5))
+        for k, v in meta["internal-color-map"].items()
+    }
+    painted = {class_id: np.all(pixels == color, axis=-1) for class_id, color in colors.items()}
+    assert np.logical_or.reduce(list(painted.values())).all()  # every pixel is a class of the map
+    expected = {class_id: m for class_id, m in painted.items() if class_id != 0 and m.any()}
+    decoded = {a["category_id"]: coco.annToMask(a).astype(bool) for a in annotations}
+    assert set(decoded) == set(expected) and len(annotations) == len(expected)
+    for class_id, m in expected.items():
+        assert np.array_equal(decoded[class_id], m), f"class {class_id} differs from the mask"
+
+
+@pytest.mark.parametrize("task_type", ["bounding-box", "semantic-segmentation"])
+def test_export_of_the_emulators_labels_loads_in_pycocotools_and_matches_the_ledger(
+    project: Project, tmp_path: Path, task_type: str
+) -> None:
+    # Given three images (one dropped under two keys), two labeled by the simulated workforce
+    publish(project, tmp_path, task_type)
+    sizes = [(96, 64), (40, 72), (57, 33)]
+    for seed, size in enumerate(sizes):
+        project.drop(f"export/{seed}.png", image_bytes(seed, size, "PNG"))
+    project.drop("again/0.png", image_bytes(0, sizes[0], "PNG"))
+    project.run()
+    project.start_job_running(1)
+    assert project.cloud.control.workforce(project.job_name(1), label=2)["labeled"] == 2
+    sm = boto3.client("sagemaker", region_name=project.deployment["region"])
+    sm.stop_labeling_job(LabelingJobName=project.job_name(1))
+    project.advance(5)
+    project.run(reconcile=True)
+    objects = {str(o["input_uri"]): o for o in project.objects()}
+    labels = {uri: json.loads(o["label"]) for uri, o in objects.items() if o["state"] == "LABELED"}
+    assert len(objects) == 3 and len(labels) == 2
+
+    # When the dataset is exported as COCO and as augmented manifests (accepted, then all)
+    coco = COCO(str(export(project, tmp_path, "d.coco.json", "--format", "coco")))
+    every = COCO(str(export(project, tmp_path, "all.coco.json", "--format", "coco", "--objects", "all")))
+    accepted = [json.loads(line) for line in export(project, tmp_path, "d.manifest").read_text().splitlines()]
+    everything = [
+        json.loads(line)
+        for line in export(project, tmp_path, "all.manifest", "--objects", "all").read_text().splitlines()
+    ]
+
+    # Then COCO has one image per labeled object, at its size, with its label's annotations
+    images = {image["source-ref"]: image for image in coco.dataset["images"]}
+    assert set(images) == set(labels)
+    for uri, label in labels.items():
+        image = images[uri]
+        with Image.open(io.BytesIO(read_s3(project, uri))) as original:
+            assert (image["width"], image["height"]) == original.size
+        assert image["drop-keys"] == sorted(objects[uri]["drop_keys"])
+        check_coco_image(project, task_type, coco.loadAnns(coco.getAnnIds(imgIds=[image["id"]])), label, coco)
+    assert coco.getAnnIds()  # the workforce drew something: the comparison above was not empty
+    # ... and with --objects all, the unlabeled image too, without annotations, at its own size
+    [unlabeled] = [image for image in every.dataset["images"] if image["source-ref"] not in labels]
+    with Image.open(io.BytesIO(read_s3(project, unlabeled["source-ref"]))) as original:
+        assert (unlabeled["width"], unlabeled["height"]) == original.size
+    assert unlabeled["export-status"] == "unlabeled" and every.getAnnIds(imgIds=[unlabeled["id"]]) == []
+    assert len(every.getAnnIds()) == len(coco.getAnnIds())
+
+    # And each manifest has one line per selected ledger object: its label as the ledger keeps it
+    # and its drop keys
+    assert len(accepted) == len({line["source-ref"] for line in accepted}) == 2
+    assert {line["source-ref"]: line for line in accepted} == {
+        uri: {"source-ref": uri, **label, "drop-keys": sorted(objects[uri]["drop_keys"])}
+        for uri, label in labels.items()
+    }
+    assert len(everything) == len({line["source-ref"] for line in everything}) == 3
+    for line in everything:
+        uri = line["source-ref"]
+        status = "accepted" if uri in labels else "unlabeled"
+        expected = {"source-ref": uri, **labels.get(uri, {}), "drop-keys": sorted(objects[uri]["drop_keys"])}
+        assert line == {**expected, "export-status": status}
+    assert sorted(key for line in everything for key in line["drop-keys"]) == sorted(
+        ["again/0.png", *(f"export/{seed}.png" for seed in range(3))]
+    )

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from tests.documents import deployment_document
 from tests.inprocess import in_process_aws
 
+from gtctl import export as exports
 from gtctl.__main__ import cli
 from gtctl.errors import GtctlError
 from gtctl.export import output_paths, split_of
@@ -122,3 +123,55 @@ def test_bad_options_are_one_line_errors() -> None:
     }
     with pytest.raises(GtctlError, match="not a sha256"):
         split_of("zz", 0.5)
+
+
+def test_objects_all_adds_every_unlabeled_object_once_and_never_a_quarantined_one(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    expected = given_objects(ledger, labeled=5)
+    ledger.add_object(oid(103), f"s3://x/images/{oid(103)}.jpg", "later.jpg")  # PENDING
+    ledger.add_object(oid(104), f"s3://x/images/{oid(104)}.jpg", "hard.jpg")
+    ledger.mark_sent(oid(104), "demo-0001")
+    assert ledger.record_failure(oid(104), "demo-0001", "every worker declined", max_failures=1) == "FAILED"
+    unlabeled = {
+        f"s3://x/images/{oid(n)}.jpg": {"source-ref": f"s3://x/images/{oid(n)}.jpg", "drop-keys": [key]}
+        for n, key in ((100, "waiting.jpg"), (103, "later.jpg"), (104, "hard.jpg"))
+    }
+
+    result = run(tmp_path, "--output", str(tmp_path / "all.manifest"), "--objects", "all")
+
+    assert result.exit_code == 0, result.output
+    written = lines(tmp_path / "all.manifest")
+    assert len(written) == len({line["source-ref"] for line in written}) == 8  # one line per object
+    assert {line["source-ref"]: line for line in written} == {
+        **{uri: {**line, "export-status": "accepted"} for uri, line in expected.items()},
+        **{uri: {**line, "export-status": "unlabeled"} for uri, line in unlabeled.items()},
+    }
+    assert "(8 objects: 5 accepted, 0 not-accepted, 3 unlabeled)" in result.stdout
+    assert "left out 1: quarantined at intake (no image to export)" in result.stderr
+    assert "left out 1: label is not a JSON object of label attributes" in result.stderr
+
+
+def test_objects_labeled_adds_the_objects_the_final_stage_did_not_accept_with_their_label(
+    ledger: Ledger, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = given_objects(ledger, labeled=6)
+    # the one place "accepted" is decided: here, a final stage that rejected objects 1 and 4
+    rejected = {oid(1), oid(4)}
+    monkeypatch.setattr(exports, "final_stage_accepted", lambda item: item["object_id"] not in rejected)
+    accepted = {uri for uri in expected if uri.rsplit("/", 1)[1].split(".")[0] not in rejected}
+
+    default = run(tmp_path, "--output", str(tmp_path / "accepted.manifest"))
+    labeled = run(tmp_path, "--output", str(tmp_path / "labeled.manifest"), "--objects", "labeled")
+
+    assert default.exit_code == 0 and labeled.exit_code == 0, default.output + labeled.output
+    assert {line["source-ref"]: line for line in lines(tmp_path / "accepted.manifest")} == {
+        uri: expected[uri] for uri in accepted
+    }
+    assert "left out 2: not accepted by the final stage" in default.stderr and len(accepted) == 4
+    assert {line["source-ref"]: line for line in lines(tmp_path / "labeled.manifest")} == {
+        uri: {**line, "export-status": "accepted" if uri in accepted else "not-accepted"}
+        for uri, line in expected.items()
+    }
+    assert "(6 objects: 4 accepted, 2 not-accepted)" in labeled.stdout
+    assert "not labeled" not in labeled.stderr  # the SENT object is not counted as left out here

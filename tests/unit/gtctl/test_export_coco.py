@@ -215,3 +215,38 @@ def test_a_label_whose_class_ids_changed_meaning_is_left_out_with_the_reason(tmp
     assert json.loads((tmp_path / "out.json").read_text())["categories"] == [
         {"id": 0, "name": "dog", "supercategory": ""}
     ]
+
+
+def test_objects_all_adds_unlabeled_images_without_annotations_at_their_own_size(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=INPUT, CreateBucketConfiguration={"LocationConstraint": REGION})
+    for n in range(3):
+        labeled(ledger, n, box_label(n + 1))
+    for n, size in ((10, (33, 21)), (11, (8, 50))):
+        out = io.BytesIO()
+        Image.new("RGB", size, (1, 2, 3)).save(out, format="PNG")
+        s3.put_object(Bucket=INPUT, Key=uri_of(n).split("/", 3)[3], Body=out.getvalue())
+        ledger.add_object(oid(n), uri_of(n), f"waiting/{n}.png")
+    ledger.add_object(oid(12), uri_of(12), "gone.png")  # its image is not in S3
+
+    result = run(tmp_path, "--output", str(tmp_path / "all.json"), "--objects", "all")
+
+    assert result.exit_code == 0, result.output
+    assert "(5 objects: 3 accepted, 0 not-accepted, 2 unlabeled, 6 annotations)" in result.stdout
+    assert "left out 1: image could not be read: NoSuchKey" in result.stderr
+    coco = COCO(str(tmp_path / "all.json"))
+    found = by_source(coco)
+    images = {image["source-ref"]: image for image in coco.dataset["images"]}
+    assert set(found) == {uri_of(n) for n in (0, 1, 2, 10, 11)}
+    for n in range(3):
+        assert [a["bbox"] for a in found[uri_of(n)]] == [
+            [b["left"], b["top"], b["width"], b["height"]] for b in boxes_of(n + 1)
+        ]
+        assert images[uri_of(n)]["export-status"] == "accepted"
+    for n, size in ((10, (33, 21)), (11, (8, 50))):
+        assert found[uri_of(n)] == []
+        image = images[uri_of(n)]
+        assert (image["width"], image["height"]) == size and image["export-status"] == "unlabeled"
+        assert image["drop-keys"] == [f"waiting/{n}.png"]
