@@ -127,7 +127,13 @@ def decide(deps: Deps, object_id: str, job: str, input_uri: str, label: str, rev
     Called after every write of a label (live or end-of-job merge), whatever that write returned:
     the verdict is recorded once (conditional), and the message is sent unless the object records
     it as sent for this round, then recorded as sent. A crash in between sends it again, which the
-    upstream ignores (its reset is conditional on the round): the effect is exactly once."""
+    upstream ignores (its reset is conditional on the round): the effect is exactly once.
+
+    Only in a stage (``UPSTREAM_OUTPUT_TOPIC_ARN`` or ``REJECTED_QUEUE_URL`` set): a project of one
+    stage records its labels and decides nothing (its roles are not granted the reads it takes)."""
+    settings = deps.settings
+    if not (settings.upstream_output_topic_arn or settings.rejected_queue_url):
+        return None
     try:
         config = deps.project_config()
     except ValueError as exc:
