@@ -803,12 +803,16 @@ def publish_project_config(deployment: dict[str, Any], **overrides: Any) -> dict
     version = str(overrides.pop("version", "test-1"))
     categories = list(overrides.pop("categories", ["cat", "dog", "bird"]))
     s3 = boto3.session.Session(region_name=region).client("s3")
+    label_categories: dict[str, Any] = {
+        "document-version": "2018-11-28",
+        "labels": [{"label": c} for c in categories],
+    }
+    if overrides.get("audit_label_attribute_name"):  # a review task type (the publisher writes it too)
+        label_categories["auditLabelAttributeName"] = overrides["audit_label_attribute_name"]
     s3.put_object(
         Bucket=bucket,
         Key=f"config/{version}/categories.json",
-        Body=json.dumps(
-            {"document-version": "2018-11-28", "labels": [{"label": c} for c in categories]}
-        ).encode(),
+        Body=json.dumps(label_categories).encode(),
     )
     s3.put_object(
         Bucket=bucket,
