@@ -10,12 +10,17 @@ Two SDK deployments (``gtlocal.deploy``): ``sg`` (bounding box) and ``sg-verify`
 
 from __future__ import annotations
 
+import json
+import tempfile
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
+from gtctl.__main__ import cli
 from gtlocal.deploy import Stage, deploy_project, publish_project_config
 from gtlocal.runner import run_until_idle
 from gtlocal.testing import LocalCloud, reset_local_cloud
@@ -81,6 +86,22 @@ def _label_available(cloud: LocalCloud, *stages: Project) -> int:
     return labeled
 
 
+def _status_of_stages(*stages: Project) -> dict[str, Any]:
+    """``gtctl --deployment <stage 1> status --stage <stage 2> --json --audit``."""
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for stage in stages:
+            paths.append(Path(folder) / f"{stage.prefix}.json")
+            paths[-1].write_text(json.dumps(stage.deployment))
+        args = ["--deployment", str(paths[0]), "status", "--json", "--audit"]
+        for path in paths[1:]:
+            args += ["--stage", str(path)]
+        result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
 def test_must_show_two_stages_rejected_relabeled_nothing_lost_each_chain_survives_expiry_x5(
     stages: tuple[dict[str, Any], dict[str, Any]], local_cloud: LocalCloud
 ) -> None:
@@ -135,6 +156,15 @@ def test_must_show_two_stages_rejected_relabeled_nothing_lost_each_chain_survive
         assert int(second[str(obj["object_id"])]["review_round"]) >= 1
     # ... and nothing is lost: every drop key is known to stage 1's ledger
     assert label.lost() == []
+    # gtctl status shows the stages side by side and audits the drops across them, 0 lost
+    doc = _status_of_stages(label, verify)
+    assert [s["project_prefix"] for s in doc["stages"]] == ["sg", "sg-verify"]
+    assert doc["stages"][1]["verdicts"]["accepted"] == ends["accepted"]
+    assert doc["stages"][1]["upstream_output_topic_arn"] == label.deployment["topics"]["output"]
+    audit = doc["audit"]
+    assert (audit["dropped"], audit["accepted"], audit["quarantined"]) == (IMAGES + 1, ends["accepted"], 1)
+    assert (audit["held_back"], audit["in_progress"], audit["lost"]) == (ends["held back"], 0, 0)
+    assert all("MAX_REVIEW_ROUNDS" in reason for reason in audit["held_back_reasons"])
 
     # Given one more image labeled in stage 1 but not verified, another not labeled at all
     label.drop_images(IMAGES, 2, folder="stages")
