@@ -107,3 +107,70 @@ def test_the_review_rule_is_for_review_task_types_with_their_answers() -> None:
         )
     )
     assert parsed.review_verdict({"adjustment-status": "adjusted"}) == "rejected"
+
+
+def _allows(policy: dict[str, object]) -> list[dict[str, object]]:
+    return [s for s in policy["Statement"] if s["Effect"] == "Allow"]  # type: ignore[attr-defined, index]
+
+
+def test_the_sdk_deployment_wires_a_stage_with_least_privilege(aws: None) -> None:
+    import json
+
+    import boto3
+
+    from gtlocal.deploy import Stage, deploy_project
+
+    up = deploy_project("up", region="us-east-1")
+    down = deploy_project("up-verify", region="us-east-1", stage=Stage.after(up))
+    dep = Deployment.from_document(down, "gtlocal deploy")
+    assert dep.stage == {
+        "upstream_output_topic_arn": up["topics"]["output"],
+        "rejected_queue_url": up["queues"]["intake"]["url"],
+    }
+    assert dep.settings.rejected_queue_url == up["queues"]["intake"]["url"]
+    # The upstream's output topic feeds the downstream's intake queue, raw, and only that topic may.
+    sns, sqs, iam = (boto3.client(s, region_name="us-east-1") for s in ("sns", "sqs", "iam"))
+    [feed] = [
+        s
+        for s in sns.list_subscriptions_by_topic(TopicArn=up["topics"]["output"])["Subscriptions"]
+        if s["Endpoint"] == down["queues"]["intake"]["arn"]
+    ]
+    attributes = sns.get_subscription_attributes(SubscriptionArn=feed["SubscriptionArn"])["Attributes"]
+    assert attributes["RawMessageDelivery"] == "true"
+    policy = json.loads(
+        sqs.get_queue_attributes(QueueUrl=down["queues"]["intake"]["url"], AttributeNames=["Policy"])[
+            "Attributes"
+        ]["Policy"]
+    )
+    [upstream] = [s for s in _allows(policy) if s["Sid"] == "AllowUpstreamStageTopic"]
+    assert upstream["Condition"] == {"ArnEquals": {"aws:SourceArn": up["topics"]["output"]}}
+    # The functions that decide may send to the rejected queue (that queue only); the labels
+    # function reads the object and the config; Ground Truth reads the upstream's images.
+    for function in ("labels", "intake", "job_events", "reconcile"):
+        role = down["lambda_roles"][function].rsplit("/", 1)[1]
+        doc = iam.get_role_policy(RoleName=role, PolicyName="least-privilege")["PolicyDocument"]
+        [rejected] = [s for s in _allows(doc) if s["Sid"] == "RejectedQueue"]
+        assert rejected["Action"] == ["sqs:SendMessage"] and rejected["Resource"] == [
+            up["queues"]["intake"]["arn"]
+        ]
+        assert all("*" not in str(s["Action"]) for s in _allows(doc))
+    labels = iam.get_role_policy(
+        RoleName=down["lambda_roles"]["labels"].rsplit("/", 1)[1], PolicyName="least-privilege"
+    )
+    assert {"LedgerReadObject", "ProjectConfig", "InstructionsList"} <= {
+        s["Sid"] for s in _allows(labels["PolicyDocument"])
+    }
+    gt = iam.get_role_policy(
+        RoleName=down["groundtruth_role_arn"].rsplit("/", 1)[1], PolicyName="groundtruth-streaming"
+    )
+    [images] = [s for s in _allows(gt["PolicyDocument"]) if s["Sid"] == "UpstreamStageImages"]
+    assert images["Resource"] == [f"arn:aws:s3:::{up['buckets']['input']}/images/*"]
+    # A project of one stage is wired as before: no stage statement anywhere.
+    plain = iam.get_role_policy(
+        RoleName=up["lambda_roles"]["labels"].rsplit("/", 1)[1], PolicyName="least-privilege"
+    )
+    assert {s["Sid"] for s in _allows(plain["PolicyDocument"])} & {
+        "RejectedQueue",
+        "LedgerReadObject",
+    } == set()
+    assert "stage" not in up
