@@ -25,10 +25,10 @@ def object_id_of(uri: str) -> str | None:
 # Review stages (docs/interfaces.md "Stages"): the labeling round of an object travels in its line
 # (Ground Truth copies the input line's attributes into the output line, "Output Data",
 # docs.aws.amazon.com/sagemaker/latest/dg/sms-data-output.html), and a round after the first is a
-# new data object for Ground Truth: it "uses the value of dataset-objectid-attribute-name to
-# deduplicate" streaming objects ("Duplicate data objects",
-# docs.aws.amazon.com/sagemaker/latest/dg/sms-streaming-how-it-works-send-data.html), so a line
-# with an already seen id is dropped even while the object is relabeled in the same job.
+# new data object for Ground Truth, which sends "each unique object ... for labeling once" by its
+# deduplication ID, the value of the key that ``dataset-objectid-attribute-name`` names
+# ("Duplicate message handling", docs.aws.amazon.com/sagemaker/latest/dg/sms-streaming-impotency.html
+# and sms-streaming-impotency-create.html): a line with an already seen id would be dropped.
 ROUND_ATTRIBUTE = "gtstream-round"
 ID_ATTRIBUTE = "gtstream-object-id"
 DEDUPE_KEY = "dataset-objectid-attribute-name"
