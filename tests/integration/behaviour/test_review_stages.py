@@ -54,14 +54,16 @@ def stages(local_cloud: LocalCloud) -> Iterator[tuple[dict[str, Any], dict[str, 
 
 
 def _run(*stages: Project) -> None:
-    """Every stage's Lambdas until no queue of any stage has work (a stage's output feeds the next)."""
+    """Every stage's Lambdas, in stage order, until no queue of any stage has work. A stage's work
+    reaches a later stage in the same pass; only a later stage's work (a rejected object sent back)
+    needs another pass."""
     while True:
-        busy = 0
+        busy = []
         for stage in stages:
             stats = run_until_idle(stage.deployment)
             assert not any(stats.dead_letters.values()), stats.summary()
-            busy += sum(stats.succeeded.values()) + sum(stats.failed.values())
-        if busy == 0:
+            busy.append(sum(stats.invocations.values()) > 0)
+        if not any(busy[1:]):
             return
 
 

@@ -88,7 +88,6 @@ def review(world: World) -> World:
         review={"accept": ["good"], "on_reject": "relabel"},
     )
     world.jobs.statuses[JOB] = "InProgress"
-    world.deps.ledger.get_project()
     boto3.client("dynamodb", region_name=REGION).put_item(
         TableName="cats-ledger",
         Item={"pk": {"S": "PROJECT"}, "sk": {"S": "PROJECT"}, "active_job": {"S": JOB}},
