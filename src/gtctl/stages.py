@@ -164,6 +164,9 @@ def _end(
                 return "held back", f"{name}: {depth[index]}"
             return "lost", f"{name}: object is {state} while no job is active"
         if obj.get("verdict") == REJECTED:
-            # Sent back upstream for a new round; the upstream's state says where it is.
-            return "in progress", f"{name}: rejected, relabel pending upstream"
+            # Sent back upstream for a new round: the upstream reopens it (its state says so),
+            # unless the rejected message has not been handled yet.
+            if any(active):
+                return "in progress", f"{name}: rejected, relabel pending upstream"
+            return "lost", f"{name}: rejected, but no stage reopened it and no job is active"
     return ACCEPTED, ""
