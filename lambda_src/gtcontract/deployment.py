@@ -195,16 +195,10 @@ def deployment_problems(document: Any) -> list[Problem]:
         Settings.from_env(env)
     except SettingsError as exc:
         problems.extend(Problem("lambda_environment", p) for p in exc.problems)
-    stage = document.get("stage") or {}
-    for variable, key in _STAGE_AGREEMENT.items():
-        if (env.get(variable) or None) != stage.get(key):
-            problems.append(
-                Problem(
-                    f"lambda_environment.{variable}",
-                    f"{env.get(variable)!r} differs from stage.{key} {stage.get(key)!r}; "
-                    "write the same value in both (or leave both out)",
-                )
-            )
+    # A document with a ``stage`` key agrees with the environment on it (without one, the
+    # environment alone says: ``Deployment.stage``).
+    if isinstance(document.get("stage"), dict):
+        problems.extend(_stage_problems(env, document["stage"]))
     for variable, value in environment_from_document(document).items():
         if variable in env and env[variable] != value:
             where = ".".join(_AGREEMENT[variable])
@@ -215,6 +209,18 @@ def deployment_problems(document: Any) -> list[Problem]:
                 )
             )
     return sorted(set(problems))
+
+
+def _stage_problems(env: Mapping[str, str], stage: Mapping[str, Any]) -> list[Problem]:
+    return [
+        Problem(
+            f"lambda_environment.{variable}",
+            f"{env.get(variable)!r} differs from stage.{key} {stage.get(key)!r}; "
+            "write the same value in both (or leave both out)",
+        )
+        for variable, key in _STAGE_AGREEMENT.items()
+        if (env.get(variable) or None) != stage.get(key)
+    ]
 
 
 # --- loaders that need no AWS SDK -------------------------------------------------------------

@@ -52,6 +52,9 @@ def test_the_stage_key_must_agree_with_the_lambda_environment() -> None:
         "upstream_output_topic_arn": None,
         "rejected_queue_url": None,
     }
+    from_env = copy.deepcopy(document)
+    from_env["lambda_environment"]["REJECTED_QUEUE_URL"] = QUEUE
+    assert Deployment.from_document(from_env).stage["rejected_queue_url"] == QUEUE  # no key: the environment
     staged = copy.deepcopy(document)
     staged["stage"] = {"upstream_output_topic_arn": TOPIC, "rejected_queue_url": None}
     staged["lambda_environment"]["UPSTREAM_OUTPUT_TOPIC_ARN"] = TOPIC
