@@ -150,6 +150,8 @@ def test_must_show_two_stages_rejected_relabeled_nothing_lost_each_chain_survive
             assert int(review["review_round"]) == int(obj.get("review_round", 0))
             ends["accepted"] += 1
     assert ends["quarantined"] == 1 and ends["accepted"] + ends["held back"] == IMAGES, ends
+    # the seeded workforce (label_seed 13) shows both endings: 1 accepted, 2 held back after 3 rounds
+    assert ends["accepted"] >= 1 and ends["held back"] >= 1, ends
     # ... the rejected ones were relabeled in stage 1 and verified again
     relabeled = [o for o in first.values() if int(o.get("review_round", 0)) >= 1]
     assert relabeled, "the seeded workforce rejected nothing: the scenario shows no relabel"
