@@ -44,6 +44,13 @@ _AGREEMENT = {
 }
 
 
+# The stage's variables (optional): the same value as the document's ``stage`` key, or both absent.
+_STAGE_AGREEMENT = {
+    "UPSTREAM_OUTPUT_TOPIC_ARN": "upstream_output_topic_arn",
+    "REJECTED_QUEUE_URL": "rejected_queue_url",
+}
+
+
 def environment_from_document(document: Mapping[str, Any]) -> dict[str, str]:
     """The Lambda environment variables (section 3) that the rest of a document determines."""
     environment = {}
@@ -85,6 +92,16 @@ class Deployment:
     handlers: Mapping[str, str]  # empty when rebuilt from a Lambda environment
     lambda_environment: Mapping[str, str]
     document: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def stage(self) -> Mapping[str, str | None]:
+        """The ``stage`` key (``upstream_output_topic_arn``, ``rejected_queue_url``); from a Lambda
+        environment, its variables. Both None for a project of one stage."""
+        stage = self.document.get("stage") or {}
+        return {
+            key: stage.get(key) or self.lambda_environment.get(variable) or None
+            for variable, key in _STAGE_AGREEMENT.items()
+        }
 
     @property
     def drop_bucket(self) -> str:
@@ -178,6 +195,10 @@ def deployment_problems(document: Any) -> list[Problem]:
         Settings.from_env(env)
     except SettingsError as exc:
         problems.extend(Problem("lambda_environment", p) for p in exc.problems)
+    # A document with a ``stage`` key agrees with the environment on it (without one, the
+    # environment alone says: ``Deployment.stage``).
+    if isinstance(document.get("stage"), dict):
+        problems.extend(_stage_problems(env, document["stage"]))
     for variable, value in environment_from_document(document).items():
         if variable in env and env[variable] != value:
             where = ".".join(_AGREEMENT[variable])
@@ -188,6 +209,18 @@ def deployment_problems(document: Any) -> list[Problem]:
                 )
             )
     return sorted(set(problems))
+
+
+def _stage_problems(env: Mapping[str, str], stage: Mapping[str, Any]) -> list[Problem]:
+    return [
+        Problem(
+            f"lambda_environment.{variable}",
+            f"{env.get(variable)!r} differs from stage.{key} {stage.get(key)!r}; "
+            "write the same value in both (or leave both out)",
+        )
+        for variable, key in _STAGE_AGREEMENT.items()
+        if (env.get(variable) or None) != stage.get(key)
+    ]
 
 
 # --- loaders that need no AWS SDK -------------------------------------------------------------

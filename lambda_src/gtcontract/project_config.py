@@ -281,6 +281,7 @@ def _semantic_problems(config: dict[str, Any], *, check_import: bool) -> list[Pr
                 )
             )
     problems.extend(_audit_problems(values, task))
+    problems.extend(_review_problems(values, task))
     problems.extend(_lifetime_problems(config, values))
     problems.extend(_lambda_problems(values, task))
     problems.extend(_transform_problems(values, check_import))
@@ -313,6 +314,46 @@ def _audit_problems(values: dict[str, Any], task: TaskType | None) -> list[Probl
     if not task.audit_ref and audit.endswith("-ref"):
         return [Problem(name, f"{task.name} reviews boxes, whose attribute does not end in -ref")]
     return []
+
+
+# What an adjustment job's metadata says of the reviewed label ("Adjustment job output",
+# docs.aws.amazon.com/sagemaker/latest/dg/sms-data-output.html): its ``adjustment-status``.
+ADJUSTMENT_STATUSES = ("adjusted", "unadjusted")
+
+
+def review_answers(task: TaskType, categories: Any) -> tuple[str, ...]:
+    """The answers a review task type's label carries: the verification's categories (its
+    metadata ``class-name``), or an adjustment's ``adjustment-status``."""
+    if task.output_type == "groundtruth/label-verification":
+        return tuple(str(c) for c in categories) if isinstance(categories, list) else ()
+    return ADJUSTMENT_STATUSES
+
+
+def _review_problems(values: dict[str, Any], task: TaskType | None) -> list[Problem]:
+    """``review``: only for the review task types; every accepted answer is one the review gives."""
+    review = values.get("review")
+    if task is None or not isinstance(review, dict):
+        return []  # absent/null, or the schema reports it
+    if not task.reviews:
+        return [Problem("review", f"only review task types take a review rule, not {task.name}; write null")]
+    answers = review_answers(task, values.get("categories"))
+    accept = review.get("accept")
+    if not isinstance(accept, list) or not answers:
+        return []
+    problems = [
+        Problem(
+            f"review.accept[{index}]",
+            f"{show(answer)} is not an answer of {task.name}; write one of "
+            + ", ".join(show(a) for a in answers),
+        )
+        for index, answer in enumerate(accept)
+        if answer not in answers
+    ]
+    if not problems and set(answers) <= set(accept):
+        problems.append(
+            Problem("review.accept", "every answer accepts, so nothing is ever rejected; leave one out")
+        )
+    return problems
 
 
 def _lifetime_problems(config: dict[str, Any], values: dict[str, Any]) -> list[Problem]:
@@ -492,6 +533,19 @@ class ProjectConfig:
     on_publish: str = ON_PUBLISH_NEXT_JOB
     # The earlier label a review task type shows (auditLabelAttributeName); None otherwise.
     audit_label_attribute_name: str | None = None
+    # A review stage's decision (``review``): the answers that accept; None: nothing is rejected.
+    review_accept: tuple[str, ...] | None = None
+    review_on_reject: str | None = None
+
+    def review_verdict(self, metadata: Mapping[str, Any]) -> str | None:
+        """ "accepted" or "rejected" for one label of this review job, from its metadata (a
+        verification's ``class-name``, an adjustment's ``adjustment-status``: "Output Data",
+        sms-data-output.html); None when this config decides nothing (no ``review``)."""
+        if self.review_accept is None:
+            return None
+        task = TASK_TYPES[self.task_type]
+        key = "class-name" if task.output_type == "groundtruth/label-verification" else "adjustment-status"
+        return "accepted" if metadata.get(key) in self.review_accept else "rejected"
 
     @property
     def rolls_over(self) -> bool:
@@ -550,4 +604,6 @@ class ProjectConfig:
             content_classifiers=tuple(values["content_classifiers"]),
             on_publish=values["on_publish"],
             audit_label_attribute_name=values["audit_label_attribute_name"],
+            review_accept=tuple(values["review"]["accept"]) if values["review"] else None,
+            review_on_reject=values["review"]["on_reject"] if values["review"] else None,
         )

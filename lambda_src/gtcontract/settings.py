@@ -54,6 +54,12 @@ class Settings:
     pending_stale_seconds: int = 900
     idle_warn_seconds: int = 8 * 24 * 3600
     job_check_seconds: int = DEFAULT_JOB_CHECK_SECONDS
+    # Review stages (docs/interfaces.md "Stages"): the output topic feeding this stage's intake
+    # queue, where the labels function sends the objects its review rejects, and how many labeling
+    # rounds an object gets before a rejection holds it back.
+    upstream_output_topic_arn: str | None = None
+    rejected_queue_url: str | None = None
+    max_review_rounds: int = 3
 
     @property
     def output_s3_path(self) -> str:
@@ -79,6 +85,12 @@ class Settings:
             elif pattern is not None and not pattern.match(value):
                 problems.append(f"{name}={value!r} is not a valid {what}")
             return value
+
+        def optional(name: str, pattern: re.Pattern[str], what: str) -> str | None:
+            value = env.get(name, "").strip()
+            if value and not pattern.match(value):
+                problems.append(f"{name}={value!r} is not a valid {what}")
+            return value or None
 
         def integer(name: str, default: int, minimum: int, maximum: int | None = None) -> int:
             raw = env.get(name, "").strip()
@@ -121,6 +133,9 @@ class Settings:
             pending_stale_seconds=integer("PENDING_STALE_SECONDS", 900, 0),
             idle_warn_seconds=integer("IDLE_WARN_SECONDS", 8 * 24 * 3600, 0),
             job_check_seconds=integer("JOB_CHECK_SECONDS", DEFAULT_JOB_CHECK_SECONDS, 1, MAX_DELAY_SECONDS),
+            upstream_output_topic_arn=optional("UPSTREAM_OUTPUT_TOPIC_ARN", _ARN_PATTERN, "ARN"),
+            rejected_queue_url=optional("REJECTED_QUEUE_URL", _QUEUE_URL_PATTERN, "SQS queue URL"),
+            max_review_rounds=integer("MAX_REVIEW_ROUNDS", 3, 1),
         )
         if problems:
             raise SettingsError(problems)
@@ -148,4 +163,7 @@ ENV_VARIABLES: tuple[str, ...] = (
     "PENDING_STALE_SECONDS",
     "IDLE_WARN_SECONDS",
     "JOB_CHECK_SECONDS",
+    "UPSTREAM_OUTPUT_TOPIC_ARN",
+    "REJECTED_QUEUE_URL",
+    "MAX_REVIEW_ROUNDS",
 )

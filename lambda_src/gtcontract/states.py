@@ -6,6 +6,8 @@ from __future__ import annotations
 
 PENDING, SENT, LABELED, QUARANTINED, FAILED = "PENDING", "SENT", "LABELED", "QUARANTINED", "FAILED"
 OBJECT_STATES = (PENDING, SENT, LABELED, QUARANTINED, FAILED)
+# A review stage's verdict on an object (its ledger item's ``verdict``; gtstream.stages).
+VERDICT_ACCEPTED, VERDICT_REJECTED = "accepted", "rejected"
 # An object in one of these states needs no job any more.
 FINAL_OBJECT_STATES = frozenset({LABELED, QUARANTINED, FAILED})
 SENT_KEY_PREFIX = f"{SENT}#"

@@ -39,11 +39,13 @@ from gtcontract.states import (
 from gtstream.aws import JobDescription
 from gtstream.config import Settings
 from gtstream.deps import Deps
+from gtstream.dispatch import line_of
 from gtstream.job_checks import start_following
 from gtstream.ledger import TRANSACTION_ITEMS, JobOutcome
 from gtstream.manifest import MergeStats, merge_lines
 from gtstream.parallel import BoundedPool
 from gtstream.project_config import ProjectConfig, ProjectConfigError
+from gtstream.stages import decide
 
 log = logging.getLogger("gtstream.chaining")
 # The lease outlasts the longest invocation (a Lambda runs at most 15 minutes): a job end of 10^6
@@ -76,6 +78,10 @@ class _LedgerSink:
         self._ids: set[str] = set()
         self.permanently_failed = 0
         self.written = 0
+        # A review stage decides on each label once it is written (gtstream.stages.decide, the
+        # live path's decision): the labels since the last drain, so memory stays bounded.
+        self.reviews = False
+        self._labeled: list[tuple[str, str, str, int]] = []
 
     def add(self, outcome: JobOutcome) -> None:
         if outcome[1] in self._ids:  # one request may not touch an item twice
@@ -91,8 +97,10 @@ class _LedgerSink:
             self._pool.submit(ledger.merge_outcomes, self._job, self._chunk, settings.max_object_failures)
         self._chunk, self._ids = [], set()
 
-    def labeled(self, object_id: str, uri: str, label: str) -> None:
-        self.add(("labeled", object_id, uri, label))
+    def labeled(self, object_id: str, uri: str, label: str, review_round: int = 0) -> None:
+        self.add(("labeled", object_id, uri, label, str(review_round)))
+        if self.reviews:
+            self._labeled.append((object_id, uri, label, review_round))
 
     def failed(self, object_id: str, reason: str) -> str | None:
         self.add(("failed", object_id, reason))
@@ -103,6 +111,9 @@ class _LedgerSink:
         for results in self._pool.drain():
             self.permanently_failed += sum(1 for result in results if result == FAILED)
             self.written += sum(1 for result in results if result is True)
+        labeled, self._labeled = self._labeled, []
+        for object_id, uri, label, review_round in labeled:
+            decide(self._deps, object_id, self._job, uri, label, review_round)
 
 
 def handle_job_end(deps: Deps, desc: JobDescription) -> MergeStats | None:
@@ -122,6 +133,8 @@ def handle_job_end(deps: Deps, desc: JobDescription) -> MergeStats | None:
         lines = deps.store.iter_lines(desc.expected_output_manifest_uri())
         if lines is not None:
             sink = _LedgerSink(deps, desc.name, pool)
+            config = deps.project_config_or_none()
+            sink.reviews = config is not None and config.review_accept is not None
 
             def checkpoint(done: int) -> None:
                 sink.drain()
@@ -260,14 +273,21 @@ def _ensure_job_locked(deps: Deps, reason: str, owner: str) -> Decision:
 
 def _labeled_and_pending_lines(deps: Deps, attr: str, spool: Any) -> Iterator[str]:
     """Every earlier label (kept) then every PENDING object; pending ids are spooled to a file."""
-    for item in deps.ledger.iter_state(LABELED, attributes=("input_uri", "label")):
+    for item in deps.ledger.iter_state(LABELED, attributes=("input_uri", "label", "input_line")):
         label = json.loads(item.get("label") or "{}")
         if item.get("input_uri") and attr in label:
-            yield json.dumps({"source-ref": item["input_uri"], **label})
-    for item in deps.ledger.iter_state(PENDING, attributes=("object_id", "input_uri")):
+            # A stage's object keeps the upstream's line (the reviewed label) beside its own label.
+            line = json.loads(item["input_line"]) if item.get("input_line") else {}
+            yield json.dumps({**line, "source-ref": item["input_uri"], **label})
+    for item in deps.ledger.iter_state(
+        PENDING, attributes=("object_id", "input_uri", "input_line", "review_round")
+    ):
         if item.get("input_uri"):
             spool.write(item["object_id"] + "\n")
-            yield json.dumps({"source-ref": item["input_uri"]})
+            if item.get("input_line") or item.get("review_round"):
+                yield line_of(item)
+            else:
+                yield json.dumps({"source-ref": item["input_uri"]})
 
 
 def _create(

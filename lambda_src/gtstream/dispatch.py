@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from typing import Any
 
 from gtstream.deps import Deps
 from gtstream.ledger import PENDING
@@ -20,9 +21,22 @@ def _chunks(items: Iterable[tuple[str, str]], size: int) -> Iterator[list[tuple[
         yield chunk
 
 
+def message_of(value: str) -> str:
+    """The input topic message for an input URI (its source line), or the line itself."""
+    return value if value.startswith("{") else source_line(value)
+
+
+def line_of(item: dict[str, Any]) -> str:
+    """What to send for a PENDING ledger object: a stage's recorded line, else the source line of
+    its image in its labeling round."""
+    if item.get("input_line"):
+        return str(item["input_line"])
+    return source_line(str(item["input_uri"]), int(item.get("review_round", 0)))
+
+
 def send_objects(deps: Deps, job: str, objects: Iterable[tuple[str, str]]) -> int:
-    """Publish (object id, input URI) pairs in SNS batches of 10, then mark them SENT(job) together
-    (TransactWriteItems); the last write also sets the project's ``last_sent_at``.
+    """Publish (object id, input URI or whole line) pairs in SNS batches of 10, then mark them
+    SENT(job) together (TransactWriteItems); the last write also sets the project's ``last_sent_at``.
 
     Publish first, mark after: a crash in between leaves the object PENDING, and the re-send is
     deduplicated by Ground Truth on the source-ref (`dataset-objectid-attribute-name`)."""
@@ -32,7 +46,9 @@ def send_objects(deps: Deps, job: str, objects: Iterable[tuple[str, str]]) -> in
     while chunk is not None:
         following = next(chunks, None)
         failed = set(
-            deps.topics.publish_batch(deps.settings.input_topic_arn, [source_line(uri) for _, uri in chunk])
+            deps.topics.publish_batch(
+                deps.settings.input_topic_arn, [message_of(value) for _, value in chunk]
+            )
         )
         published = []
         for index, (object_id, _) in enumerate(chunk):
@@ -54,7 +70,7 @@ def send_objects(deps: Deps, job: str, objects: Iterable[tuple[str, str]]) -> in
 def flush_pending(deps: Deps, job: str, updated_before: str | None = None) -> int:
     """Send every PENDING object (optionally only those not touched since `updated_before`)."""
     pending = (
-        (item["object_id"], item["input_uri"])
+        (item["object_id"], line_of(item))
         for item in deps.ledger.iter_state(PENDING, updated_before=updated_before)
         if item.get("input_uri")
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,7 +16,9 @@ from gtstream.chaining import Decision, ensure_job
 from gtstream.deps import Deps
 from gtstream.dispatch import send_objects
 from gtstream.ledger import PENDING
+from gtstream.manifest import source_line
 from gtstream.project_config import DEFAULT_PREPROCESSING
+from gtstream.stages import REJECTED_DETAIL_TYPE, Rejection, StageLine, parse_rejection, parse_stage_line
 
 log = logging.getLogger("gtstream.intake")
 
@@ -35,6 +38,8 @@ class Outcome:
     input_uri: str | None = None
     reason: str | None = None
     state: str | None = None  # the object's ledger state when intake wrote it (accepted/duplicate)
+    line: str | None = None  # what to send when it is not the plain source line of input_uri
+    drop: bool = True  # a dropped file (its drop record is written); False for stage messages
 
 
 @dataclass
@@ -42,6 +47,22 @@ class DispatchResult:
     sent: int = 0
     decision: Decision | None = None
     pending: list[str] = field(default_factory=list)
+
+
+Message = Drop | StageLine | Rejection
+
+
+def parse_message(body: Any, reviewed_attribute: str | None = None) -> list[Message]:
+    """What one intake queue message holds: an S3 event notification (the drop bucket's), an
+    upstream stage's output-manifest line (raw delivery; an SNS envelope is unwrapped), or a
+    downstream review's rejected message. ``ValueError`` (one line) for anything else."""
+    if isinstance(body, dict) and body.get("Type") == "Notification" and isinstance(body.get("Message"), str):
+        body = json.loads(body["Message"])
+    if isinstance(body, dict) and body.get("detail-type") == REJECTED_DETAIL_TYPE:
+        return [parse_rejection(body)]
+    if isinstance(body, dict) and "source-ref" in body:
+        return [parse_stage_line(body, reviewed_attribute)]
+    return list(parse_s3_event(body))
 
 
 def parse_s3_event(body: Any) -> list[Drop]:
@@ -114,6 +135,60 @@ def process_drop(deps: Deps, drop: Drop) -> Outcome:
     return Outcome(drop.key, "accepted" if created else "duplicate", object_id, uri, state=state)
 
 
+NO_UPSTREAM = "an upstream stage's line, but this stage has none (UPSTREAM_OUTPUT_TOPIC_ARN)"
+
+
+def process_stage_line(deps: Deps, item: StageLine) -> Outcome:
+    """An upstream stage's labeled object: recorded PENDING with the line to send (the image stays
+    in the upstream's input bucket: this stage's Ground Truth role reads it there), once per round."""
+    if not deps.settings.upstream_output_topic_arn:
+        return Outcome(item.input_uri, "skipped", item.object_id, reason=NO_UPSTREAM)
+    action, state = deps.ledger.put_stage_object(
+        item.object_id, item.input_uri, item.line, item.review_round, item.upstream_job
+    )
+    if action == "accepted":
+        deps.metrics.add_metric("ObjectsAccepted", "Count", 1)
+    return Outcome(
+        item.input_uri, action, item.object_id, item.input_uri, state=state, line=item.line, drop=False
+    )
+
+
+def process_rejection(deps: Deps, item: Rejection) -> Outcome:
+    """A downstream review rejected this stage's label: PENDING for a new round (sent with the
+    batch), or held back past MAX_REVIEW_ROUNDS; a duplicate or late message changes nothing."""
+    settings = deps.settings
+    state = deps.ledger.reopen_rejected(
+        item.object_id, item.review_round, item.rejected_by, item.reason, settings.max_review_rounds
+    )
+    if state is None:
+        return Outcome(
+            item.input_uri, "duplicate", item.object_id, reason="rejection already handled", drop=False
+        )
+    deps.metrics.add_metric("ObjectsRelabeled" if state == PENDING else "ObjectsHeldBack", "Count", 1)
+    log.info(
+        "%s rejected by %s in round %d: now %s", item.object_id, item.rejected_by, item.review_round, state
+    )
+    next_round = item.review_round + 1
+    return Outcome(
+        item.input_uri,
+        "reopened",
+        item.object_id,
+        item.input_uri,
+        reason=item.reason,
+        state=state,
+        line=source_line(item.input_uri, next_round),
+        drop=False,
+    )
+
+
+def process(deps: Deps, message: Message) -> Outcome:
+    if isinstance(message, StageLine):
+        return process_stage_line(deps, message)
+    if isinstance(message, Rejection):
+        return process_rejection(deps, message)
+    return process_drop(deps, message)
+
+
 # "The object key name is a sequence of Unicode characters with UTF-8 encoding of up to 1,024 bytes
 # long" (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html).
 MAX_KEY_BYTES = 1024
@@ -162,14 +237,20 @@ def dispatch(deps: Deps, outcomes: Iterable[Outcome]) -> DispatchResult:
     by the next flush (the job check that finds the job InProgress) or by reconcile; a failure to
     record the drops fails the invocation, so the whole batch is retried (every step is idempotent)."""
     outcomes = list(outcomes)
-    taken = [(o.key, o.object_id) for o in outcomes if o.action in ("accepted", "duplicate") and o.object_id]
+    taken = [
+        (o.key, o.object_id)
+        for o in outcomes
+        if o.action in ("accepted", "duplicate") and o.object_id and o.drop
+    ]
     if taken:
         deps.ledger.record_drops(taken)
     # The state each object had when it was written (no read again): sending one that a concurrent
     # flush sent meanwhile is harmless (Ground Truth dedupes on the source-ref; SENT -> SENT(job)).
     pending = list(
         {
-            o.object_id: o.input_uri for o in outcomes if o.object_id and o.input_uri and o.state == PENDING
+            o.object_id: o.line or o.input_uri
+            for o in outcomes
+            if o.object_id and o.input_uri and o.state == PENDING
         }.items()
     )
     result = DispatchResult(pending=[object_id for object_id, _ in pending])
@@ -189,3 +270,9 @@ def dispatch(deps: Deps, outcomes: Iterable[Outcome]) -> DispatchResult:
     # Initializing: leave PENDING (objects are sent only once a job is InProgress); the job check
     # that finds it InProgress sends them (job_checks). Stopping: the chain picks them up.
     return result
+
+
+def reviewed_attribute(deps: Deps) -> str | None:
+    """The label a stage's job reviews (its config's ``audit_label_attribute_name``), when known."""
+    config = deps.project_config_or_none()
+    return config.audit_label_attribute_name if config else None

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from gtcontract.states import DROP_ACCEPTED, sent_state_key
+from gtcontract.states import DROP_ACCEPTED, VERDICT_ACCEPTED, VERDICT_REJECTED, sent_state_key
 from gtcontract.states import FAILED as FAILED
 from gtcontract.states import LABELED as LABELED
 from gtcontract.states import PENDING as PENDING
@@ -21,9 +21,18 @@ GSI = "by-state"
 TRANSACTION_ITEMS = 25
 BATCH_WRITE_ITEMS = 25  # BatchWriteItem: up to 25 put or delete requests
 PROJECT_KEY = {"pk": "PROJECT", "sk": "PROJECT"}
-# What a job's output says of one object (Ledger.merge_outcomes): ("labeled", id, input URI, label),
-# ("failed", id, reason) or ("returned", id).
+# What a job's output says of one object (Ledger.merge_outcomes): ("labeled", id, input URI, label
+# [, round]), ("failed", id, reason) or ("returned", id).
 JobOutcome = tuple[str, ...]
+# Review verdicts (a review stage's objects, ``verdict``).
+ACCEPTED, REJECTED = VERDICT_ACCEPTED, VERDICT_REJECTED
+
+
+def round_condition(review_round: int, value: str = ":rr") -> str:
+    """The object is in labeling round ``review_round`` (no ``review_round`` attribute: round 0)."""
+    if review_round:
+        return f"review_round = {value}"
+    return f"attribute_not_exists(review_round) OR review_round = {value}"
 
 
 def table_definition(name: str) -> dict[str, Any]:
@@ -303,7 +312,11 @@ class Ledger:
         now: str,
         condition: str = "attribute_not_exists(pk) OR NOT #s IN (:labeled, :quarantined)",
         extra: dict[str, Any] | None = None,
+        review_round: int = 0,
     ) -> dict[str, Any]:
+        # A label of an earlier round (a review rejected it since) is no label of the object.
+        condition = f"({condition}) AND ({round_condition(review_round)})"
+        extra = {**(extra or {}), ":rr": review_round}
         return self._update_request(
             {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
             "SET #s = :labeled, state_key = :labeled, job = :job, label = :label, updated_at = :now, "
@@ -325,11 +338,18 @@ class Ledger:
             {"#s": "state"},
         )
 
-    def mark_labeled(self, object_id: str, job: str, input_uri: str, label: str) -> bool:
-        """Anything but LABELED/QUARANTINED -> LABELED(job) with the label (JSON of the label attributes)."""
-        return self._try(self._labeled_update(object_id, job, input_uri, label, self._stamp()))
+    def mark_labeled(
+        self, object_id: str, job: str, input_uri: str, label: str, review_round: int = 0
+    ) -> bool:
+        """Anything but LABELED/QUARANTINED -> LABELED(job) with the label (JSON of the label
+        attributes), when the label is of the object's round (``review_round``)."""
+        return self._try(
+            self._labeled_update(object_id, job, input_uri, label, self._stamp(), review_round=review_round)
+        )
 
-    def mark_labeled_live(self, object_id: str, job: str, input_uri: str, label: str) -> bool:
+    def mark_labeled_live(
+        self, object_id: str, job: str, input_uri: str, label: str, review_round: int = 0
+    ) -> bool:
         """A label published on the output topic while ``job`` runs (gtstream.live_labels): the
         write :meth:`mark_labeled` does, only for an object sent to that job (SENT(job)), or still
         PENDING (the label can arrive before the send is recorded) and not failed in it. So the
@@ -345,6 +365,7 @@ class Ledger:
                 self._stamp(),
                 condition="state_key = :sent_here OR (#s = :pending AND NOT contains(failed_jobs, :job))",
                 extra={":sent_here": sent_state_key(job), ":pending": PENDING},
+                review_round=review_round,
             )
         )
 
@@ -437,8 +458,15 @@ class Ledger:
         for outcome in outcomes:
             kind, object_id = outcome[0], outcome[1]
             if kind == "labeled":
-                requests.append(self._labeled_update(object_id, job, outcome[2], outcome[3], now))
-                singles.append(partial(self.mark_labeled, object_id, job, outcome[2], outcome[3]))
+                review_round = int(outcome[4]) if len(outcome) > 4 else 0
+                requests.append(
+                    self._labeled_update(
+                        object_id, job, outcome[2], outcome[3], now, review_round=review_round
+                    )
+                )
+                singles.append(
+                    partial(self.mark_labeled, object_id, job, outcome[2], outcome[3], review_round)
+                )
                 continue
             if kind == "failed":
                 requests.append(self._failure_update(object_id, job, outcome[2], max_failures, now))
@@ -507,6 +535,121 @@ class Ledger:
             if "LastEvaluatedKey" not in response:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # ---- review stages (docs/interfaces.md "Stages") ----------------------------------------------
+    def put_stage_object(
+        self, object_id: str, input_uri: str, line: str, review_round: int, upstream_job: str
+    ) -> tuple[str, str | None]:
+        """An upstream stage's output line for this stage: ("accepted", PENDING) for a new object;
+        ("accepted", PENDING) again when the line is of a newer round than the object's (the
+        upstream relabeled it: the old review is cleared); else ("duplicate", the object's state).
+        Each write is conditional on the round, which never goes back."""
+        now = self._stamp()
+        item = {
+            "pk": f"OBJ#{object_id}",
+            "sk": "OBJ",
+            "object_id": object_id,
+            "state": PENDING,
+            "state_key": PENDING,
+            "input_uri": input_uri,
+            "input_line": line,
+            "review_round": review_round,
+            "upstream_job": upstream_job,
+            "failure_count": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        created, existing = self._put_if_absent(item)
+        if created:
+            return "accepted", PENDING
+        if existing is not None and int(existing.get("review_round", 0)) >= review_round:
+            return "duplicate", str(existing.get("state", ""))
+        written = self._update(
+            {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
+            "SET #s = :pending, state_key = :pending, input_line = :line, review_round = :rr, "
+            "upstream_job = :up, updated_at = :now REMOVE label, verdict, reason",
+            "attribute_exists(pk) AND #s <> :quarantined AND "
+            "(attribute_not_exists(review_round) OR review_round < :rr)",
+            {
+                ":pending": PENDING,
+                ":line": line,
+                ":rr": review_round,
+                ":up": upstream_job,
+                ":now": now,
+                ":quarantined": QUARANTINED,
+            },
+            {"#s": "state"},
+            returns="NONE",
+        )
+        if written is not None:
+            return "accepted", PENDING
+        current = self.get_object(object_id) or {}
+        return "duplicate", str(current.get("state", ""))
+
+    def record_verdict(self, object_id: str, job: str, review_round: int, verdict: str) -> bool:
+        """A review stage's decision on its label of ``job`` in ``review_round`` (once)."""
+        return (
+            self._update(
+                {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
+                "SET verdict = :v, updated_at = :now",
+                f"#s = :labeled AND job = :job AND attribute_not_exists(verdict) AND "
+                f"({round_condition(review_round)})",
+                {":v": verdict, ":now": self._stamp(), ":labeled": LABELED, ":job": job, ":rr": review_round},
+                {"#s": "state"},
+                returns="NONE",
+            )
+            is not None
+        )
+
+    def mark_rejection_sent(self, object_id: str, review_round: int) -> bool:
+        """The rejected message of ``review_round`` was sent (after it is sent: a crash in between
+        sends it again, which the upstream stage ignores)."""
+        return (
+            self._update(
+                {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
+                "SET rejection_sent_round = :rr",
+                "attribute_not_exists(rejection_sent_round) OR rejection_sent_round < :rr",
+                {":rr": review_round},
+                returns="NONE",
+            )
+            is not None
+        )
+
+    def reopen_rejected(
+        self, object_id: str, review_round: int, rejected_by: str, reason: str, max_rounds: int
+    ) -> str | None:
+        """A downstream review rejected this stage's label of ``review_round``: LABELED -> PENDING
+        in round ``review_round + 1`` (label cleared, ``rejected_by`` and the reason recorded), or
+        FAILED (held back, with the reason; the rejected label kept) when that round would reach
+        ``max_rounds``. Returns the
+        new state; None when nothing changed (a duplicate or late message, an unknown object)."""
+        next_round = review_round + 1
+        held = next_round >= max_rounds
+        state = FAILED if held else PENDING
+        why = (
+            f"rejected by {rejected_by} in round {review_round}: {reason}; held back: "
+            f"{next_round} labeling round(s) reached MAX_REVIEW_ROUNDS={max_rounds}"
+            if held
+            else f"rejected by {rejected_by} in round {review_round}: {reason}"
+        )
+        written = self._update(
+            {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
+            "SET #s = :state, state_key = :state, review_round = :next, rejected_by = :by, "
+            "reason = :why, updated_at = :now" + ("" if held else " REMOVE label"),
+            f"#s = :labeled AND ({round_condition(review_round)})",
+            {
+                ":state": state,
+                ":next": next_round,
+                ":by": rejected_by,
+                ":why": why,
+                ":now": self._stamp(),
+                ":labeled": LABELED,
+                ":rr": review_round,
+            },
+            {"#s": "state"},
+            returns="NONE",
+        )
+        return None if written is None else state
 
     # ---- drops ---------------------------------------------------------------------------------
     def get_drop(self, drop_key: str) -> dict[str, Any] | None:

@@ -21,7 +21,8 @@ from typing import Any
 
 from gtcontract.names import job_index, job_name
 from gtstream.deps import Deps
-from gtstream.manifest import label_json, object_id_of
+from gtstream.manifest import label_json, object_id_of, round_of
+from gtstream.stages import decide
 
 log = logging.getLogger("gtstream.live_labels")
 METADATA_SUFFIX = "-metadata"
@@ -34,6 +35,7 @@ class LiveLabel:
     job: str
     input_uri: str
     label: str
+    review_round: int = 0
 
 
 @dataclass
@@ -73,7 +75,9 @@ def labels_in(prefix: str, line: dict[str, Any]) -> list[LiveLabel]:
         )
         if index is None or "failure-reason" in metadata or attribute not in line:
             continue
-        labels.append(LiveLabel(object_id, job_name(prefix, index), uri, label_json(line, attribute)))
+        labels.append(
+            LiveLabel(object_id, job_name(prefix, index), uri, label_json(line, attribute), round_of(line))
+        )
     return labels
 
 
@@ -86,7 +90,13 @@ def handle_output(deps: Deps, body: Any) -> LabelResult:
         log.info("output line without a label of this project: %s", str(line)[:200])
         return LabelResult("ignored")
     for label in labels:
-        if deps.ledger.mark_labeled_live(label.object_id, label.job, label.input_uri, label.label):
+        if deps.ledger.mark_labeled_live(
+            label.object_id, label.job, label.input_uri, label.label, label.review_round
+        ):
             deps.metrics.add_metric("LabelsRecordedLive", "Count", 1)
+            # A review stage decides on it (idempotent: a retried message decides again, no more).
+            decide(deps, label.object_id, label.job, label.input_uri, label.label, label.review_round)
             return LabelResult("recorded", label.object_id, label.job)
+    for label in labels:  # recorded before (a retry after a crash, the merge): finish the decision
+        decide(deps, label.object_id, label.job, label.input_uri, label.label, label.review_round)
     return LabelResult("unchanged", labels[0].object_id, labels[0].job)

@@ -22,13 +22,58 @@ def object_id_of(uri: str) -> str | None:
     return match.group(1) if match else None
 
 
-def source_line(uri: str) -> str:
-    """The manifest/SNS line for an object: Ground Truth dedupes on its source-ref."""
-    return json.dumps({"source-ref": uri, "dataset-objectid-attribute-name": "source-ref"})
+# Review stages (docs/interfaces.md "Stages"): the labeling round of an object travels in its line
+# (Ground Truth copies the input line's attributes into the output line, "Output Data",
+# docs.aws.amazon.com/sagemaker/latest/dg/sms-data-output.html), and a round after the first is a
+# new data object for Ground Truth, which sends "each unique object ... for labeling once" by its
+# deduplication ID, the value of the key that ``dataset-objectid-attribute-name`` names
+# ("Duplicate message handling", docs.aws.amazon.com/sagemaker/latest/dg/sms-streaming-impotency.html
+# and sms-streaming-impotency-create.html): a line with an already seen id would be dropped.
+ROUND_ATTRIBUTE = "gtstream-round"
+ID_ATTRIBUTE = "gtstream-object-id"
+DEDUPE_KEY = "dataset-objectid-attribute-name"
+
+
+def source_line(uri: str, review_round: int = 0) -> str:
+    """The manifest/SNS line for an object: Ground Truth dedupes on its source-ref; from the
+    second round on (a review rejected its label), on ``<object id>-r<round>``."""
+    if not review_round:
+        return json.dumps({"source-ref": uri, DEDUPE_KEY: "source-ref"})
+    object_id = object_id_of(uri) or uri
+    return json.dumps(
+        {
+            "source-ref": uri,
+            ID_ATTRIBUTE: f"{object_id}-r{review_round}",
+            ROUND_ATTRIBUTE: review_round,
+            DEDUPE_KEY: ID_ATTRIBUTE,
+        }
+    )
+
+
+def round_of(line: dict[str, Any]) -> int:
+    """The labeling round a line belongs to (0 when it carries none)."""
+    value = line.get(ROUND_ATTRIBUTE, 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def stage_line(line: dict[str, Any], object_id: str, review_round: int) -> str:
+    """The line a downstream stage sends to its own job: the upstream's output line (its labels
+    kept: the review shows them), deduplicated on ``<object id>-r<round>`` so that a relabeled
+    object is a new data object for this stage's job too. Ground Truth's own stream fields of the
+    upstream job (``$<attr>-object-id``, ``$sequencer``) are left out."""
+    kept = {k: v for k, v in line.items() if not k.startswith("$") and k != DEDUPE_KEY}
+    kept.update(
+        {
+            ID_ATTRIBUTE: f"{object_id}-r{review_round}",
+            ROUND_ATTRIBUTE: review_round,
+            DEDUPE_KEY: ID_ATTRIBUTE,
+        }
+    )
+    return json.dumps(kept)
 
 
 class MergeSink(Protocol):
-    def labeled(self, object_id: str, uri: str, label: str) -> None: ...
+    def labeled(self, object_id: str, uri: str, label: str, review_round: int = 0) -> None: ...
 
     def failed(self, object_id: str, reason: str) -> str | None: ...
 
@@ -98,7 +143,11 @@ def merge_lines(
                 stats.permanently_failed += 1
             continue
         stats.labeled += 1
-        sink.labeled(object_id, uri, label_json(line, label_attribute))
+        review_round = round_of(line)
+        if review_round:
+            sink.labeled(object_id, uri, label_json(line, label_attribute), review_round=review_round)
+        else:
+            sink.labeled(object_id, uri, label_json(line, label_attribute))
     return stats
 
 

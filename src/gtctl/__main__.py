@@ -149,13 +149,24 @@ def cli(
     help="Also account for every dropped file (lists the drop bucket and reads the whole ledger); "
     "exit 1 if any is lost (files held back by a limit are listed with the reason, not failed).",
 )
+@click.option(
+    "--stage",
+    "stage_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Deployment document of the next stage of a multi-stage project (repeat, in order): the "
+    "stages side by side, and --audit follows every drop through them.",
+)
 @pass_state
-def status(state: State, as_json: bool, audit: bool) -> None:
+def status(state: State, as_json: bool, audit: bool, stage_files: tuple[Path, ...]) -> None:
     """Show the chain of jobs (status, counters, parent, why it was created), ledger totals, last decision."""
     from gtctl import audit as audits
     from gtctl import status as statuses
 
     dep = state.deployment()
+    if stage_files:
+        status_of_stages(state, [dep, *(deployments.load_file(path) for path in stage_files)], as_json, audit)
+        return
     result = statuses.collect(state.aws(), dep)
     checked = audits.run(state.aws(), dep) if audit else None
     if as_json:
@@ -168,6 +179,43 @@ def status(state: State, as_json: bool, audit: bool) -> None:
         statuses.render(result, console)
         if checked is not None:
             render_audit(checked, console)
+    if checked is not None and checked.lost:
+        raise CliError(f"{checked.lost} dropped file(s) lost: {', '.join(sorted(checked.lost_keys)[:10])}")
+
+
+def status_of_stages(state: State, stages: list[Deployment], as_json: bool, audit: bool) -> None:
+    """``gtctl status --stage ...``: every stage's status and verdicts, and the audit across them."""
+    from gtctl import stages as staging
+    from gtctl import status as statuses
+
+    collected = staging.collect_stages(state.aws(), stages)
+    checked = staging.audit_stages(state.aws(), stages) if audit else None
+    if as_json:
+        doc: dict[str, Any] = {"stages": [stage.to_json() for stage in collected]}
+        if checked is not None:
+            doc["audit"] = checked.to_json()
+        click.echo(json.dumps(doc, indent=2, default=str))
+    else:
+        console = Console()
+        for index, stage in enumerate(collected, 1):
+            console.rule(f"stage {index}: {stage.status.project_prefix}")
+            statuses.render(stage.status, console)
+            console.print(
+                f"review: [green]accepted[/] {stage.verdicts.get('accepted', 0)}  "
+                f"[red]rejected[/] {stage.verdicts.get('rejected', 0)}"
+            )
+        if checked is not None:
+            console.rule("audit across the stages")
+            console.print(
+                f"[bold]dropped[/] {checked.dropped}  [green]accepted[/] {checked.accepted}  "
+                f"[yellow]quarantined[/] {checked.quarantined}  "
+                f"[magenta]held back by a limit[/] {checked.held_back}  "
+                f"[cyan]in progress[/] {checked.in_progress}  [bold]lost[/] {checked.lost}"
+            )
+            for reason, count in sorted(checked.held_back_reasons.items()):
+                console.print(f"  held back x{count}: {reason}")
+            for key, why in sorted(checked.lost_keys.items()):
+                console.print(f"  [red]lost[/] {key}: {why}")
     if checked is not None and checked.lost:
         raise CliError(f"{checked.lost} dropped file(s) lost: {', '.join(sorted(checked.lost_keys)[:10])}")
 

@@ -128,7 +128,10 @@ def run(aws: Aws, dep: Deployment) -> Audit:
             result.labeled += 1
         elif state == FAILED:
             result.failed += 1
-            hold(key, failure_limit_reason(obj or {}, settings.max_object_failures))
+            if (obj or {}).get("rejected_by"):  # a review stage's rejection past MAX_REVIEW_ROUNDS
+                hold(key, str((obj or {}).get("reason") or "rejected in review"))
+            else:
+                hold(key, failure_limit_reason(obj or {}, settings.max_object_failures))
         elif state == QUARANTINED:
             reason = str((obj or {}).get("reason") or "no reason recorded")
             result.quarantined += 1

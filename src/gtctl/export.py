@@ -1,7 +1,8 @@
 """``gtctl export``: the labeled dataset as a SageMaker augmented manifest, or as COCO.
 
 Which objects (``SELECTIONS``, ``--objects``): ``accepted`` (the default) exports only the objects
-the project's final stage accepted (``final_stage_accepted``: today, every LABELED object);
+the project's final stage accepted (``final_stage_accepted``: a LABELED object whose review
+``verdict``, if any, is not rejected; a review stage's line also carries the labels it reviewed);
 ``labeled`` also the labeled objects it did not accept, with their label; ``all`` also the objects
 without a label (PENDING, SENT, FAILED: a line without label attributes, a COCO image without
 annotations). QUARANTINED objects are never exported: intake refused them, so the input bucket has
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from gtcontract.states import LABELED, QUARANTINED
+from gtcontract.states import LABELED, QUARANTINED, VERDICT_REJECTED
 from gtctl import coco
 from gtctl.errors import GtctlError
 
@@ -47,7 +48,10 @@ SELECTIONS: dict[str, tuple[str, ...]] = {
 }
 RESERVED_ATTRIBUTES = ("source-ref", DROP_KEYS_ATTRIBUTE, STATUS_ATTRIBUTE)
 # What an export reads of each ledger object (docs/interfaces.md section 4): less to transfer and parse.
-EXPORTED_ATTRIBUTES = ("object_id", "state", "input_uri", "drop_keys", "label")
+EXPORTED_ATTRIBUTES = ("object_id", "state", "input_uri", "drop_keys", "label", "verdict", "input_line")
+# Keys of an upstream stage's line that route it, not label it (docs/interfaces.md, stages).
+ROUTING_KEYS = frozenset({"source-ref", "dataset-objectid-attribute-name"})
+ROUTING_PREFIX = "gtstream-"
 SPLIT_RESOLUTION = 1 << 32  # the first 8 hex digits of the object id, as a fraction of 2**32
 
 
@@ -90,7 +94,25 @@ def manifest_line(item: dict[str, Any], kind: str = ACCEPTED) -> tuple[dict[str,
         return None, "label is not a JSON object of label attributes"
     if any(name in label for name in RESERVED_ATTRIBUTES):
         return None, f"label holds a reserved attribute ({', '.join(RESERVED_ATTRIBUTES)})"
-    return {"source-ref": uri, **label, DROP_KEYS_ATTRIBUTE: keys}, ""
+    return {"source-ref": uri, **upstream_labels(item), **label, DROP_KEYS_ATTRIBUTE: keys}, ""
+
+
+def upstream_labels(item: dict[str, Any]) -> dict[str, Any]:
+    """A review stage's object: the label attributes of the upstream stage's line it reviewed (its
+    ``input_line``; e.g. the boxes a verification accepted), so the export of the final stage
+    carries them beside the review's own answer. Empty for an object of a first stage."""
+    raw = item.get("input_line")
+    try:
+        line = json.loads(raw) if isinstance(raw, str) else None
+    except json.JSONDecodeError:
+        return {}
+    if not isinstance(line, dict):
+        return {}
+    return {
+        key: value
+        for key, value in line.items()
+        if key not in ROUTING_KEYS and key not in RESERVED_ATTRIBUTES and not key.startswith(ROUTING_PREFIX)
+    }
 
 
 class ManifestSink:
@@ -244,10 +266,10 @@ def final_stage_accepted(item: dict[str, Any]) -> bool:
     """Whether the project's final stage accepted the LABELED object ``item`` (its ledger item,
     ``EXPORTED_ATTRIBUTES`` at least): the one place the export decides that.
 
-    Today a project has one stage (labeling), and it accepts every object it labeled. When review
-    stages (issue 13 item 2) record each object's verdict, this is where "the last stage accepted
-    it" is checked; the rest of the export only asks this function."""
-    return bool(item.get("state", LABELED) == LABELED)
+    A first (labeling) stage accepts every object it labeled; a review stage records each object's
+    ``verdict`` (``gtstream.stages``), and a ``rejected`` one is not accepted. Run the export on the
+    final stage's deployment; the rest of the export only asks this function."""
+    return bool(item.get("state", LABELED) == LABELED and item.get("verdict") != VERDICT_REJECTED)
 
 
 FORMATS = ("manifest", "coco")

@@ -94,6 +94,49 @@ LAMBDA_MEMORY_MB = 1024
 
 
 @dataclass(frozen=True)
+class Stage:
+    """How a stage is wired to the stages around it (docs/interfaces.md "Stages"): the upstream
+    stage's output topic feeding this stage's intake queue and the upstream's input bucket (where
+    the images are: this stage's Ground Truth role reads them), and the queue this stage's review
+    sends rejected objects to (the upstream's intake queue: relabel)."""
+
+    upstream_output_topic_arn: str | None = None
+    upstream_input_bucket: str | None = None
+    rejected_queue_url: str | None = None
+    rejected_queue_arn: str | None = None
+
+    @classmethod
+    def after(cls, upstream: dict[str, Any], *, relabel: bool = True) -> Stage:
+        """The stage after ``upstream`` (its deployment document); ``relabel``: rejected objects go
+        back to it (its intake queue)."""
+        intake = upstream["queues"]["intake"]
+        return cls(
+            upstream_output_topic_arn=upstream["topics"]["output"],
+            upstream_input_bucket=upstream["buckets"]["input"],
+            rejected_queue_url=intake["url"] if relabel else None,
+            rejected_queue_arn=intake["arn"] if relabel else None,
+        )
+
+    def document(self) -> dict[str, Any]:
+        """The deployment document's ``stage`` key."""
+        return {
+            "upstream_output_topic_arn": self.upstream_output_topic_arn,
+            "rejected_queue_url": self.rejected_queue_url,
+        }
+
+    def environment(self) -> dict[str, str]:
+        env = {}
+        if self.upstream_output_topic_arn:
+            env["UPSTREAM_OUTPUT_TOPIC_ARN"] = self.upstream_output_topic_arn
+        if self.rejected_queue_url:
+            env["REJECTED_QUEUE_URL"] = self.rejected_queue_url
+        return env
+
+
+NO_STAGE = Stage()
+
+
+@dataclass(frozen=True)
 class Names:
     """The names and ARNs of one project's resources (Terraform's ``local.*`` of the module)."""
 
@@ -189,7 +232,9 @@ def _tls_deny(actions: Sequence[str] | str, resources: Sequence[str]) -> dict[st
     }
 
 
-def groundtruth_policy(n: Names, custom_task_lambda_arns: Sequence[str] = ()) -> dict[str, Any]:
+def groundtruth_policy(
+    n: Names, custom_task_lambda_arns: Sequence[str] = (), stage: Stage = NO_STAGE
+) -> dict[str, Any]:
     """The Ground Truth execution role's policy, as AWS documents it for streaming jobs:
     https://docs.aws.amazon.com/sagemaker/latest/dg/sms-security-permission-execution-role.html
     (sqs:SendMessageBatch, which the page lists, is no IAM action: sqs:SendMessage authorises it)."""
@@ -251,10 +296,15 @@ def groundtruth_policy(n: Names, custom_task_lambda_arns: Sequence[str] = ()) ->
     ]
     if custom_task_lambda_arns:
         statements.append(_statement("LambdaFunctions", ["lambda:InvokeFunction"], custom_task_lambda_arns))
+    if stage.upstream_input_bucket:
+        # A downstream stage's objects are the upstream's images (its input bucket): the worker
+        # UI shows them through grant_read_access, signed as this role.
+        upstream = f"arn:{n.partition}:s3:::{stage.upstream_input_bucket}"
+        statements.append(_statement("UpstreamStageImages", ["s3:GetObject"], [f"{upstream}/images/*"]))
     return _document(*statements)
 
 
-def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
+def lambda_policies(n: Names, stage: Stage = NO_STAGE) -> dict[str, dict[str, Any]]:
     """Each Lambda role's policy: exactly the calls its handler makes (gtstream aws.py, ledger.py).
     S3 answers a missing key with 404 only to callers allowed s3:ListBucket (403 otherwise), and
     the Lambdas read "not there (yet)" as an answer: hence the *List statements."""
@@ -294,6 +344,9 @@ def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
         "StopJobs": (["sagemaker:StopLabelingJob"], jobs),
         # labels records each label from the output topic: one conditional UpdateItem, no read
         "LiveLabels": (["dynamodb:UpdateItem"], [ledger]),
+        # a review stage's decision (gtstream.stages.decide) reads the object and the config
+        "LedgerReadObject": (["dynamodb:GetItem"], [ledger]),
+        "RejectedQueue": (["sqs:SendMessage"], [stage.rejected_queue_arn or ""]),
     }
     chaining = [
         "Ledger",
@@ -316,6 +369,13 @@ def lambda_policies(n: Names) -> dict[str, dict[str, Any]]:
         "labels": ["LiveLabels"],
         "reconcile": [*chaining, "GroundTruthQueues", "StopJobs"],
     }
+    if stage.upstream_output_topic_arn or stage.rejected_queue_url:
+        sids["labels"] += ["LedgerReadObject", "ProjectConfig", "InstructionsList"]
+    if stage.rejected_queue_arn:
+        # The review's decision is made on each label: live (labels) and at the job end, which
+        # every chaining function may process (intake, job_events, reconcile).
+        for function in ("intake", "job_events", "labels", "reconcile"):
+            sids[function] = [*sids[function], "RejectedQueue"]
     pass_role = _statement(
         "PassGroundTruthRole",
         ["iam:PassRole"],
@@ -399,8 +459,9 @@ def operator_policy(n: Names) -> dict[str, Any]:
     )
 
 
-def queue_policy(n: Names, kind: str) -> dict[str, Any]:
-    """The one sender of each queue (by service principal, source ARN and account) + TLS only."""
+def queue_policy(n: Names, kind: str, stage: Stage = NO_STAGE) -> dict[str, Any]:
+    """The one sender of each queue (by service principal, source ARN and account) + TLS only;
+    a downstream stage's intake queue also takes the upstream stage's output topic."""
     senders = {
         "intake": ("s3.amazonaws.com", n.bucket_arn("drop")),
         "job_events": ("events.amazonaws.com", n.rule_arn("job_events")),
@@ -409,7 +470,7 @@ def queue_policy(n: Names, kind: str) -> dict[str, Any]:
         "labels": ("sns.amazonaws.com", n.topic_arn("output")),
     }
     service, source = senders[kind]
-    return _document(
+    statements = [
         {
             "Sid": "AllowProjectSender",
             "Effect": "Allow",
@@ -420,9 +481,20 @@ def queue_policy(n: Names, kind: str) -> dict[str, Any]:
                 "ArnEquals": {"aws:SourceArn": source},
                 "StringEquals": {"aws:SourceAccount": n.account},
             },
-        },
-        _tls_deny("sqs:*", [n.queue_arn(kind)]),
-    )
+        }
+    ]
+    if kind == "intake" and stage.upstream_output_topic_arn:
+        statements.append(
+            {
+                "Sid": "AllowUpstreamStageTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": n.queue_arn(kind),
+                "Condition": {"ArnEquals": {"aws:SourceArn": stage.upstream_output_topic_arn}},
+            }
+        )
+    return _document(*statements, _tls_deny("sqs:*", [n.queue_arn(kind)]))
 
 
 def topic_policy(n: Names, kind: str) -> dict[str, Any]:
@@ -480,8 +552,13 @@ def deploy_project(
     visibility_timeout: int = 60,
     environment: dict[str, str] | None = None,
     custom_task_lambda_arns: Sequence[str] = (),
+    stage: Stage | None = None,
 ) -> dict[str, Any]:
-    """Create (idempotently) every resource of one project; return the deployment document."""
+    """Create (idempotently) every resource of one project; return the deployment document.
+
+    ``stage``: a stage of a multi-stage project (``Stage.after(upstream document)``): the
+    upstream's output topic is subscribed to this stage's intake queue (raw message delivery)."""
+    stage = stage or NO_STAGE
     import boto3
 
     names.check_prefix(prefix)
@@ -557,7 +634,7 @@ def deploy_project(
                 "RedrivePolicy": json.dumps(
                     {"deadLetterTargetArn": f"{n.queue_arn(kind)}-dlq", "maxReceiveCount": str(max_receive)}
                 ),
-                "Policy": json.dumps(queue_policy(n, kind)),
+                "Policy": json.dumps(queue_policy(n, kind, stage)),
             },
         )["QueueUrl"]
         queues[kind] = {
@@ -577,6 +654,16 @@ def deploy_project(
         Endpoint=queues["labels"]["arn"],
         Attributes={"RawMessageDelivery": "true"},
     )
+
+    if stage.upstream_output_topic_arn:
+        # The upstream stage's labels, one output line a message (raw: no SNS envelope), feed
+        # this stage's intake (sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html).
+        sns.subscribe(
+            TopicArn=stage.upstream_output_topic_arn,
+            Protocol="sqs",
+            Endpoint=queues["intake"]["arn"],
+            Attributes={"RawMessageDelivery": "true"},
+        )
 
     s3.put_bucket_notification_configuration(
         Bucket=buckets["drop"],
@@ -622,7 +709,7 @@ def deploy_project(
         names.groundtruth_role_name(prefix),
         _service_trust("sagemaker.amazonaws.com", n.account),
         "groundtruth-streaming",
-        groundtruth_policy(n, custom_task_lambda_arns),
+        groundtruth_policy(n, custom_task_lambda_arns, stage),
     )
     lambda_roles = {
         function: _put_role(
@@ -632,7 +719,7 @@ def deploy_project(
             "least-privilege",
             policy,
         )
-        for function, policy in lambda_policies(n).items()
+        for function, policy in lambda_policies(n, stage).items()
     }
     _put_managed_policy(iam, n, f"{base}-operator", operator_policy(n))
 
@@ -650,11 +737,14 @@ def deploy_project(
         "queues": queues,
         "handlers": dict(HANDLERS),
     }
+    if stage != NO_STAGE:
+        document["stage"] = stage.document()
     lambda_environment = {
         **environment_from_document(document),
         "QUARANTINE_PREFIX": "quarantine/",
         "POWERTOOLS_SERVICE_NAME": names.service_name(prefix),
         "POWERTOOLS_METRICS_NAMESPACE": "GroundTruthStreaming",
+        **stage.environment(),
         **(environment or {}),
     }
     document["lambda_environment"] = lambda_environment
@@ -713,12 +803,16 @@ def publish_project_config(deployment: dict[str, Any], **overrides: Any) -> dict
     version = str(overrides.pop("version", "test-1"))
     categories = list(overrides.pop("categories", ["cat", "dog", "bird"]))
     s3 = boto3.session.Session(region_name=region).client("s3")
+    label_categories: dict[str, Any] = {
+        "document-version": "2018-11-28",
+        "labels": [{"label": c} for c in categories],
+    }
+    if overrides.get("audit_label_attribute_name"):  # a review task type (the publisher writes it too)
+        label_categories["auditLabelAttributeName"] = overrides["audit_label_attribute_name"]
     s3.put_object(
         Bucket=bucket,
         Key=f"config/{version}/categories.json",
-        Body=json.dumps(
-            {"document-version": "2018-11-28", "labels": [{"label": c} for c in categories]}
-        ).encode(),
+        Body=json.dumps(label_categories).encode(),
     )
     s3.put_object(
         Bucket=bucket,

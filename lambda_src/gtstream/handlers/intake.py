@@ -1,4 +1,5 @@
-"""Intake Lambda: SQS batch of S3 ObjectCreated notifications from the drop bucket."""
+"""Intake Lambda: SQS batch of the drop bucket's S3 ObjectCreated notifications, an upstream stage's
+output lines and a downstream review's rejected objects (gtstream.intake.parse_message)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     outcomes: list[intake.Outcome] = []
 
     def record_handler(record: SQSRecord) -> None:
-        for drop in intake.parse_s3_event(record.json_body):
-            outcome = intake.process_drop(runtime, drop)
+        for message in intake.parse_message(record.json_body, intake.reviewed_attribute(runtime)):
+            outcome = intake.process(runtime, message)
             logger.info(
                 "intake", extra={"key": outcome.key, "action": outcome.action, "reason": outcome.reason}
             )

@@ -727,6 +727,7 @@ class GroundTruthBackend:
             audit_attr=workforce.audit_attribute(obj.line, job.attr, job.audit_attr),
             region=job.region,
             annotation_prefix=f"{job.job_dir}/annotations/consolidated-annotation/output/{obj.seq}",
+            last_category_fraction=self.settings.verification_last_category_fraction,
         )
         if job.task.needs_image:
             # Boxes and masks are drawn on the image the worker sees: its real size. An image

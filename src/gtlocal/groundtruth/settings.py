@@ -61,6 +61,9 @@ class Settings:
     idle_stop_seconds: float = 10 * 86_400.0
     # Seed of the simulated workers' answers (with the job name: the same job gets the same labels).
     label_seed: int = 0
+    # How often a simulated verification worker picks the LAST category (e.g. "bad" of
+    # ["good", "bad"]): workers' answers are not documented; None picks uniformly among all.
+    verification_last_category_fraction: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -86,6 +89,12 @@ def _checked(key: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ControlError(f"duplicate_events must be an integer >= 1, got {value!r}")
         return value
+    if key == "verification_last_category_fraction":
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+            raise ControlError(f"{key} must be null or a number from 0 to 1, got {value!r}")
+        return float(value)
     if key == "label_seed":
         if isinstance(value, bool) or not isinstance(value, int):
             raise ControlError(f"label_seed must be an integer, got {value!r}")

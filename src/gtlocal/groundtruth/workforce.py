@@ -132,6 +132,8 @@ class Task:
     annotation_prefix: str  # s3://<output>/<job>/annotations/consolidated-annotation/output/<seq>
     # (width, height, depth) of the image, for the task types that need it (``TaskType.needs_image``)
     image_size: tuple[int, int, int] = (1024, 768, 3)
+    # The emulator setting verification_last_category_fraction (None: uniform answers).
+    last_category_fraction: float | None = None
 
 
 def image_size(data: bytes) -> tuple[int, int, int]:
@@ -324,6 +326,9 @@ def _adjust_semantic_segmentation(task: Task, rng: random.Random) -> Answer:
 
 def _verification(task: Task, rng: random.Random) -> Answer:
     index = rng.randrange(len(task.categories))
+    last = len(task.categories) - 1
+    if task.last_category_fraction is not None and last > 0:
+        index = last if rng.random() < task.last_category_fraction else rng.randrange(last)
     return Answer(index, {"class-name": task.categories[index], "confidence": _confidence(task, rng)})
 
 

@@ -59,6 +59,7 @@ def test_builtin_transforms_are_functions_of_the_lambda_package() -> None:
 def test_defaults_come_from_the_schema() -> None:
     assert pc.defaults() == {
         "audit_label_attribute_name": None,
+        "review": None,
         "workers_per_object": 1,
         "task_time_limit_seconds": 300,
         "task_availability_lifetime_seconds": 864000,

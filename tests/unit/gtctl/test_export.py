@@ -175,3 +175,33 @@ def test_objects_labeled_adds_the_objects_the_final_stage_did_not_accept_with_th
     }
     assert "(6 objects: 4 accepted, 2 not-accepted)" in labeled.stdout
     assert "not labeled" not in labeled.stderr  # the SENT object is not counted as left out here
+
+
+def test_a_review_stage_object_is_exported_with_the_reviewed_label_unless_rejected() -> None:
+    """The final (review) stage's ledger: the verdict decides, and the line carries the upstream
+    labels it reviewed (its ``input_line``) beside the review's own answer, without routing keys."""
+    boxes = {"annotations": [{"class_id": 0, "left": 1, "top": 2, "width": 3, "height": 4}]}
+    upstream = {
+        "source-ref": "s3://in/images/" + "a" * 64 + ".png",
+        "boxes": boxes,
+        "boxes-metadata": {"job-name": "labeling-job/demo-0001"},
+        "gtstream-round": 1,
+        "gtstream-object-id": "a" * 64 + "-r1",
+        "dataset-objectid-attribute-name": "gtstream-object-id",
+    }
+    item: dict[str, Any] = {
+        "object_id": "a" * 64,
+        "state": "LABELED",
+        "input_uri": upstream["source-ref"],
+        "drop_keys": [],
+        "label": json.dumps({"verify": 0, "verify-metadata": {"class-name": "correct"}}),
+        "input_line": json.dumps(upstream),
+        "verdict": "accepted",
+    }
+    assert exports.final_stage_accepted(item)
+    line, reason = exports.manifest_line(item)
+    assert reason == "" and line is not None
+    assert line["boxes"] == boxes and line["verify"] == 0
+    assert not [key for key in line if key.startswith("gtstream-") or key.startswith("dataset-objectid")]
+    assert not exports.final_stage_accepted({**item, "verdict": "rejected"})
+    assert exports.final_stage_accepted({k: v for k, v in item.items() if k not in ("verdict", "input_line")})

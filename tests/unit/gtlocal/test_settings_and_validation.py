@@ -47,7 +47,19 @@ def test_documented_defaults() -> None:
         "job_expiry_seconds": 2_592_000.0,
         "idle_stop_seconds": 864_000.0,
         "label_seed": 0,
+        "verification_last_category_fraction": None,
     }
+
+
+def test_verification_last_category_fraction_is_null_or_a_fraction() -> None:
+    settings = Settings()
+    settings.update({"verification_last_category_fraction": 1})
+    assert settings.verification_last_category_fraction == 1.0
+    for bad in (1.5, -0.1, "half", True):
+        with pytest.raises(ControlError, match="verification_last_category_fraction must be null"):
+            settings.update({"verification_last_category_fraction": bad})
+    settings.update({"verification_last_category_fraction": None})
+    assert settings.verification_last_category_fraction is None
 
 
 def test_task_type_from_pre_lambda_name() -> None:
