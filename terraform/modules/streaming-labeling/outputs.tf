@@ -19,7 +19,21 @@ output "deployment" {
     } }
     handlers           = { for k, f in local.functions : k => f.handler }
     lambda_environment = local.lambda_environment
+    stage = {
+      upstream_output_topic_arn = local.upstream_topic_arn
+      rejected_queue_url        = try(local.rejected_queue.url, null)
+    }
   }
+}
+
+output "intake_queue_arn" {
+  description = "ARN of the intake queue: a review stage's stage.rejected_queue.arn when rejected objects come back to this stage."
+  value       = aws_sqs_queue.this["intake"].arn
+}
+
+output "intake_queue_url" {
+  description = "URL of the intake queue: a review stage's stage.rejected_queue.url when rejected objects come back to this stage."
+  value       = aws_sqs_queue.this["intake"].url
 }
 
 output "ledger_table_name" {
