@@ -74,6 +74,11 @@ def document_from_outputs(outputs: dict[str, str], lambda_environment: dict[str,
         },
         "handlers": {key: outputs[f"{name}Handler"] for key, name in HANDLERS.items()},
         "lambda_environment": {k: str(v) for k, v in lambda_environment.items()},
+        # Review stages (docs/interfaces.md "Stages"): what the deployed functions were given.
+        "stage": {
+            "upstream_output_topic_arn": lambda_environment.get("UPSTREAM_OUTPUT_TOPIC_ARN") or None,
+            "rejected_queue_url": lambda_environment.get("REJECTED_QUEUE_URL") or None,
+        },
     }
     try:
         return Deployment.from_document(document, f"stack of project {outputs['ProjectPrefix']}").document

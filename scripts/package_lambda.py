@@ -25,6 +25,7 @@ The Terraform module runs this script during ``terraform apply`` (``terraform_da
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import shutil
@@ -204,7 +205,26 @@ def build(
     source: Path = LAMBDA_SRC,
     requirements_file: Path = REQUIREMENTS,
 ) -> bool:
-    """Build the package into ``output``; False when it was up to date and left alone."""
+    """Build the package into ``output``; False when it was up to date and left alone.
+
+    Builds of the same ``output`` wait for each other (an exclusive lock on ``<output>.lock``): two
+    stages of one Terraform configuration build the same zip during one apply, and the second then
+    finds it up to date instead of writing the same files at the same time."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with open(output.with_name(output.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        return _build(output, target, force, with_dependencies, cache, source, requirements_file)
+
+
+def _build(
+    output: Path,
+    target: Target,
+    force: bool,
+    with_dependencies: bool,
+    cache: Path,
+    source: Path,
+    requirements_file: Path,
+) -> bool:
     stamp = output.with_name(output.name + ".inputs.json")
     inputs = inputs_digest(target, source, requirements_file) + ("" if with_dependencies else "-nodeps")
     if not force and output.is_file() and stamp.is_file():

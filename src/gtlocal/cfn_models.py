@@ -176,10 +176,30 @@ class Subscription(_Applied, CloudFormationModel):
     def cloudformation_type() -> str:
         return "AWS::SNS::Subscription"
 
+    # The resource's properties that are subscription attributes (the same names in Subscribe's
+    # Attributes): https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-sns-subscription.html
+    ATTRIBUTES = (
+        "DeliveryPolicy",
+        "FilterPolicy",
+        "FilterPolicyScope",
+        "RawMessageDelivery",
+        "RedrivePolicy",
+    )
+
     @classmethod
     def create(cls, resource_name: str, props: dict[str, Any], region_name: str) -> Subscription:
+        attributes = {}
+        for name in cls.ATTRIBUTES:
+            if name in props:
+                value = props[name]
+                if isinstance(value, bool):
+                    value = "true" if value else "false"
+                attributes[name] = value if isinstance(value, str) else json.dumps(value)
         answer = _client("sns", region_name).subscribe(
-            TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"]
+            TopicArn=props["TopicArn"],
+            Protocol=props["Protocol"],
+            Endpoint=props["Endpoint"],
+            Attributes=attributes,
         )
         return cls(str(answer["SubscriptionArn"]))
 

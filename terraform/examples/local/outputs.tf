@@ -12,3 +12,8 @@ output "operator_policy_arn" {
   description = "Managed policy for the people who run gtctl on this project (attach it to their role)."
   value       = module.labeling.operator_policy_arn
 }
+
+output "review_deployment" {
+  description = "The review stage's deployment document (null without review_stage)."
+  value       = var.review_stage ? module.verify[0].deployment : null
+}

@@ -38,3 +38,9 @@ variable "tags" {
   type        = map(string)
   default     = { environment = "local" }
 }
+
+variable "review_stage" {
+  description = "Also deploy a review stage \"<project_prefix>-verify\" fed by this project's output topic, whose rejected objects come back to this project's intake queue (docs/interfaces.md \"Stages\")."
+  type        = bool
+  default     = false
+}

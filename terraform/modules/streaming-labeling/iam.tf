@@ -136,6 +136,23 @@ data "aws_iam_policy_document" "groundtruth" {
       resources = var.custom_task_lambda_arns
     }
   }
+  # A review stage: the lines' source-ref name the upstream stage's images (stage.tf).
+  dynamic "statement" {
+    for_each = local.upstream_bucket_arn == null ? [] : [local.upstream_bucket_arn]
+    content {
+      sid       = "UpstreamImages"
+      actions   = ["s3:GetObject"]
+      resources = ["${statement.value}/images/*"]
+    }
+  }
+  dynamic "statement" {
+    for_each = local.upstream_kms_key_arn == null ? [] : [local.upstream_kms_key_arn]
+    content {
+      sid       = "UpstreamKey" # the upstream input bucket's SSE-KMS objects
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
   dynamic "statement" {
     for_each = local.use_kms ? [1] : []
     content {
@@ -331,6 +348,24 @@ data "aws_iam_policy_document" "lambda" {
       sid       = statement.value
       actions   = local.lambda_statements[statement.value].actions
       resources = local.lambda_statements[statement.value].resources
+    }
+  }
+
+  # A review stage's labels function sends each rejected object to the rejected queue (stage.tf).
+  dynamic "statement" {
+    for_each = each.key == "labels" && local.rejected_queue != null ? [local.rejected_queue] : []
+    content {
+      sid       = "RejectedQueue"
+      actions   = ["sqs:SendMessage"]
+      resources = [statement.value.arn]
+    }
+  }
+  dynamic "statement" {
+    for_each = each.key == "labels" && try(local.rejected_queue.kms_key_arn, null) != null ? [local.rejected_queue.kms_key_arn] : []
+    content {
+      sid       = "RejectedQueueKey" # SendMessage to a queue encrypted with a customer managed key
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
     }
   }
 

@@ -26,7 +26,7 @@ locals {
     POWERTOOLS_SERVICE_NAME      = "gt-streaming-${local.lower}"
     POWERTOOLS_METRICS_NAMESPACE = "GroundTruthStreaming"
     POWERTOOLS_LOG_LEVEL         = var.lambda.log_level
-  }, local.use_kms ? { OUTPUT_KMS_KEY_ID = local.kms_key_arn } : {})
+  }, local.use_kms ? { OUTPUT_KMS_KEY_ID = local.kms_key_arn } : {}, local.stage_environment)
 }
 
 resource "aws_cloudwatch_log_group" "lambda" {

@@ -19,7 +19,21 @@ output "deployment" {
     } }
     handlers           = { for k, f in local.functions : k => f.handler }
     lambda_environment = local.lambda_environment
+    stage = {
+      upstream_output_topic_arn = local.upstream_topic_arn
+      rejected_queue_url        = try(local.rejected_queue.url, null)
+    }
   }
+}
+
+output "intake_queue_arn" {
+  description = "ARN of the intake queue: a review stage's stage.rejected_queue.arn when rejected objects come back to this stage."
+  value       = aws_sqs_queue.this["intake"].arn
+}
+
+output "intake_queue_url" {
+  description = "URL of the intake queue: a review stage's stage.rejected_queue.url when rejected objects come back to this stage."
+  value       = aws_sqs_queue.this["intake"].url
 }
 
 output "ledger_table_name" {
@@ -48,8 +62,9 @@ output "output_bucket_name" {
 }
 
 output "bucket_arns" {
-  description = "ARNs of the drop, input and output buckets, by role."
-  value       = { for k, b in aws_s3_bucket.this : k => b.arn }
+  description = "ARNs of the drop, input and output buckets, by role (known at plan time, built from the names; available once the buckets are created)."
+  value       = { for k, name in local.bucket_names : k => "arn:${local.partition}:s3:::${name}" }
+  depends_on  = [aws_s3_bucket.this]
 }
 
 output "input_topic_arn" {
@@ -58,8 +73,11 @@ output "input_topic_arn" {
 }
 
 output "output_topic_arn" {
-  description = "SNS output topic of the streaming labeling jobs (subscribe to receive labels in real time)."
-  value       = aws_sns_topic.this["output"].arn
+  description = "SNS output topic of the streaming labeling jobs (subscribe to receive labels in real time). Known at plan time (built from its name), so that a review stage's stage.upstream_output_topic_arn can decide whether its subscription exists; available once the topic is created."
+  # The ARN SNS gives a topic: arn:<partition>:sns:<region>:<account>:<name> (the same string as
+  # aws_sns_topic.this["output"].arn, but known before the apply creates the topic).
+  value      = "arn:${local.partition}:sns:${local.region}:${local.account_id}:${local.topics.output}"
+  depends_on = [aws_sns_topic.this]
 }
 
 output "notification_topic_arn" {

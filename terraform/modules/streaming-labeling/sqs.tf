@@ -91,6 +91,31 @@ data "aws_iam_policy_document" "queue" {
     }
   }
 
+  # A review stage's intake queue also takes the upstream stage's labels (stage.tf):
+  # https://docs.aws.amazon.com/sns/latest/dg/subscribe-sqs-queue-to-sns-topic.html
+  dynamic "statement" {
+    for_each = each.key == "intake" && local.upstream_topic_arn != null ? [local.upstream_topic_arn] : []
+    content {
+      sid       = "AllowUpstreamOutputTopic"
+      actions   = ["sqs:SendMessage"]
+      resources = [local.queue_arns[each.key]]
+      principals {
+        type        = "Service"
+        identifiers = ["sns.amazonaws.com"]
+      }
+      condition {
+        test     = "ArnEquals"
+        variable = "aws:SourceArn"
+        values   = [statement.value]
+      }
+      condition {
+        test     = "StringEquals"
+        variable = "aws:SourceAccount"
+        values   = [local.account_id]
+      }
+    }
+  }
+
   statement {
     sid     = "DenyInsecureTransport"
     effect  = "Deny"

@@ -330,3 +330,48 @@ variable "alarms" {
     error_message = "alarms.additional_alarm_action_arns must be ARNs (e.g. an SNS topic ARN)."
   }
 }
+
+variable "stage" {
+  description = "Review stages (docs/interfaces.md \"Stages\"): this project as a later stage of a chain of projects in the same account and region. upstream_output_topic_arn = the output topic of the stage that feeds this one (its labels arrive on this stage's intake queue; whether it is null must be known at plan time: the upstream module's output_topic_arn is); upstream_input_bucket_arn = that stage's input bucket, whose images/ the lines' source-ref name (this stage's Ground Truth role may read them), and upstream_kms_key_arn = that bucket's customer managed key, if it has one; rejected_queue = the intake queue (url, arn and, when it is encrypted with a customer managed key, kms_key_arn) where this stage's labels function sends the objects its review rejects (the upstream stage's, to relabel, or an adjustment stage's). {} (default): a first stage, none of this exists."
+  type = object({
+    upstream_output_topic_arn = optional(string)
+    upstream_input_bucket_arn = optional(string)
+    upstream_kms_key_arn      = optional(string)
+    rejected_queue = optional(object({
+      url         = string
+      arn         = string
+      kms_key_arn = optional(string)
+    }))
+  })
+  default  = {}
+  nullable = false
+
+  validation {
+    condition     = var.stage.upstream_output_topic_arn == null || can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,256}$", coalesce(var.stage.upstream_output_topic_arn, "-")))
+    error_message = "stage.upstream_output_topic_arn must be an SNS topic ARN like arn:aws:sns:us-east-1:123456789012:cats-gt-output (the upstream stage's output_topic_arn output)."
+  }
+
+  validation {
+    condition     = var.stage.upstream_input_bucket_arn == null || can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", coalesce(var.stage.upstream_input_bucket_arn, "-")))
+    error_message = "stage.upstream_input_bucket_arn must be an S3 bucket ARN like arn:aws:s3:::cats-123456789012-input (the upstream stage's bucket_arns[\"input\"] output), without a key."
+  }
+
+  validation {
+    condition     = var.stage.upstream_kms_key_arn == null || (var.stage.upstream_input_bucket_arn != null && can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$", coalesce(var.stage.upstream_kms_key_arn, "-"))))
+    error_message = "stage.upstream_kms_key_arn must be a KMS key ARN like arn:aws:kms:us-east-1:123456789012:key/<id> (the upstream stage's kms_key_arn output), and is only used with stage.upstream_input_bucket_arn."
+  }
+
+  validation {
+    condition = var.stage.rejected_queue == null || (
+      can(regex("^arn:aws[a-z-]*:sqs:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]{1,80}$", try(var.stage.rejected_queue.arn, "-"))) &&
+      can(regex("^https?://[^/]+/[0-9]{12}/[A-Za-z0-9_-]{1,80}$", try(var.stage.rejected_queue.url, "-"))) &&
+      try(endswith(var.stage.rejected_queue.url, "/${split(":", var.stage.rejected_queue.arn)[4]}/${split(":", var.stage.rejected_queue.arn)[5]}"), false)
+    )
+    error_message = "stage.rejected_queue must be { url = \"https://sqs.<region>.amazonaws.com/<account>/<name>\", arn = \"arn:aws:sqs:<region>:<account>:<name>\" } of the same queue (e.g. the upstream stage's intake_queue_url and intake_queue_arn outputs)."
+  }
+
+  validation {
+    condition     = try(var.stage.rejected_queue.kms_key_arn, null) == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$", try(var.stage.rejected_queue.kms_key_arn, "-")))
+    error_message = "stage.rejected_queue.kms_key_arn must be the KMS key ARN of that queue's customer managed key, like arn:aws:kms:us-east-1:123456789012:key/<id>, or left out."
+  }
+}

@@ -18,6 +18,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from PIL import Image
+from tests.stage_wiring import (
+    STAGE_VARIABLES,
+    assert_first_stage_has_no_stage_wiring,
+    prove_review_stage_wiring,
+)
 
 from gtlocal.deploy import publish_project_config
 from gtlocal.runner import run_until_idle
@@ -69,6 +74,8 @@ def test_stacks_create_and_their_outputs_form_the_deployment_document(deploy_sta
     del structure["lambda_environment"]
     actual = key_tree(document)
     del actual["lambda_environment"]
+    # A first stage: stage all null (docs/interfaces.md section 2, review stages).
+    assert actual.pop("stage") == {"upstream_output_topic_arn": "NoneType", "rejected_queue_url": "NoneType"}
     assert actual == structure
     assert document["project_prefix"] == "cats"
     assert document["ledger_table"] == "cats-ledger"
@@ -81,8 +88,9 @@ def test_stacks_create_and_their_outputs_form_the_deployment_document(deploy_sta
         "labels": (10, 3),
     }
     env = document["lambda_environment"]
-    # Without a customer managed key OUTPUT_KMS_KEY_ID is left out; every other variable is set.
-    assert set(env) == interface_variables() - {"OUTPUT_KMS_KEY_ID"}
+    # Without a customer managed key OUTPUT_KMS_KEY_ID is left out, and a first stage has no stage
+    # variables; every other variable is set.
+    assert set(env) == interface_variables() - {"OUTPUT_KMS_KEY_ID"} - STAGE_VARIABLES
     assert env["PROJECT_CONFIG_URI"] == document["project_config_uri"]
     assert env["GROUNDTRUTH_ROLE_ARN"] == document["groundtruth_role_arn"]
     assert env["INPUT_TOPIC_ARN"] == document["topics"]["input"]
@@ -92,6 +100,24 @@ def test_stacks_create_and_their_outputs_form_the_deployment_document(deploy_sta
     for key, function in (("intake", "cats-intake"), ("reconcile", "cats-reconcile")):
         assert document["lambda_roles"][key] == lam.get_function_configuration(FunctionName=function)["Role"]
     print(f"buckets + labeling stacks created in {elapsed:.1f} s")
+
+
+def test_a_review_stage_stack_is_fed_by_its_upstream_stack_under_the_strict_local_cloud(
+    deploy_stacks: DeployStacks, cloud: LocalCloud
+) -> None:
+    # Given a first stage and a review stage "<P>-verify" wired to it by the stage parameters
+    first = deploy_stacks("two")
+    review = deploy_stacks(
+        "two-verify",
+        UpstreamOutputTopicArn=first["topics"]["output"],
+        UpstreamInputBucketArn=f"arn:aws:s3:::{first['buckets']['input']}",
+        RejectedQueueUrl=first["queues"]["intake"]["url"],
+        RejectedQueueArn=first["queues"]["intake"]["arn"],
+    )
+    # Then the first one has nothing of a stage, and the review stage's wiring works as each
+    # service's role uses it (tests/stage_wiring.py)
+    assert_first_stage_has_no_stage_wiring(first)
+    prove_review_stage_wiring(cloud, first, review)
 
 
 def test_created_resources_carry_the_security_settings(deploy_stacks: DeployStacks) -> None:

@@ -24,6 +24,7 @@ from typing import Any
 import boto3
 import pytest
 from tests.iam_recording import recording
+from tests.stage_wiring import assert_first_stage_has_no_stage_wiring, prove_review_stage_wiring
 
 from gtcontract.deployment import Deployment
 from gtlocal.deploy import TOPIC_POLICY_ACTIONS
@@ -53,6 +54,7 @@ def applied(
         f"-var=endpoint={local_cloud.endpoint}",
         f"-var=region={local_cloud.region}",
         f"-var=project_prefix={PREFIX}",
+        "-var=review_stage=true",  # module verify: the review stage <PREFIX>-verify, fed by this one
     ]  # no lambda_package: the module builds build/lambda-python3.11-x86_64.zip during apply
     terraform.init(EXAMPLE, extra=())
     apply = terraform.run(
@@ -63,6 +65,7 @@ def applied(
         EXAMPLE, "plan", "-detailed-exitcode", "-no-color", f"-state={state}", *variables, check=False
     )
     output = terraform.run(EXAMPLE, "output", "-json", f"-state={state}")
+    outputs = json.loads(output.stdout)
     yield {
         "apply": apply,
         "plan": plan,
@@ -70,7 +73,10 @@ def applied(
         "variables": variables,
         # Through the contract's one parser: Terraform's output is a valid deployment document.
         "deployment": Deployment.from_document(
-            json.loads(output.stdout)["deployment"]["value"], "terraform output of examples/local"
+            outputs["deployment"]["value"], "terraform output of examples/local"
+        ).document,
+        "review": Deployment.from_document(
+            outputs["review_deployment"]["value"], "terraform output review_deployment of examples/local"
         ).document,
     }
     # moto's ListObjectVersions keeps answering with delete markers the provider's force_destroy
@@ -104,8 +110,11 @@ def test_second_plan_has_no_changes(applied: dict[str, Any]) -> None:
 
 def test_apply_built_the_package_for_the_functions(applied: dict[str, Any]) -> None:
     log = applied["apply"].stdout
-    assert "module.labeling.terraform_data.package[0]: Provisioning with 'local-exec'..." in log
-    assert "module.labeling.terraform_data.package[0]: Creation complete" in log
+    for module in ("module.labeling", "module.verify[0]"):  # both stages build the same zip
+        assert f"{module}.terraform_data.package[0]: Provisioning with 'local-exec'..." in log
+        assert f"{module}.terraform_data.package[0]: Creation complete" in log
+    # ...one after the other (scripts/package_lambda.py locks the zip): the second finds it up to date
+    assert log.count("[3/3] wrote") <= 1 and log.count("up to date (inputs unchanged)") >= 1
     package = ROOT / "build" / "lambda-python3.11-x86_64.zip"
     with zipfile.ZipFile(package) as archive:
         names = set(archive.namelist())
@@ -114,7 +123,7 @@ def test_apply_built_the_package_for_the_functions(applied: dict[str, Any]) -> N
     sizes = {
         f["FunctionName"]: f["CodeSize"] for f in functions if f["FunctionName"].startswith(f"{PREFIX}-")
     }
-    assert len(sizes) == 5 and set(sizes.values()) == {package.stat().st_size}, sizes
+    assert len(sizes) == 10 and set(sizes.values()) == {package.stat().st_size}, sizes  # two stages
 
 
 def test_a_source_change_rebuilds_the_package_and_updates_the_functions(
@@ -136,11 +145,12 @@ def test_a_source_change_rebuilds_the_package_and_updates_the_functions(
         for rc in shown["resource_changes"]
         if rc["change"]["actions"] not in (["no-op"], ["read"])
     }
+    modules = ("module.labeling", "module.verify[0]")
     functions = [
-        f'module.labeling.aws_lambda_function.this["{k}"]' for k in applied["deployment"]["handlers"]
+        f'{m}.aws_lambda_function.this["{k}"]' for m in modules for k in applied["deployment"]["handlers"]
     ]
     assert {a: c["actions"] for a, c in changes.items()} == {
-        "module.labeling.terraform_data.package[0]": ["delete", "create"],
+        **{f"{m}.terraform_data.package[0]": ["delete", "create"] for m in modules},
         **{address: ["update"] for address in functions},
     }
     for address in functions:
@@ -176,7 +186,10 @@ def test_deployment_document_has_the_sdk_deployments_shape_and_names(
 
     sdk = deploy_project("shape", region=local_cloud.region)
     document = applied["deployment"]
-    assert shape(document) == shape(sdk)
+    # stage (review stages): the SDK deployment writes it when it has a stage (gtlocal.deploy)
+    assert {k: v for k, v in shape(document).items() if k != "stage"} == {
+        k: v for k, v in shape(sdk).items() if k != "stage"
+    }
     # The SDK deployment names every resource as the Terraform module does.
     sdk_names = {k: v.replace("shape", PREFIX) for k, v in resource_names(sdk).items()}
     assert sdk_names == resource_names(document)
@@ -253,10 +266,38 @@ def test_every_queue_and_topic_is_tls_only_for_every_action_and_topics_use_the_k
         assert set(deny["Action"]) == set(TOPIC_POLICY_ACTIONS), kind  # as the SDK deployment's
 
 
+# --- review stages --------------------------------------------------------------------------
+
+
+def test_the_review_stage_is_fed_by_the_first_one_under_the_strict_local_cloud(
+    applied: dict[str, Any], local_cloud: LocalCloud
+) -> None:
+    """examples/local with review_stage = true: module verify wired to module labeling (both with
+    customer managed keys, so the key policies and grants take part)."""
+    first, review = applied["deployment"], applied["review"]
+    assert review["project_prefix"] == f"{PREFIX}-verify"
+    assert_first_stage_has_no_stage_wiring(first)
+    prove_review_stage_wiring(local_cloud, first, review)
+    # The review stage's grants on the first stage's key, as the module gives them.
+    key = first["lambda_environment"]["OUTPUT_KMS_KEY_ID"]
+    assert statement_of(review["groundtruth_role_arn"], "UpstreamKey")["Resource"] == key
+    assert statement_of(review["lambda_roles"]["labels"], "RejectedQueueKey")["Resource"] == key
+
+
+def statement_of(role_arn: str, sid: str) -> dict[str, Any]:
+    iam = boto3.client("iam")
+    name = role_arn.rsplit("/", 1)[-1]
+    (policy,) = iam.list_role_policies(RoleName=name)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
+    (found,) = [s for s in document["Statement"] if s.get("Sid") == sid]
+    return dict(found)
+
+
 # --- the same IAM in the three deployments ----------------------------------------------------
 
 CFN_PREFIX, SDK_PREFIX = "cfncmp", "sdkcmp"
 KMS_ONLY_SIDS = {"ProjectKey"}  # examples/local has a customer managed key; the stacks and the SDK none
+STAGE_KMS_SIDS = {"UpstreamKey", "RejectedQueueKey"}  # the review stage's grants on the first one's key
 
 
 def as_list(value: Any) -> list[Any]:
@@ -282,9 +323,10 @@ def canonical(document: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def iam_of(document: dict[str, Any], prefix: str) -> dict[str, Any]:
+def iam_of(document: dict[str, Any], prefix: str, upstream: str | None = None) -> dict[str, Any]:
     """Every role (trust + inline policies) and the operator policy of a deployment, as deployed
-    (read back through IAM), with its names, account and region replaced by placeholders."""
+    (read back through IAM), with its names, account and region replaced by placeholders (<P>,
+    and <U> for the prefix of the stage before it)."""
     iam = boto3.client("iam")
     roles = {"groundtruth": document["groundtruth_role_arn"], **document["lambda_roles"]}
     found: dict[str, Any] = {}
@@ -304,6 +346,8 @@ def iam_of(document: dict[str, Any], prefix: str) -> dict[str, Any]:
     }
     text = json.dumps(found)
     text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(prefix)}(?=-)", "<P>", text)
+    if upstream is not None:
+        text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(upstream)}(?=-)", "<U>", text)
     text = text.replace(document["account_id"], "<account>").replace(document["region"], "<region>")
     return {
         role: {name: canonical(doc) for name, doc in documents.items()}
@@ -332,17 +376,31 @@ def test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam(
     s3.create_bucket(Bucket=cfn_stacks.CODE_BUCKET)
     s3.put_object(Bucket=cfn_stacks.CODE_BUCKET, Key=cfn_stacks.CODE_KEY, Body=cfn_stacks.lambda_package())
     buckets = cfn_stacks.create_stack(f"{CFN_PREFIX}-buckets", "buckets.yaml", {"ProjectPrefix": CFN_PREFIX})
+    parameters = {
+        "ProjectPrefix": CFN_PREFIX,
+        "InstructionBucketName": buckets["InstructionBucketName"],
+        "ArtifactBucketName": buckets["ArtifactBucketName"],
+        "LambdaCodeBucket": cfn_stacks.CODE_BUCKET,
+        "LambdaCodeKey": cfn_stacks.CODE_KEY,
+        "EventSourceMappingsEnabled": "false",
+    }
+    first = cfn_stacks.create_stack(f"{CFN_PREFIX}-labeling", "labeling.yaml", parameters)
+    # ...and a review stage wired to the stack as examples/local wires module verify to module labeling
     cfn_stacks.create_stack(
-        f"{CFN_PREFIX}-labeling",
+        f"{CFN_PREFIX}-verify-labeling",
         "labeling.yaml",
         {
-            "ProjectPrefix": CFN_PREFIX,
-            "InstructionBucketName": buckets["InstructionBucketName"],
-            "ArtifactBucketName": buckets["ArtifactBucketName"],
-            "LambdaCodeBucket": cfn_stacks.CODE_BUCKET,
-            "LambdaCodeKey": cfn_stacks.CODE_KEY,
-            "EventSourceMappingsEnabled": "false",
+            **parameters,
+            "ProjectPrefix": f"{CFN_PREFIX}-verify",
+            "ProjectConfigKey": f"config/{CFN_PREFIX}-verify/project.json",
+            "UpstreamOutputTopicArn": first["OutputTopicArn"],
+            "UpstreamInputBucketArn": f"arn:aws:s3:::{first['InputBucketName']}",
+            "RejectedQueueUrl": first["IntakeQueueUrl"],
+            "RejectedQueueArn": first["IntakeQueueArn"],
         },
+    )
+    review_stack = cfn_stacks.deployment_document.stack_deployment_document(
+        f"{CFN_PREFIX}-verify-labeling", local_cloud.region
     )
     stack = cfn_stacks.deployment_document.stack_deployment_document(
         f"{CFN_PREFIX}-labeling", local_cloud.region
@@ -372,6 +430,14 @@ def test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam(
     for role, documents in terraform.items():
         (policy,) = [doc for name, doc in documents.items() if name != "trust"]
         assert policy["ProjectKey"]["Resource"] == [key], role
+    # The review stages grant the same (the SDK deployment's stages: gtlocal.deploy, not compared here)
+    review = iam_of(applied["review"], f"{PREFIX}-verify", upstream=PREFIX)
+    policies = {role: next(d for n, d in docs.items() if n != "trust") for role, docs in review.items()}
+    assert {"UpstreamImages", "UpstreamKey"} <= set(policies["groundtruth"])
+    assert {"RejectedQueue", "RejectedQueueKey"} <= set(policies["labels"])
+    assert without(review, KMS_ONLY_SIDS | STAGE_KMS_SIDS) == iam_of(
+        review_stack, f"{CFN_PREFIX}-verify", upstream=CFN_PREFIX
+    )
     # ...and gtctl finds the SDK deployment by its prefix, as it finds the others (its Lambdas).
     from click.testing import CliRunner
 

@@ -71,9 +71,30 @@ def outputs_of(doc: dict[str, object]) -> dict[str, str]:
     return {k: str(v) for k, v in outputs.items()}
 
 
+FIRST_STAGE = {"upstream_output_topic_arn": None, "rejected_queue_url": None}
+
+
 def test_stack_outputs_give_the_contracts_document() -> None:
     doc = deployment_document("cats")
-    assert load().document_from_outputs(outputs_of(doc), dict(doc["lambda_environment"])) == doc
+    assert load().document_from_outputs(outputs_of(doc), dict(doc["lambda_environment"])) == {
+        **doc,
+        "stage": FIRST_STAGE,
+    }
+
+
+def test_a_review_stage_names_its_upstream_topic_and_rejected_queue_as_its_functions_have_them() -> None:
+    first, doc = deployment_document("cats"), deployment_document("cats-verify")
+    stage = {
+        "upstream_output_topic_arn": first["topics"]["output"],
+        "rejected_queue_url": first["queues"]["intake"]["url"],
+    }
+    environment = {
+        **doc["lambda_environment"],
+        "UPSTREAM_OUTPUT_TOPIC_ARN": stage["upstream_output_topic_arn"],
+        "REJECTED_QUEUE_URL": stage["rejected_queue_url"],
+    }
+    document = load().document_from_outputs(outputs_of(doc), environment)
+    assert document["stage"] == stage and document["lambda_environment"] == environment
 
 
 def test_a_stack_that_drifted_from_the_contract_is_named_field_by_field() -> None:

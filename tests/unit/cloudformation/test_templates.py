@@ -351,11 +351,12 @@ def test_drop_bucket_notifies_the_intake_queue_only_after_its_policy_exists() ->
     assert config["Queue"] == {"Fn::GetAtt": ["IntakeQueue", "Arn"]}
     assert config["Event"] == "s3:ObjectCreated:*"
     assert drop["DependsOn"] == "IntakeQueuePolicy"
-    # The queue policy names the drop bucket by the same name the bucket gets.
+    # The queue policy names the drop bucket by the same name the bucket gets (a review stage's
+    # intake queue also admits its upstream output topic: AllowUpstreamOutputTopic).
     (allow,) = [
         s
         for s in statements(template["Resources"]["IntakeQueuePolicy"]["Properties"]["PolicyDocument"])
-        if s["Effect"] == "Allow"
+        if s["Effect"] == "Allow" and s["Sid"] == "AllowProjectSender"
     ]
     assert allow["Principal"] == {"Service": "s3.amazonaws.com"}
     source = allow["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::Sub"]
@@ -377,13 +378,76 @@ def test_queues_have_dlqs_tls_only_policies_and_scoped_senders() -> None:
         (policy,) = [p for p in policies.values() if p["Properties"]["Queues"] == [{"Ref": logical}]]
         doc = policy["Properties"]["PolicyDocument"]
         assert any(is_tls_deny(s) for s in statements(doc)), logical
-        (allow,) = [s for s in statements(doc) if s["Effect"] == "Allow"]
-        assert allow["Action"] == "sqs:SendMessage"
-        assert set(allow["Condition"]) == {"ArnEquals", "StringEquals"}
-        assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        allows = [s for s in statements(doc) if s["Effect"] == "Allow"]
+        assert [s["Sid"] for s in allows] == ["AllowProjectSender"] + (
+            ["AllowUpstreamOutputTopic"] if logical == "IntakeQueue" else []
+        )
+        for allow in allows:
+            assert allow["Action"] == "sqs:SendMessage"
+            assert set(allow["Condition"]) == {"ArnEquals", "StringEquals"}
+            assert allow["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     for queue in queues.values():
         props = queue["Properties"]
         assert "SqsManagedSseEnabled" in props and "KmsMasterKeyId" in props
+
+
+def test_a_review_stage_gets_its_upstream_topic_raw_and_exactly_its_stage_grants() -> None:
+    template = load("labeling.yaml")
+    conditions, res = template["Conditions"], template["Resources"]
+    subscription = res["UpstreamSubscription"]
+    assert (
+        subscription["Condition"] == "HasUpstreamTopic" and subscription["DependsOn"] == "IntakeQueuePolicy"
+    )
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "UpstreamOutputTopicArn"},
+        "Protocol": "sqs",
+        "Endpoint": {"Fn::GetAtt": ["IntakeQueue", "Arn"]},
+        "RawMessageDelivery": True,
+    }
+    assert conditions["HasUpstreamTopic"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "UpstreamOutputTopicArn"}, ""]}]
+    }
+    policy = res["IntakeQueuePolicy"]["Properties"]["PolicyDocument"]
+    (upstream,) = [s for s in as_list(policy["Statement"]) if "Fn::If" in s]
+    assert upstream["Fn::If"][0] == "HasUpstreamTopic" and upstream["Fn::If"][2] == {"Ref": "AWS::NoValue"}
+    allow = upstream["Fn::If"][1]
+    assert allow["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert allow["Condition"]["ArnEquals"] == {"aws:SourceArn": {"Ref": "UpstreamOutputTopicArn"}}
+
+    def stage_statements(role: str) -> dict[str, tuple[str, Any]]:
+        (policy,) = res[role]["Properties"]["Policies"]
+        return {
+            s["Fn::If"][1]["Sid"]: (s["Fn::If"][0], s["Fn::If"][1]["Action"], s["Fn::If"][1]["Resource"])
+            for s in as_list(policy["PolicyDocument"]["Statement"])
+            if "Fn::If" in s and s["Fn::If"][1]["Sid"] not in ("ProjectKey", "LambdaFunctions")
+        }
+
+    assert stage_statements("GroundTruthRole") == {
+        "UpstreamImages": (
+            "HasUpstreamBucket",
+            "s3:GetObject",
+            {"Fn::Sub": "${UpstreamInputBucketArn}/images/*"},
+        ),
+        "UpstreamKey": ("HasUpstreamKey", "kms:Decrypt", {"Ref": "UpstreamKmsKeyArn"}),
+    }
+    assert stage_statements("LabelsRole") == {
+        "RejectedQueue": ("HasRejectedQueue", "sqs:SendMessage", {"Ref": "RejectedQueueArn"}),
+        "RejectedQueueKey": (
+            "HasRejectedQueueKey",
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            {"Ref": "RejectedQueueKmsKeyArn"},
+        ),
+    }
+    for role in ("IntakeRole", "JobEventsRole", "WorkerEventsRole", "ReconcileRole"):
+        assert stage_statements(role) == {}, role
+    for function in resources(template, "AWS::Lambda::Function").values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables["UPSTREAM_OUTPUT_TOPIC_ARN"] == {
+            "Fn::If": ["HasUpstreamTopic", {"Ref": "UpstreamOutputTopicArn"}, {"Ref": "AWS::NoValue"}]
+        }
+        assert variables["REJECTED_QUEUE_URL"] == {
+            "Fn::If": ["HasRejectedQueue", {"Ref": "RejectedQueueUrl"}, {"Ref": "AWS::NoValue"}]
+        }
 
 
 def test_the_labels_queue_gets_the_output_topic_raw_and_admits_only_that_topic() -> None:
@@ -658,6 +722,8 @@ def test_groundtruth_role_has_the_documented_streaming_statements() -> None:
         "StreamingTopicUnsubscribe",
         "LambdaFunctions",
         "ProjectKey",
+        "UpstreamImages",  # a review stage only (UpstreamInputBucketArn)
+        "UpstreamKey",
     }
     assert sorted(found["StreamingQueue"]["Action"]) == [
         "sqs:CreateQueue",
@@ -682,7 +748,12 @@ def test_groundtruth_role_has_the_documented_streaming_statements() -> None:
         "Resource": {"Ref": "CustomTaskLambdaArns"},
     }
     switched = role_statements_switches(load("labeling.yaml"), "GroundTruthRole")
-    assert switched == {"LambdaFunctions": "HasCustomTaskLambdas", "ProjectKey": "HasKmsKey"}
+    assert switched == {
+        "LambdaFunctions": "HasCustomTaskLambdas",
+        "ProjectKey": "HasKmsKey",
+        "UpstreamImages": "HasUpstreamBucket",
+        "UpstreamKey": "HasUpstreamKey",
+    }
 
 
 def role_statements_switches(template: dict[str, Any], role: str) -> dict[str, str]:
