@@ -223,6 +223,7 @@ def lambda_intake() -> dict[str, Any]:
         first = 0
         first_ratio: float | None = None
         for n in sizes:
+            load_before = os.getloadavg()[0]
             rounds = []
             for r in range(_rounds(n)):
                 keys = [f"n{n}r{r}/{i:06d}.jpg" for i in range(n)]
@@ -253,6 +254,8 @@ def lambda_intake() -> dict[str, Any]:
             first_ratio = first_ratio or ratio
             figures[f"n{n}_flat_vs_first"] = round(ratio / first_ratio, 2)
             figures[f"n{n}_requests_per_image"] = round(sum(requests.values()) / n, 2)
+            # the machine is shared: its 1-minute load average when this size started and ended
+            figures[f"n{n}_load_start_end"] = [round(load_before, 1), round(os.getloadavg()[0], 1)]
             if n == sizes[min(1, len(sizes) - 1)]:
                 figures["requests_per_image_by_operation"] = {
                     op: round(c / n, 2) for op, c in sorted(requests.items())
@@ -261,6 +264,7 @@ def lambda_intake() -> dict[str, Any]:
             print(json.dumps({k: v for k, v in figures.items() if k.startswith(f"n{n}_")}), file=sys.stderr)
         keys = [f"trickle/{i:04d}.jpg" for i in range(TRICKLE)]
         _upload(keys, first)
+        figures["trickle_load_start"] = round(os.getloadavg()[0], 1)
         ms = sorted(s * 1000 for s in _ours(deps, keys, batch=1))
         figures["trickle_ms_p50"] = round(statistics.median(ms), 1)
         figures["trickle_ms_p99"] = round(ms[int(0.99 * (len(ms) - 1))], 1)

@@ -101,6 +101,16 @@ message; each keeps moto's result exactly, ``tests/integration/localcloud/test_p
   item of a TransactWriteItems; each distinct text is parsed once (moto validates a copy of it).
 - **DynamoDB item size**: moto sums the sizes of all of a new item's attributes again for each
   attribute it sets (n^2/2 for n attributes); the running sum gives the same check.
+- **DynamoDB update validation** (every UpdateItem and item of a TransactWriteItems; together
+  ~70 % of a transaction's cost before): moto validates a ``copy.deepcopy`` of the parsed tree,
+  now copied by a direct walk that builds the same tree; its ten validators rebuilt their map of
+  node class -> check for every node and tested each class through ``ABCMeta``, now built once
+  per validator with the class tests remembered; and the two checks that read only the tree and
+  the attribute names (one clause of each kind, no overlapping paths) run once per parsed tree and
+  names that passed them (anything not yet passed runs them, so a refused expression is refused
+  every time with moto's error). Every check still runs: the values, key attributes, types,
+  functions and paths on every update (``_patch_dynamodb_validator_copy``,
+  ``_patch_dynamodb_traverser_dispatch``, ``_patch_dynamodb_tree_checks_once``).
 """
 
 from __future__ import annotations
@@ -820,6 +830,9 @@ def _install_cost_patches() -> None:
         _patch_dynamodb_transaction_undo_log()
         _patch_dynamodb_update_expression_cache()
         _patch_dynamodb_item_size_once()
+        _patch_dynamodb_validator_copy()
+        _patch_dynamodb_traverser_dispatch()
+        _patch_dynamodb_tree_checks_once()
     for (owner, name), (_original, patch) in COST_PATCHES.items():
         setattr(owner, name, patch)
 
@@ -1165,3 +1178,163 @@ def _patch_dynamodb_item_size_once() -> None:
             total += added
 
     _register(Item, "__init__", __init__)
+
+
+def _clone_node(value: Any, memo: dict[int, Any], node_type: type) -> Any:
+    """``copy.deepcopy(value, memo)`` of an update expression's tree, walked directly: a node is
+    made as deepcopy makes it (``cls.__new__`` and a copy of its attributes), a list as a list;
+    everything else (a DynamoType leaf after validation, ...) is given to ``copy.deepcopy`` with the
+    same memo, so shared objects and the parent links stay shared exactly as deepcopy keeps them."""
+    import copy
+
+    found = memo.get(id(value))
+    if found is not None:
+        return found
+    kind = type(value)
+    if kind in (str, int, float, bool, type(None)):
+        return value  # deepcopy returns atoms themselves
+    if kind is list:
+        made: Any = []
+        memo[id(value)] = made
+        made.extend(_clone_node(item, memo, node_type) for item in value)
+    elif isinstance(value, node_type):
+        made = object.__new__(kind)  # what deepcopy calls for these plain classes
+        memo[id(value)] = made
+        made.__dict__.update({k: _clone_node(v, memo, node_type) for k, v in value.__dict__.items()})
+    else:
+        return copy.deepcopy(value, memo)
+    memo.setdefault(id(memo), []).append(value)  # deepcopy's keep-alive: no id reused meanwhile
+    return made
+
+
+def _patch_dynamodb_validator_copy() -> None:
+    """An update expression's tree is copied for validation by a direct walk, not ``copy.deepcopy``.
+
+    moto validates a copy of the parsed tree (``Validator.__init__``: ``deepcopy(expression)``), so
+    that validation, which replaces nodes, leaves the parsed tree as it was; ``copy.deepcopy`` of the
+    tree's ~40 nodes went through ``__reduce_ex__`` for each node and was ~30 % of a
+    TransactWriteItems. The walk (``_clone_node``) builds the same tree: same classes, attributes,
+    lists and shared objects. The module's other ``deepcopy`` (``list_append``'s first argument, a
+    value) is ``copy.deepcopy`` as before."""
+    import copy
+
+    from moto.dynamodb.parsing import validators
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if isinstance(value, Node):
+            return _clone_node(value, {} if memo is None else memo, Node)
+        return copy.deepcopy(value, memo)
+
+    _register(validators, "deepcopy", deepcopy)
+
+
+def _patch_dynamodb_traverser_dispatch() -> None:
+    """moto's validators walk an update expression's tree ten times per UpdateItem (twice for a new
+    item; once per item of a TransactWriteItems); for every node they rebuilt their map of node
+    class -> processor (``_processing_map()``, a new dict of bound methods) twice and tested the node
+    against each class (``isinstance`` through ``ABCMeta``). The map is built once per validator
+    (it is a fixed literal in every moto validator) and which class a node type matches is
+    remembered; the walk, its order and every processor are moto's."""
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
+
+    matches: dict[tuple[tuple[type, ...], type], int | None] = {}
+
+    def processing(self: Any) -> tuple[tuple[tuple[type, Any], ...], tuple[type, ...]]:
+        known = self.__dict__.get("_gtlocal_processing")
+        if known is None:
+            items = tuple(self._processing_map().items())
+            known = (items, tuple(kind for kind, _ in items))
+            self.__dict__["_gtlocal_processing"] = known
+        return known  # type: ignore[no-any-return]
+
+    def match(keys: tuple[type, ...], node: Any) -> int | None:
+        """The index of the first class of `keys` that `node` is an instance of (None: none)."""
+        cache_key = (keys, type(node))
+        try:
+            return matches[cache_key]
+        except KeyError:
+            found = next((i for i, kind in enumerate(keys) if isinstance(node, kind)), None)
+            if len(matches) < _UPDATE_EXPRESSION_CACHE:
+                matches[cache_key] = found
+            return found
+
+    def nodes_to_be_processed(self: Any) -> tuple[type, ...]:
+        return processing(self)[1]
+
+    def process(self: Any, node: Any) -> Any:
+        items, keys = processing(self)
+        index = match(keys, node)
+        return None if index is None else items[index][1](node)
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        # moto's DepthFirstTraverser.traverse_node_recursively, with the class tests remembered
+        if match((Node,), node) is not None:
+            parent_node = node.parent
+            if node.children is not None:
+                for i, child_node in enumerate(node.children):
+                    self.pre_processing_of_child(node, i)
+                    self.traverse_node_recursively(child_node, i)
+            items, keys = processing(self)
+            index = match(keys, node)
+            if index is not None:
+                node = items[index][1](node)
+                node.parent = parent_node
+                if parent_node:
+                    parent_node.children[child_id] = node
+        return node
+
+    for name, patch in (
+        ("nodes_to_be_processed", nodes_to_be_processed),
+        ("process", process),
+        ("traverse_node_recursively", traverse_node_recursively),
+    ):
+        _register(DepthFirstTraverser, name, patch)
+
+
+def _patch_dynamodb_tree_checks_once() -> None:
+    """Two of moto's update-expression checks, which read only the expression, run once per
+    expression and attribute names, not on every update.
+
+    ``ActionCountValidator`` (at most one SET, REMOVE, ADD, DELETE clause) and
+    ``OverlappingPathsValidator`` (no two actions on overlapping paths) read only the tree and
+    ``ExpressionAttributeNames`` and change nothing: the same parsed tree (one per text, see
+    ``_patch_dynamodb_update_expression_cache``) with the same names passes or fails them the same
+    way every time. Each visits every clause node and searches its whole subtree (n^2 for n
+    clauses). A tree and names that passed skip them afterwards; anything else runs them as moto
+    does (so a refused expression is refused every time, with moto's error). Every other
+    validator (values, key attributes, types, functions, paths) runs on every update."""
+    import weakref
+
+    from moto.dynamodb.parsing import validators
+
+    pure = (validators.ActionCountValidator, validators.OverlappingPathsValidator)
+    passed: weakref.WeakKeyDictionary[Any, set[tuple[type, tuple[tuple[str, str], ...]]]]
+    passed = weakref.WeakKeyDictionary()
+    original_init = validators.Validator.__init__
+
+    def __init__(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, expression, *args, **kwargs)
+        self._gtlocal_source = expression
+
+    def validate(self: Any) -> Any:
+        node = self.node_to_validate
+        source = getattr(self, "_gtlocal_source", None)
+        names = tuple(sorted((self.expression_attribute_names or {}).items()))
+        for processor in self.processors:
+            kind = type(processor)
+            if kind not in pure or source is None:
+                node = processor.traverse(node)
+                continue
+            try:
+                seen = passed.setdefault(source, set())
+            except TypeError:  # a tree that cannot be a weak key: moto's way
+                seen = set()
+            if (kind, names) in seen:
+                continue
+            node = processor.traverse(node)
+            seen.add((kind, names))
+        return node
+
+    _register(validators.Validator, "__init__", __init__)
+    _register(validators.Validator, "validate", validate)

@@ -698,3 +698,100 @@ def test_dynamodb_items_are_sized_once_with_the_same_answers(
     assert answers[True] == answers[False]
     assert answers[True][:3] == ["no error", "ValidationException", "ValidationException"], answers[True][:3]
     assert counts[True] * 5 < counts[False], counts  # n^2/2 size computations per item before
+
+
+def dynamodb_validation_script(ddb: Any) -> list[Any]:
+    """Update expressions that moto's validators accept and refuse, each text sent more than once and
+    with different attribute names (the same text passing with some names, refused with others):
+    two clauses of one kind, overlapping and duplicated paths, functions (list_append copies its
+    first argument, if_not_exists), REMOVE by index, ADD/DELETE on sets, nested paths, a key
+    attribute; alone and in transactions; every answer and the items read back."""
+    ddb.create_table(
+        TableName="ledger",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    ddb.put_item(
+        TableName="ledger",
+        Item={
+            "pk": {"S": "a"},
+            "l": {"L": [{"S": "x"}, {"S": "y"}, {"S": "z"}]},
+            "m": {"M": {"in": {"N": "1"}}},
+            "ss": {"SS": ["p", "q"]},
+        },
+    )
+    seen: list[Any] = []
+
+    def update(expression: str, names: dict[str, str] | None = None, **values: Any) -> None:
+        request: dict[str, Any] = {
+            "TableName": "ledger",
+            "Key": {"pk": {"S": "a"}},
+            "UpdateExpression": expression,
+            "ReturnValues": "ALL_NEW",
+        }
+        if names:
+            request["ExpressionAttributeNames"] = names
+        if values:
+            request["ExpressionAttributeValues"] = {f":{k}": v for k, v in values.items()}
+        for _ in range(2):
+            try:
+                seen.append(ddb.update_item(**request)["Attributes"])
+            except ClientError as exc:
+                seen.append((exc.response["Error"]["Code"], exc.response["Error"]["Message"]))
+
+    one = {"N": "1"}
+    update("SET #a = :v, #b = :w", {"#a": "x", "#b": "y"}, v=one, w=one)
+    update("SET #a = :v, #b = :w", {"#a": "x", "#b": "x"}, v=one, w=one)  # the same path twice
+    update("SET #a = :v, #b = :w", {"#a": "m", "#b": "m.in"}, v=one, w=one)  # overlapping
+    update("SET #a = :v, #b = :w", {"#a": "y", "#b": "x"}, v=one, w=one)
+    update("SET x = :v SET y = :v", v=one)  # two SET clauses
+    update("ADD n :v REMOVE l[0] ADD n :v", v=one)  # two ADD clauses
+    update("SET m.in = m.in + :v, l = list_append(l, :l)", v=one, l={"L": [{"S": "w"}]})
+    update("SET c = if_not_exists(c, :v) REMOVE l[2], l[0]", v=one)
+    update("ADD ss :s DELETE ss :d", s={"SS": ["r"]}, d={"SS": ["p"]})
+    update("SET pk = :v", v={"S": "b"})  # a key attribute
+    update("SET m.in.deep = :v", v=one)  # a path through a number
+    for names in ({"#a": "t1", "#b": "t2"}, {"#a": "t1", "#b": "t1"}):
+        items = [
+            {
+                "Update": {
+                    "TableName": "ledger",
+                    "Key": {"pk": {"S": "a"}},
+                    "UpdateExpression": "SET #a = :v, #b = :v",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": {":v": one},
+                }
+            }
+        ]
+        seen.append(_error(lambda items=items: ddb.transact_write_items(TransactItems=items)))  # type: ignore[misc]
+    seen.append(ddb.get_item(TableName="ledger", Key={"pk": {"S": "a"}})["Item"])
+    return seen
+
+
+def test_dynamodb_update_validation_is_the_same_with_copies_walked_and_tree_checks_once(
+    moto_in_process: Callable[[bool], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The validation patches (the tree copied by a walk, class tests remembered, the two checks that
+    read only the tree run once per tree and names) give moto's answers and errors exactly, and
+    the tree-only checks run less."""
+    from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
+
+    checks: list[str] = []
+    for kind in (ActionCountValidator, OverlappingPathsValidator):
+        traverse = kind.traverse
+
+        def counting(self: Any, node: Any, traverse: Any = traverse) -> Any:
+            checks.append(type(self).__name__)
+            return traverse(self, node)
+
+        monkeypatch.setattr(kind, "traverse", counting)
+    answers, counts = dynamodb_with_and_without(moto_in_process, dynamodb_validation_script, checks)
+
+    assert answers[True] == answers[False]
+    seen = answers[True]
+    errors = [answer[0] for answer in seen if isinstance(answer, tuple)]
+    assert errors.count("ValidationException") >= 12, seen  # every refusal refused both times
+    assert seen[0] == seen[1] and seen[2][0] == seen[3][0] == "ValidationException"
+    assert seen[-3:-1] == ["no error", "ValidationException"], seen[-3:]
+    assert 0 < counts[True] < counts[False], counts
