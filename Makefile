@@ -45,11 +45,13 @@ test: install ## Fast unit tests only (no local cloud, no terraform)
 
 # pytest-xdist workers: one per core (2 here); each has its own local cloud. Tests sharing the
 # working tree (terraform, cloudformation, package, pipeline) run in one worker (tests/conftest.py).
+# --no-loadscope-reorder: the groups go out in tests/conftest.py's order (longest first), not by
+# their number of tests.
 TEST_WORKERS ?= 2
 
 .PHONY: test-local
 test-local: install lint ## THE test command: lint + unit + integration (local cloud, package builds, terraform apply) + IAM coverage + checkov
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25 tests
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25 tests
 	$(BIN)/python scripts/iam_coverage.py --check
 	$(MAKE) checkov
 

@@ -25,6 +25,7 @@ The Terraform module runs this script during ``terraform apply`` (``terraform_da
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import shutil
@@ -39,6 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = ROOT / "lambda_src"
 REQUIREMENTS = LAMBDA_SRC / "requirements.txt"
 WHEEL_CACHE = ROOT / "build" / "wheels"
+# One build at a time in this checkout: `terraform apply` (its local-exec) and the test suite may
+# build at once, into the same wheel cache and, for one target, the same zip.
+BUILD_LOCK = ROOT / "build" / ".package_lambda.lock"
 # Lambda runtime -> CPython version; Lambda architecture -> the machine name of wheels and .so files.
 RUNTIMES = {"python3.11": "3.11", "python3.12": "3.12", "python3.13": "3.13"}
 ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
@@ -205,6 +209,21 @@ def build(
     requirements_file: Path = REQUIREMENTS,
 ) -> bool:
     """Build the package into ``output``; False when it was up to date and left alone."""
+    BUILD_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with BUILD_LOCK.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+        return _build(output, target, force, with_dependencies, cache, source, requirements_file)
+
+
+def _build(
+    output: Path,
+    target: Target,
+    force: bool,
+    with_dependencies: bool,
+    cache: Path,
+    source: Path,
+    requirements_file: Path,
+) -> bool:
     stamp = output.with_name(output.name + ".inputs.json")
     inputs = inputs_digest(target, source, requirements_file) + ("" if with_dependencies else "-nodeps")
     if not force and output.is_file() and stamp.is_file():
