@@ -23,8 +23,8 @@ help: ## Show this help
 $(STAMP): pyproject.toml lambda_src/requirements.txt lambda_src/requirements-runtime.txt
 	@echo ">> creating $(VENV) and installing the project with its dev tools"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet 'uv>=0.5,<1'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode --upgrade-package pip pip -e '.[dev]'
 	@touch $@
 
 .PHONY: install
@@ -84,10 +84,9 @@ bench: install ## Benchmarks (import time, manifest merge memory, local apply ti
 	$(BIN)/python -m bench
 
 CHECKOV_VENV := .venv-checkov
-$(CHECKOV_VENV)/.installed-stamp:
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.2,<4'
+$(CHECKOV_VENV)/.installed-stamp: $(STAMP)
+	$(PYTHON) -m venv --without-pip $(CHECKOV_VENV)
+	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python --compile-bytecode 'checkov>=3.2,<4'
 	@touch $@
 
 .PHONY: checkov
