@@ -52,8 +52,9 @@ SHARED_TREE = tuple(INTEGRATION_DIR / name for name in ("terraform", "package"))
 # neither worker idles while the other finishes a long group; the rest keep their order,
 # integration groups before the unit ones.
 LONGEST_FIRST = (
-    "tests/integration/terraform",
-    "tests/integration/terraform:static",
+    "tests/integration/terraform",  # the apply, every behaviour scenario on it, the pipeline push
+    "tests/integration/cloudformation/test_behaviour_on_stack.py",  # the same scenarios on the stacks
+    "tests/integration/terraform:static",  # validate, `terraform test` (mock provider)
 )
 
 
