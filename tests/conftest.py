@@ -40,15 +40,16 @@ REGION = "us-east-1"
 
 # Directories whose tests share files in the working tree (terraform working directories and
 # build/tf-data; the Lambda packages and wheel cache in build/, which Terraform's apply builds too):
-# under pytest-xdist (`make test-local` runs `-n 2 --dist loadgroup`) they run in one worker, one
-# after another. (The CloudFormation and pipeline suites only read build/'s package, which moto
-# stores without running; the CodeBuild image under .localcloud/data is made under a file lock.)
+# under pytest-xdist (`make test-local` runs `-n 2 --dist loadgroup`) each directory's tests run in
+# one worker, one after another. (The CloudFormation and pipeline suites only read build/'s
+# package, which moto stores without running; the CodeBuild image under .localcloud/data is made
+# under a file lock.)
 # (Package builds take a file lock, scripts/package_lambda.py.) A module may name its own group
 # (tests/integration/terraform/conftest.py: the runs that need no apply go beside it).
 SHARED_TREE = tuple(INTEGRATION_DIR / name for name in ("terraform", "package"))
 # `make test-local` runs `--dist loadgroup --no-loadscope-reorder`: pytest-xdist hands the groups
 # out in collection order, each to the next free worker. The longest go first (measured: the
-# per-group sums of a full run's `--durations=0`), so that what is left at the end is short and
+# per-group sums of the test times in a full run's JUnit report), so that what is left at the end is short and
 # neither worker idles while the other finishes a long group; the rest keep their order,
 # integration groups before the unit ones.
 LONGEST_FIRST = (
