@@ -23,8 +23,8 @@ help: ## Show this help
 $(STAMP): pyproject.toml lambda_src/requirements.txt lambda_src/requirements-runtime.txt
 	@echo ">> creating $(VENV) and installing the project with its dev tools"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet 'uv>=0.5,<1'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode --upgrade-package pip pip -e '.[dev]'
 	@touch $@
 
 .PHONY: install
@@ -45,11 +45,13 @@ test: install ## Fast unit tests only (no local cloud, no terraform)
 
 # pytest-xdist workers: one per core (2 here); each has its own local cloud. Tests sharing the
 # working tree (terraform, cloudformation, package, pipeline) run in one worker (tests/conftest.py).
+# --no-loadscope-reorder: the groups go out in tests/conftest.py's order (longest first), not by
+# their number of tests.
 TEST_WORKERS ?= 2
 
 .PHONY: test-local
 test-local: install lint ## THE test command: lint + unit + integration (local cloud, package builds, terraform apply) + IAM coverage + checkov
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25 tests
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25 tests
 	$(BIN)/python scripts/iam_coverage.py --check
 	$(MAKE) checkov
 
@@ -82,10 +84,9 @@ bench: install ## Benchmarks (import time, manifest merge memory, local apply ti
 	$(BIN)/python -m bench
 
 CHECKOV_VENV := .venv-checkov
-$(CHECKOV_VENV)/.installed-stamp:
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov>=3.2,<4'
+$(CHECKOV_VENV)/.installed-stamp: $(STAMP)
+	$(PYTHON) -m venv --without-pip $(CHECKOV_VENV)
+	$(BIN)/uv pip install --quiet --python $(CHECKOV_VENV)/bin/python --compile-bytecode 'checkov>=3.2,<4'
 	@touch $@
 
 .PHONY: checkov

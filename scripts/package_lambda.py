@@ -40,6 +40,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_SRC = ROOT / "lambda_src"
 REQUIREMENTS = LAMBDA_SRC / "requirements.txt"
 WHEEL_CACHE = ROOT / "build" / "wheels"
+# One build at a time in this checkout: `terraform apply` (its local-exec) and the test suite may
+# build at once, into the same wheel cache and, for one target, the same zip.
+BUILD_LOCK = ROOT / "build" / ".package_lambda.lock"
 # Lambda runtime -> CPython version; Lambda architecture -> the machine name of wheels and .so files.
 RUNTIMES = {"python3.11": "3.11", "python3.12": "3.12", "python3.13": "3.13"}
 ARCHITECTURES = {"x86_64": "x86_64", "arm64": "aarch64"}
@@ -207,11 +210,11 @@ def build(
 ) -> bool:
     """Build the package into ``output``; False when it was up to date and left alone.
 
-    Builds of the same ``output`` wait for each other (an exclusive lock on ``<output>.lock``): two
-    stages of one Terraform configuration build the same zip during one apply, and the second then
-    finds it up to date instead of writing the same files at the same time."""
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with open(output.with_name(output.name + ".lock"), "w") as lock:
+    One build at a time in this checkout (``BUILD_LOCK``): two stages of one Terraform configuration
+    build the same zip during one apply (the second then finds it up to date), and the apply and the
+    test suite may build at once into the same wheel cache."""
+    BUILD_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with BUILD_LOCK.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
         return _build(output, target, force, with_dependencies, cache, source, requirements_file)
 

@@ -40,10 +40,23 @@ REGION = "us-east-1"
 
 # Directories whose tests share files in the working tree (terraform working directories and
 # build/tf-data; the Lambda packages and wheel cache in build/, which Terraform's apply builds too):
-# under pytest-xdist (`make test-local` runs `-n 2 --dist loadgroup`) they run in one worker, one
-# after another. (The CloudFormation and pipeline suites only read build/'s package, which moto
-# stores without running; the CodeBuild image under .localcloud/data is made under a file lock.)
+# under pytest-xdist (`make test-local` runs `-n 2 --dist loadgroup`) each directory's tests run in
+# one worker, one after another. (The CloudFormation and pipeline suites only read build/'s
+# package, which moto stores without running; the CodeBuild image under .localcloud/data is made
+# under a file lock.)
+# (Package builds take a file lock, scripts/package_lambda.py.) A module may name its own group
+# (tests/integration/terraform/conftest.py: the runs that need no apply go beside it).
 SHARED_TREE = tuple(INTEGRATION_DIR / name for name in ("terraform", "package"))
+# `make test-local` runs `--dist loadgroup --no-loadscope-reorder`: pytest-xdist hands the groups
+# out in collection order, each to the next free worker. The longest go first (measured: the
+# per-group sums of the test times in a full run's JUnit report), so that what is left at the end is short and
+# neither worker idles while the other finishes a long group; the rest keep their order,
+# integration groups before the unit ones.
+LONGEST_FIRST = (
+    "tests/integration/terraform",  # the apply, every behaviour scenario on it, the pipeline push
+    "tests/integration/cloudformation/test_behaviour_on_stack.py",  # the same scenarios on the stacks
+    "tests/integration/terraform:static",  # validate, `terraform test` (mock provider)
+)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -60,10 +73,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if INTEGRATION_DIR in path.parents:
             item.add_marker(pytest.mark.integration)
         # One xdist group per test module (module-scoped deployments are made once), and one for
-        # every module that works in the shared tree.
-        shared = next((d for d in SHARED_TREE if d in path.parents), None)
-        group = (shared or path).relative_to(INTEGRATION_DIR.parent.parent)
-        item.add_marker(pytest.mark.xdist_group(str(group)))
+        # every module that works in the shared tree, unless the test names its own.
+        if item.get_closest_marker("xdist_group") is None:
+            shared = next((d for d in SHARED_TREE if d in path.parents), None)
+            group = (shared or path).relative_to(INTEGRATION_DIR.parent.parent)
+            item.add_marker(pytest.mark.xdist_group(str(group)))
+    items.sort(key=run_order)  # stable: a group's tests keep their order
+
+
+def group_of(item: pytest.Item) -> str:
+    mark = item.get_closest_marker("xdist_group")
+    assert mark is not None, item.nodeid
+    return str(mark.args[0])
+
+
+def run_order(item: pytest.Item) -> tuple[int, int]:
+    group = group_of(item)
+    if group in LONGEST_FIRST:
+        return (0, LONGEST_FIRST.index(group))
+    return (1 if group.startswith("tests/integration/") else 2, 0)
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown under -p no:xdist

@@ -23,6 +23,14 @@ TERRAFORM_DIR = ROOT / "terraform"
 MODULES = sorted(p for p in (TERRAFORM_DIR / "modules").iterdir() if p.is_dir())
 EXAMPLES = sorted(p for p in (TERRAFORM_DIR / "examples").iterdir() if p.is_dir())
 
+# pytest-xdist groups (tests/conftest.py): the apply of examples/local and what uses it, and the
+# runs that need no local cloud and share no configuration directory with the apply (fmt, validate,
+# `terraform test`), which run beside it in the other worker. `terraform init` of examples/local
+# stays in the apply's group: two inits of one configuration at once are not supported (both write
+# its .terraform.lock.hcl).
+APPLY_GROUP = pytest.mark.xdist_group("tests/integration/terraform")
+STATIC_GROUP = pytest.mark.xdist_group("tests/integration/terraform:static")
+
 sys.path.insert(0, str(ROOT / "scripts"))
 import terraform_env  # noqa: E402
 
@@ -42,6 +50,13 @@ class Terraform:
     build_dir: Path
 
     def env(self, workdir: Path) -> dict[str, str]:
+        # Terraform's plugin cache is not safe for two `terraform init` at once
+        # (developer.hashicorp.com/terraform/cli/config/config-file#provider-plugin-cache), and the
+        # apply and the static runs are in two xdist groups that run side by side: one cache per
+        # worker (each holds a link to the provider mirror, not a copy).
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        plugin_cache = self.build_dir / "terraform-plugin-cache" / worker
+        plugin_cache.mkdir(parents=True, exist_ok=True)
         if workdir.is_relative_to(TERRAFORM_DIR):
             data_dir = (
                 self.build_dir / "tf-data" / workdir.relative_to(TERRAFORM_DIR).as_posix().replace("/", "_")
@@ -52,6 +67,7 @@ class Terraform:
             **os.environ,
             "TF_CLI_CONFIG_FILE": str(self.cli_config),
             "TF_DATA_DIR": str(data_dir),  # tests never touch the .terraform/ of a user's checkout
+            "TF_PLUGIN_CACHE_DIR": str(plugin_cache),  # instead of the CLI config's plugin_cache_dir
             "TF_IN_AUTOMATION": "1",
             "TF_INPUT": "0",
             "CHECKPOINT_DISABLE": "1",

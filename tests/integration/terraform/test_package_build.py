@@ -11,9 +11,10 @@ from pathlib import Path
 
 from gtcontract import names
 
-from .conftest import Terraform, copy_repository
+from .conftest import STATIC_GROUP, Terraform, copy_repository
 
 
+@STATIC_GROUP  # in a copy of the repository: nothing shared with the apply but build/'s plugin caches
 def test_plan_of_complete_example_without_build_dir_shows_the_package_build(
     terraform: Terraform, tmp_path: Path
 ) -> None:

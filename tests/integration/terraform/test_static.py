@@ -9,15 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, MODULES, ROOT, TERRAFORM_DIR, Terraform
+from .conftest import APPLY_GROUP, EXAMPLES, MODULES, ROOT, STATIC_GROUP, TERRAFORM_DIR, Terraform
 
 
+def in_group(workdir: Path) -> object:
+    """``workdir`` as a parameter in its xdist group: examples/local's with the apply (conftest)."""
+    group = APPLY_GROUP if workdir == TERRAFORM_DIR / "examples" / "local" else STATIC_GROUP
+    return pytest.param(workdir, marks=group, id=workdir.relative_to(TERRAFORM_DIR).as_posix())
+
+
+@STATIC_GROUP
 def test_fmt_is_clean(terraform: Terraform) -> None:
     result = terraform.run(TERRAFORM_DIR, "fmt", "-check", "-recursive", "-diff", check=False)
     assert result.returncode == 0, f"terraform fmt -recursive terraform would change:\n{result.stdout}"
 
 
-@pytest.mark.parametrize("workdir", MODULES + EXAMPLES, ids=lambda p: p.relative_to(TERRAFORM_DIR).as_posix())
+@pytest.mark.parametrize("workdir", [in_group(p) for p in MODULES + EXAMPLES])
 def test_validate(terraform: Terraform, workdir: Path) -> None:
     terraform.init(workdir)
     result = terraform.run(workdir, "validate", "-no-color", check=False)
@@ -25,6 +32,7 @@ def test_validate(terraform: Terraform, workdir: Path) -> None:
     assert "Success" in result.stdout
 
 
+@STATIC_GROUP
 @pytest.mark.parametrize("workdir", MODULES, ids=lambda p: p.relative_to(TERRAFORM_DIR).as_posix())
 def test_terraform_test_with_mock_provider(terraform: Terraform, workdir: Path) -> None:
     assert list((workdir / "tests").glob("*.tftest.hcl")), f"{workdir} has no tests/*.tftest.hcl"
