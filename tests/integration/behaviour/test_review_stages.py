@@ -4,8 +4,15 @@ back by a limit with a reason; none is lost; the rejected ones were relabeled in
 verified again; and each stage's chain survives a 30-day expiry with x5 duplicate state-change
 events (one child per stage, exactly once).
 
-Two SDK deployments (``gtlocal.deploy``): ``sg`` (bounding box) and ``sg-verify`` (verification,
-``Stage.after(sg)``: fed by sg's output topic, rejected objects back to sg's intake queue).
+On the SDK deployment: two SDK deployments (``gtlocal.deploy``), ``sg`` (bounding box) and
+``sg-verify`` (verification, ``Stage.after(sg)``: fed by sg's output topic, rejected objects back to
+sg's intake queue). The same scenario runs on the Terraform deployment's two stages (examples/local
+with ``review_stage = true``: module labeling and module verify,
+tests/integration/terraform/test_local_apply.py) and on a CloudFormation stack pair (the behaviour
+suite's stack and a ``<P>-verify`` stack wired to it, tests/integration/cloudformation/conftest.py):
+each provides the ``stages`` fixture (the two deployment documents, cleaned, their project configs
+published by :func:`publish_stage_configs`). Under the strict local cloud the scenario passing there
+proves each deployment's grants are enough.
 """
 
 from __future__ import annotations
@@ -32,12 +39,10 @@ MAX_REVIEW_ROUNDS = 3
 IMAGES = 3  # and one that is no image
 
 
-@pytest.fixture(scope="module")
-def stages(local_cloud: LocalCloud) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    reset_local_cloud(local_cloud)
-    env = {"PENDING_STALE_SECONDS": "0", "MAX_REVIEW_ROUNDS": str(MAX_REVIEW_ROUNDS)}
-    label = deploy_project("sg", region=local_cloud.region, environment=env)
-    verify = deploy_project("sg-verify", region=local_cloud.region, environment=env, stage=Stage.after(label))
+def publish_stage_configs(label: dict[str, Any], verify: dict[str, Any]) -> None:
+    """The two stages' project configs: bounding boxes, then their verification (rejected ones
+    relabeled). Each at its deployment's ``project_config_uri`` (the Terraform example's verify stage
+    reads ``config/<P>-verify/project.json``)."""
     publish_project_config(
         label, task_type="bounding-box", label_attribute_name="boxes", categories=["cat", "dog"]
     )
@@ -49,6 +54,17 @@ def stages(local_cloud: LocalCloud) -> Iterator[tuple[dict[str, Any], dict[str, 
         audit_label_attribute_name="boxes",
         review={"accept": ["good"], "on_reject": "relabel"},
     )
+
+
+# Named with a leading underscore so that ``from ... import *`` (the CloudFormation suite) does not
+# take it: the Terraform and CloudFormation suites give their own ``stages``.
+@pytest.fixture(name="stages", scope="module")
+def _sdk_stages(local_cloud: LocalCloud) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    reset_local_cloud(local_cloud)
+    env = {"PENDING_STALE_SECONDS": "0", "MAX_REVIEW_ROUNDS": str(MAX_REVIEW_ROUNDS)}
+    label = deploy_project("sg", region=local_cloud.region, environment=env)
+    verify = deploy_project("sg-verify", region=local_cloud.region, environment=env, stage=Stage.after(label))
+    publish_stage_configs(label, verify)
     yield label, verify
     reset_local_cloud(local_cloud)  # the next module deploys its own project on a clean cloud
 
@@ -109,6 +125,8 @@ def test_must_show_two_stages_rejected_relabeled_nothing_lost_each_chain_survive
 ) -> None:
     label, verify = (Project(deployment, local_cloud) for deployment in stages)
     cloud = local_cloud
+    # MAX_REVIEW_ROUNDS: set by the SDK fixture, the Lambdas' default (3) on the other deployments
+    assert int(label.deployment["lambda_environment"].get("MAX_REVIEW_ROUNDS", 3)) == MAX_REVIEW_ROUNDS
     cloud.control.update_settings(
         initializing_seconds=INITIALIZING_SECONDS,
         verification_last_category_fraction=0.5,
@@ -156,13 +174,13 @@ def test_must_show_two_stages_rejected_relabeled_nothing_lost_each_chain_survive
     relabeled = [o for o in first.values() if int(o.get("review_round", 0)) >= 1]
     assert relabeled, "the seeded workforce rejected nothing: the scenario shows no relabel"
     for obj in relabeled:
-        assert str(obj["rejected_by"]).startswith("sg-verify-")
+        assert str(obj["rejected_by"]).startswith(f"{verify.prefix}-")
         assert int(second[str(obj["object_id"])]["review_round"]) >= 1
     # ... and nothing is lost: every drop key is known to stage 1's ledger
     assert label.lost() == []
     # gtctl status shows the stages side by side and audits the drops across them, 0 lost
     doc = _status_of_stages(label, verify)
-    assert [s["project_prefix"] for s in doc["stages"]] == ["sg", "sg-verify"]
+    assert [s["project_prefix"] for s in doc["stages"]] == [label.prefix, verify.prefix]
     assert doc["stages"][1]["verdicts"]["accepted"] == ends["accepted"]
     assert doc["stages"][1]["upstream_output_topic_arn"] == label.deployment["topics"]["output"]
     audit = doc["audit"]
@@ -186,7 +204,7 @@ def test_must_show_two_stages_rejected_relabeled_nothing_lost_each_chain_survive
 
     # Then each stage chained exactly one child, which re-offers its unfinished object
     new = sorted(set(label.jobs()) - set(jobs_before))
-    assert [j.rsplit("-", 1)[0] for j in new] == ["sg", "sg-verify"], new
+    assert [j.rsplit("-", 1)[0] for j in new] == [label.prefix, verify.prefix], new
     for stage, job in zip((label, verify), new, strict=True):
         assert _active(stage) == job
         chained = [o for o in stage.objects() if o.get("job") == job and o["state"] == "SENT"]
