@@ -98,11 +98,11 @@ run "review_stage_is_wired_to_its_upstream" {
     error_message = "the deciding functions (labels live, intake/job_events/reconcile at a job end) send to the rejected queue (with its key)"
   }
   assert {
-    condition = length(setintersection(toset([for st in data.aws_iam_policy_document.lambda["worker_events"].statement : st.sid]), ["RejectedQueue", "RejectedQueueKey"])) == 0
+    condition     = length(setintersection(toset([for st in data.aws_iam_policy_document.lambda["worker_events"].statement : st.sid]), ["RejectedQueue", "RejectedQueueKey"])) == 0
     error_message = "worker_events decides nothing and sends no rejected object"
   }
   assert {
-    condition = length(setintersection(toset([for st in data.aws_iam_policy_document.lambda["labels"].statement : st.sid]), ["LedgerReadObject", "ProjectConfig", "InstructionsList"])) == 3
+    condition     = length(setintersection(toset([for st in data.aws_iam_policy_document.lambda["labels"].statement : st.sid]), ["LedgerReadObject", "ProjectConfig", "InstructionsList"])) == 3
     error_message = "a review stage's labels function reads the config and the object it sends back"
   }
   assert {
