@@ -1,9 +1,9 @@
 """Proofs that two deployed stages are wired as docs/interfaces.md "Stages" says, under the strict
 local cloud (IAM, resource and key policies enforced), shared by the Terraform and CloudFormation
 tests: the first stage's labels, published as its Ground Truth role publishes them, reach the review
-stage's intake queue; the review stage's labels role may send to the first stage's intake queue,
-its other roles may not; its Ground Truth role reads the first stage's ``images/`` and nothing
-else there. And a first stage (no ``stage`` settings) has none of it.
+stage's intake queue; the review stage's deciding roles (labels, intake, job_events, reconcile) may
+send to the first stage's intake queue, worker_events may not; its Ground Truth role reads the
+first stage's ``images/`` and nothing else there. And a first stage (no ``stage`` settings) has none of it.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from gtlocal.testing import LocalCloud
 sys.path.insert(0, str(Path(__file__).parent / "integration" / "iam"))
 from iam_world import LAMBDA, SAGEMAKER, refusal, role_name, session_of  # isort: skip
 
-STAGE_SIDS = {"UpstreamImages", "UpstreamKey", "RejectedQueue", "RejectedQueueKey"}
-STAGE_VARIABLES = {"UPSTREAM_OUTPUT_TOPIC_ARN", "REJECTED_QUEUE_URL"}
+STAGE_SIDS = {"UpstreamImages", "UpstreamKey", "RejectedQueue", "RejectedQueueKey", "LedgerReadObject"}
+# The functions that may decide on a review stage's label and send a rejected object back.
+DECIDING_FUNCTIONS = ("labels", "intake", "job_events", "reconcile")
+STAGE_VARIABLES = {"UPSTREAM_OUTPUT_TOPIC_ARN", "REJECTED_QUEUE_URL", "MAX_REVIEW_ROUNDS"}
 PROBE = "stage-probe"
 
 
@@ -114,17 +116,16 @@ def prove_review_stage_wiring(cloud: LocalCloud, first: dict[str, Any], review: 
     # policies allowed the delivery: a refused one is dropped)
     assert _drain(intake["url"]) == [line]
 
-    # The review stage's labels role sends a rejected object to the first stage's intake queue
-    labels = session_of(cloud, review["lambda_roles"]["labels"], LAMBDA)
-    labels.client("sqs").send_message(QueueUrl=rejected["url"], MessageBody=json.dumps({"probe": PROBE}))
-    assert json.dumps({"probe": PROBE}) in _drain(rejected["url"])
-    # ...and to no other queue of it; no other function of the review stage may send there
-    refusal(
-        lambda: labels.client("sqs").send_message(QueueUrl=first["queues"]["labels"]["url"], MessageBody="x")
-    )
-    for kind in ("intake", "job_events", "worker_events", "reconcile"):
-        other = session_of(cloud, review["lambda_roles"][kind], LAMBDA).client("sqs")
-        refusal(partial(other.send_message, QueueUrl=rejected["url"], MessageBody="x"))
+    # Each review stage function that decides on a label (labels live; intake, job_events and
+    # reconcile at a job end: gtstream.stages.decide) sends a rejected object to the first stage's
+    # intake queue, and to no other queue of it; worker_events may not send there
+    for kind in DECIDING_FUNCTIONS:
+        sender = session_of(cloud, review["lambda_roles"][kind], LAMBDA).client("sqs")
+        sender.send_message(QueueUrl=rejected["url"], MessageBody=json.dumps({"probe": kind}))
+        assert json.dumps({"probe": kind}) in _drain(rejected["url"])
+        refusal(partial(sender.send_message, QueueUrl=first["queues"]["labels"]["url"], MessageBody="x"))
+    other = session_of(cloud, review["lambda_roles"]["worker_events"], LAMBDA).client("sqs")
+    refusal(partial(other.send_message, QueueUrl=rejected["url"], MessageBody="x"))
 
     # The review stage's Ground Truth role reads the first stage's images/ (objects that exist, so
     # that a refusal is IAM's and not a missing key's 403) and nothing else of its buckets

@@ -300,7 +300,7 @@ def groundtruth_policy(
         # A downstream stage's objects are the upstream's images (its input bucket): the worker
         # UI shows them through grant_read_access, signed as this role.
         upstream = f"arn:{n.partition}:s3:::{stage.upstream_input_bucket}"
-        statements.append(_statement("UpstreamStageImages", ["s3:GetObject"], [f"{upstream}/images/*"]))
+        statements.append(_statement("UpstreamImages", ["s3:GetObject"], [f"{upstream}/images/*"]))
     return _document(*statements)
 
 
@@ -369,11 +369,14 @@ def lambda_policies(n: Names, stage: Stage = NO_STAGE) -> dict[str, dict[str, An
         "labels": ["LiveLabels"],
         "reconcile": [*chaining, "GroundTruthQueues", "StopJobs"],
     }
-    if stage.upstream_output_topic_arn or stage.rejected_queue_url:
-        sids["labels"] += ["LedgerReadObject", "ProjectConfig", "InstructionsList"]
+    if stage.upstream_output_topic_arn or stage.rejected_queue_arn:
+        # A stage's labels function decides on each label (gtstream.stages.decide): the config
+        sids["labels"] += ["ProjectConfig", "InstructionsList"]
     if stage.rejected_queue_arn:
-        # The review's decision is made on each label: live (labels) and at the job end, which
-        # every chaining function may process (intake, job_events, reconcile).
+        # ...and, before it sends a rejected object back, reads the object. The decision is made
+        # on each label: live (labels) and at the job end, which every chaining function may
+        # process (intake, job_events, reconcile; they read the ledger already).
+        sids["labels"] += ["LedgerReadObject"]
         for function in ("intake", "job_events", "labels", "reconcile"):
             sids[function] = [*sids[function], "RejectedQueue"]
     pass_role = _statement(
@@ -486,7 +489,7 @@ def queue_policy(n: Names, kind: str, stage: Stage = NO_STAGE) -> dict[str, Any]
     if kind == "intake" and stage.upstream_output_topic_arn:
         statements.append(
             {
-                "Sid": "AllowUpstreamStageTopic",
+                "Sid": "AllowUpstreamOutputTopic",
                 "Effect": "Allow",
                 "Principal": {"Service": "sns.amazonaws.com"},
                 "Action": "sqs:SendMessage",

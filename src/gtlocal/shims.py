@@ -69,6 +69,11 @@ nothing here changes behaviour that AWS would show differently.
 - **CloudFormation ``AWS::NoValue`` in a list**: AWS removes a list item that resolves to
   ``AWS::NoValue`` (``!If [Cond, {...}, !Ref AWS::NoValue]`` in a policy's statements); moto keeps
   a ``null`` there, which IAM then refuses ("Syntax errors in policy") or stores.
+- **CloudFormation ``!Condition`` in a condition** (``!Or [!Condition A, !Condition B]``): AWS
+  evaluates the named condition ("Condition functions": the ``Condition`` function, short form
+  ``!Condition``); moto's YAML loader reads the short form as ``Fn::Condition``, which its
+  condition parser does not know, so such a condition was always false (a stage's grants left out).
+  See ``_patch_cloudformation_condition_function``.
 - **CloudFormation roles' inline policies** (``Policies`` of ``AWS::IAM::Role``): AWS stores them
   as JSON documents, validated as ``PutRolePolicy`` validates; moto stored the Python dict, so
   ``GetRolePolicy`` answered its ``repr`` (not JSON) and nothing could evaluate the role.
@@ -154,6 +159,7 @@ def _install_cloudformation_models() -> None:
     if _cloudformation_installed is None:  # moto's CloudFormation is loaded now: patch it once
         _patch_cloudformation_template_size()
         _patch_cloudformation_no_value_in_lists()
+        _patch_cloudformation_condition_function()
     cfn_models.install(_cloudformation_endpoint)
     _cloudformation_installed = _cloudformation_endpoint
 
@@ -744,6 +750,29 @@ def _patch_cloudformation_no_value_in_lists() -> None:
         return original(resource_json, resources_map)
 
     parsing.clean_json = clean_json
+
+
+def _patch_cloudformation_condition_function() -> None:
+    """``{"Fn::Condition": name}`` (moto's reading of the YAML short form ``!Condition name``) in a
+    condition is the named condition, as ``{"Condition": name}`` is
+    (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-conditions.html)."""
+    from moto.cloudformation import parsing
+
+    original = parsing.parse_condition
+
+    def named(value: Any) -> Any:
+        if isinstance(value, dict) and list(value) == ["Fn::Condition"]:
+            return {"Condition": value["Fn::Condition"]}
+        return value
+
+    def parse_condition(condition: Any, resources_map: Any, condition_map: Any) -> Any:
+        if isinstance(condition, dict) and len(condition) == 1:
+            ((operator, values),) = condition.items()
+            if isinstance(values, list):
+                condition = {operator: [named(v) for v in values]}
+        return original(condition, resources_map, condition_map)
+
+    parsing.parse_condition = parse_condition
 
 
 def _patch_cloudformation_role_policies() -> None:

@@ -286,6 +286,10 @@ locals {
       actions   = ["dynamodb:UpdateItem"]
       resources = [local.ledger_arn]
     }
+    LedgerReadObject = { # a review stage's labels function reads the object before it sends it back
+      actions   = ["dynamodb:GetItem"]
+      resources = [local.ledger_arn]
+    }
   }
 
   # Intake reaches the chaining decision (dispatch -> ensure_job), which merges the output
@@ -298,9 +302,18 @@ locals {
     intake        = concat(local.chaining_statements, ["DropObjects", "QuarantineObjects", "DropList", "InputImages", "LedgerDrops"])
     job_events    = local.chaining_statements
     worker_events = ["LedgerCounters", "Notify"]
-    labels        = ["LiveLabels"]
-    reconcile     = concat(local.chaining_statements, ["GroundTruthQueues", "StopJobs"])
+    labels = concat(
+      ["LiveLabels"],
+      # a stage's labels function decides on each label (gtstream.stages.decide): it reads the
+      # config and, when rejected objects go back, the object (stage.tf)
+      local.is_stage ? ["ProjectConfig", "InstructionsList"] : [],
+      local.rejected_queue != null ? ["LedgerReadObject"] : [],
+    )
+    reconcile = concat(local.chaining_statements, ["GroundTruthQueues", "StopJobs"])
   }
+  # The functions that decide on a review stage's label - live (labels) or at a job end, which
+  # intake, job_events and reconcile may each process - send a rejected object to the rejected queue.
+  deciding_functions = ["intake", "job_events", "labels", "reconcile"]
   # Functions that may create a labeling job pass the Ground Truth role.
   passes_groundtruth_role = ["intake", "job_events", "reconcile"]
 }
@@ -351,9 +364,9 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
 
-  # A review stage's labels function sends each rejected object to the rejected queue (stage.tf).
+  # A review stage's deciding functions send each rejected object to the rejected queue (stage.tf).
   dynamic "statement" {
-    for_each = each.key == "labels" && local.rejected_queue != null ? [local.rejected_queue] : []
+    for_each = contains(local.deciding_functions, each.key) && local.rejected_queue != null ? [local.rejected_queue] : []
     content {
       sid       = "RejectedQueue"
       actions   = ["sqs:SendMessage"]
@@ -361,7 +374,7 @@ data "aws_iam_policy_document" "lambda" {
     }
   }
   dynamic "statement" {
-    for_each = each.key == "labels" && try(local.rejected_queue.kms_key_arn, null) != null ? [local.rejected_queue.kms_key_arn] : []
+    for_each = contains(local.deciding_functions, each.key) && try(local.rejected_queue.kms_key_arn, null) != null ? [local.rejected_queue.kms_key_arn] : []
     content {
       sid       = "RejectedQueueKey" # SendMessage to a queue encrypted with a customer managed key
       actions   = ["kms:Decrypt", "kms:GenerateDataKey"]

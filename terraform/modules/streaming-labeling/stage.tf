@@ -15,7 +15,10 @@ locals {
   stage_environment = merge(
     local.upstream_topic_arn == null ? {} : { UPSTREAM_OUTPUT_TOPIC_ARN = local.upstream_topic_arn },
     local.rejected_queue == null ? {} : { REJECTED_QUEUE_URL = local.rejected_queue.url },
+    var.stage.max_review_rounds == null ? {} : { MAX_REVIEW_ROUNDS = tostring(var.stage.max_review_rounds) },
   )
+  # A stage decides on its labels (gtstream.stages.decide): its labels function reads the config.
+  is_stage = local.upstream_topic_arn != null || local.rejected_queue != null
 }
 
 # Each label the upstream stage's jobs publish reaches this stage's intake queue as the output line

@@ -332,7 +332,7 @@ variable "alarms" {
 }
 
 variable "stage" {
-  description = "Review stages (docs/interfaces.md \"Stages\"): this project as a later stage of a chain of projects in the same account and region. upstream_output_topic_arn = the output topic of the stage that feeds this one (its labels arrive on this stage's intake queue; whether it is null must be known at plan time: the upstream module's output_topic_arn is); upstream_input_bucket_arn = that stage's input bucket, whose images/ the lines' source-ref name (this stage's Ground Truth role may read them), and upstream_kms_key_arn = that bucket's customer managed key, if it has one; rejected_queue = the intake queue (url, arn and, when it is encrypted with a customer managed key, kms_key_arn) where this stage's labels function sends the objects its review rejects (the upstream stage's, to relabel, or an adjustment stage's). {} (default): a first stage, none of this exists."
+  description = "Review stages (docs/interfaces.md \"Stages\"): this project as a later stage of a chain of projects in the same account and region. upstream_output_topic_arn = the output topic of the stage that feeds this one (its labels arrive on this stage's intake queue; whether it is null must be known at plan time: the upstream module's output_topic_arn is); upstream_input_bucket_arn = that stage's input bucket, whose images/ the lines' source-ref name (this stage's Ground Truth role may read them), and upstream_kms_key_arn = that bucket's customer managed key, if it has one; rejected_queue = the intake queue (url, arn and, when it is encrypted with a customer managed key, kms_key_arn) where this stage's functions send the objects its review rejects (the upstream stage's, to relabel, or an adjustment stage's); max_review_rounds = the labeling rounds an object of this stage gets when a later stage's review keeps rejecting it (MAX_REVIEW_ROUNDS, 1..100; null: the Lambdas' default, 3), so it is set on the stage that receives rejected objects. {} (default): a first stage, none of this exists."
   type = object({
     upstream_output_topic_arn = optional(string)
     upstream_input_bucket_arn = optional(string)
@@ -342,6 +342,7 @@ variable "stage" {
       arn         = string
       kms_key_arn = optional(string)
     }))
+    max_review_rounds = optional(number)
   })
   default  = {}
   nullable = false
@@ -373,5 +374,10 @@ variable "stage" {
   validation {
     condition     = try(var.stage.rejected_queue.kms_key_arn, null) == null || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/[a-zA-Z0-9-]+$", try(var.stage.rejected_queue.kms_key_arn, "-")))
     error_message = "stage.rejected_queue.kms_key_arn must be the KMS key ARN of that queue's customer managed key, like arn:aws:kms:us-east-1:123456789012:key/<id>, or left out."
+  }
+
+  validation {
+    condition     = try(var.stage.max_review_rounds, null) == null || try(var.stage.max_review_rounds >= 1 && var.stage.max_review_rounds <= 100 && floor(var.stage.max_review_rounds) == var.stage.max_review_rounds, false)
+    error_message = "stage.max_review_rounds must be a whole number from 1 to 100 (labeling rounds an object gets when a later review keeps rejecting it), or left out (3)."
   }
 }

@@ -104,10 +104,6 @@ across_variants = pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.n
 SDK_ONLY_MODULES = {
     "test_cli": "makes its own SDK deployment (gtlocal deploy) to test the CLI on it",
     "test_load": "the load bench's code path (bench.load.run_load), which makes its own SDK deployment",
-    "test_review_stages": (
-        "makes its own two SDK deployments wired as stages (gtlocal.deploy Stage.after), not the "
-        "one project this suite deploys; the Terraform and CloudFormation stage wiring is not exercised here"
-    ),
     "test_task_types": (
         "per task type, the job request and the emulator's output on one deployment: no resource or "
         "grant differs by task type, and test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam "

@@ -10,6 +10,9 @@ Fixtures:
 - ``deployment``: the behaviour suite's fixture, fed from the CloudFormation stack; the stacks
   are created once per test module and the project cleaned before each test
   (``gtlocal.testing.KeptDeployment``).
+- ``stages``: the two-stage scenario's fixture (behaviour/test_review_stages.py): that project and
+  a review stage ``<P>-verify`` stack pair wired to it by the stage parameters (created once per
+  test module, when first asked for), both cleaned, their project configs published.
 """
 
 from __future__ import annotations
@@ -24,11 +27,12 @@ import pytest
 from tests.iam_recording import recording
 
 from gtlocal.deploy import publish_project_config
-from gtlocal.testing import KeptDeployment, LocalCloud
+from gtlocal.testing import KeptDeployment, LocalCloud, clean_project
 
 # The behaviour suite's fixtures, so that its tests can run here against the stacks.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from behaviour.conftest import project, variant  # noqa: F401  # isort: skip
+from behaviour.test_review_stages import publish_stage_configs  # isort: skip
 
 from cfn_stacks import (  # isort: skip - this directory's helpers
     CODE_BUCKET,
@@ -86,3 +90,48 @@ def deployment(deployed: KeptDeployment) -> Iterator[dict[str, Any]]:
     publish_project_config(document)
     with recording(cloud, "cloudformation", document):  # the IAM coverage report
         yield document
+
+
+def _deployed(document: dict[str, Any]) -> bool:
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    try:
+        dynamodb.describe_table(TableName=document["ledger_table"])
+    except dynamodb.exceptions.ResourceNotFoundException:
+        return False  # the local cloud was reset meanwhile
+    return True
+
+
+@pytest.fixture(scope="module")
+def review_stacks() -> dict[str, dict[str, Any]]:
+    """The review stage's deployment document of this module, once its stacks exist."""
+    return {}
+
+
+@pytest.fixture
+def stages(
+    deployed: KeptDeployment, review_stacks: dict[str, dict[str, Any]]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The behaviour suite's stacks as stage 1 and a ``<P>-verify`` stack pair as its review stage
+    (fed by its output topic, rejected objects back to its intake queue), as a user wires them with
+    the labeling.yaml stage parameters; both behave as freshly created."""
+    first = deployed.clean()  # may reset the local cloud and create the stacks again
+    review = review_stacks.get("document")
+    if (
+        review is None
+        or not _deployed(review)
+        or review["stage"]["upstream_output_topic_arn"] != (first["topics"]["output"])
+    ):
+        review = deploy(
+            f"{first['project_prefix']}-verify",
+            PendingStaleSeconds="0",
+            LedgerDeletionProtection="false",
+            UpstreamOutputTopicArn=first["topics"]["output"],
+            UpstreamInputBucketArn=f"arn:aws:s3:::{first['buckets']['input']}",
+            RejectedQueueUrl=first["queues"]["intake"]["url"],
+            RejectedQueueArn=first["queues"]["intake"]["arn"],
+        )
+        review_stacks["document"] = review
+    else:
+        clean_project(deployed.cloud, review)
+    publish_stage_configs(first, review)
+    return first, dict(review)

@@ -22,6 +22,7 @@ from behaviour.test_limits import *  # noqa: F403
 from behaviour.test_live_labels import *  # noqa: F403
 from behaviour.test_quarantine_and_crash import *  # noqa: F403
 from behaviour.test_reconcile import *  # noqa: F403
+from behaviour.test_review_stages import *  # noqa: F403
 from behaviour.test_roll_over import *  # noqa: F403
 
 BEHAVIOUR_DIR = Path(__file__).resolve().parents[1] / "behaviour"

@@ -105,6 +105,28 @@ def test_cloudformation_creates_a_topic_policy_moto_has_no_model_for(cloud: Loca
     assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
 
 
+def test_cloudformation_evaluates_a_condition_named_in_a_condition(cloud: LocalCloud) -> None:
+    """``!Or [!Condition A, !Condition B]`` (YAML short form), as AWS evaluates it."""
+    template = """
+Parameters:
+  A: {Type: String, Default: ""}
+  B: {Type: String, Default: "b"}
+Conditions:
+  HasA: !Not [!Equals [!Ref A, ""]]
+  HasB: !Not [!Equals [!Ref B, ""]]
+  AOrB: !Or [!Condition HasA, !Condition HasB]
+  AAndB: !And [!Condition HasA, !Condition HasB]
+Resources:
+  Either: {Type: AWS::SNS::Topic, Condition: AOrB, Properties: {TopicName: either}}
+  Both: {Type: AWS::SNS::Topic, Condition: AAndB, Properties: {TopicName: both}}
+"""
+    cfn = boto3.client("cloudformation")
+    cfn.create_stack(StackName="conditions", TemplateBody=template)
+    cfn.get_waiter("stack_create_complete").wait(StackName="conditions", WaiterConfig={"Delay": 1})
+    topics = [t["TopicArn"].rsplit(":", 1)[1] for t in boto3.client("sns").list_topics()["Topics"]]
+    assert topics == ["either"]
+
+
 def _queue(sqs: Any, name: str, **attributes: str) -> tuple[str, str]:
     url: str = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     arn: str = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

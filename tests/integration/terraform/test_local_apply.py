@@ -24,7 +24,11 @@ from typing import Any
 import boto3
 import pytest
 from tests.iam_recording import recording
-from tests.stage_wiring import assert_first_stage_has_no_stage_wiring, prove_review_stage_wiring
+from tests.stage_wiring import (
+    DECIDING_FUNCTIONS,
+    assert_first_stage_has_no_stage_wiring,
+    prove_review_stage_wiring,
+)
 
 from gtcontract.deployment import Deployment
 from gtlocal.deploy import TOPIC_POLICY_ACTIONS
@@ -39,7 +43,8 @@ PREFIX = "tf"
 pytestmark = pytest.mark.timeout(1500)
 BEHAVIOUR_DIR = ROOT / "tests" / "integration" / "behaviour"
 # The fixtures a scenario may take besides its parametrized arguments.
-SCENARIO_FIXTURES = ("project", "monkeypatch", "capsys", "tmp_path")
+# ``stages``: the two-stage scenario's (behaviour/test_review_stages.py), given here.
+SCENARIO_FIXTURES = ("project", "monkeypatch", "capsys", "tmp_path", "local_cloud", "stages")
 
 
 @pytest.fixture(scope="module")
@@ -281,7 +286,26 @@ def test_the_review_stage_is_fed_by_the_first_one_under_the_strict_local_cloud(
     # The review stage's grants on the first stage's key, as the module gives them.
     key = first["lambda_environment"]["OUTPUT_KMS_KEY_ID"]
     assert statement_of(review["groundtruth_role_arn"], "UpstreamKey")["Resource"] == key
-    assert statement_of(review["lambda_roles"]["labels"], "RejectedQueueKey")["Resource"] == key
+    for function in DECIDING_FUNCTIONS:
+        assert statement_of(review["lambda_roles"][function], "RejectedQueueKey")["Resource"] == key
+
+
+@pytest.fixture
+def stages(applied: dict[str, Any], local_cloud: LocalCloud) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two-stage scenario's stages (behaviour/test_review_stages.py) on the example's two:
+    module labeling and module verify, cleaned, their project configs published."""
+    from behaviour.test_review_stages import publish_stage_configs
+
+    pair = []
+    for key in ("deployment", "review"):
+        document = copy.deepcopy(applied[key])
+        document["lambda_environment"]["PENDING_STALE_SECONDS"] = "0"  # as the SDK fixture does
+        for left in clean_project(local_cloud, document, strict=False):
+            print(f"\nnot emptied: {left}")
+        pair.append(document)
+    label, verify = pair
+    publish_stage_configs(label, verify)
+    return label, verify
 
 
 def statement_of(role_arn: str, sid: str) -> dict[str, Any]:
@@ -355,6 +379,22 @@ def iam_of(document: dict[str, Any], prefix: str, upstream: str | None = None) -
     }
 
 
+def with_shared_instructions(iam: dict[str, Any]) -> dict[str, Any]:
+    """A review stage's IAM from the SDK deployment, which gives each stage its own instructions
+    bucket (``config/project.json``), as if its config were where examples/local and the stacks put
+    it: in the first stage's bucket, ``config/<P>-verify/project.json``. Where the config lives is the
+    deployment's choice; the statements that read it are the same."""
+    own = "arn:aws:s3:::<P>-<account>-instructions"
+    shared = "arn:aws:s3:::<U>-<account>-instructions"
+    text = json.dumps(iam).replace(f"{own}/config/project.json", f"{shared}/config/<U>-verify/project.json")
+    moved = json.loads(text.replace(own, shared))
+    for documents in moved.values():
+        for document in documents.values():
+            for statement in document.values():
+                statement["Resource"] = sorted(statement["Resource"])
+    return dict(moved)
+
+
 def without(iam: dict[str, Any], sids: set[str]) -> dict[str, Any]:
     return {
         role: {name: {k: v for k, v in doc.items() if k not in sids} for name, doc in docs.items()}
@@ -369,9 +409,9 @@ def test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam(
     sys.path.insert(0, str(ROOT / "tests" / "integration" / "cloudformation"))
     import cfn_stacks
 
-    from gtlocal.deploy import deploy_project
+    from gtlocal.deploy import Stage, deploy_project
 
-    # Given the three deployments side by side in one local cloud
+    # Given the three deployments side by side in one local cloud, each with a review stage
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=cfn_stacks.CODE_BUCKET)
     s3.put_object(Bucket=cfn_stacks.CODE_BUCKET, Key=cfn_stacks.CODE_KEY, Body=cfn_stacks.lambda_package())
@@ -406,6 +446,7 @@ def test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam(
         f"{CFN_PREFIX}-labeling", local_cloud.region
     )
     sdk = deploy_project(SDK_PREFIX, region=local_cloud.region)
+    sdk_review = deploy_project(f"{SDK_PREFIX}-verify", region=local_cloud.region, stage=Stage.after(sdk))
 
     # When each one's IAM is read back and its names are replaced by placeholders
     terraform = iam_of(applied["deployment"], PREFIX)
@@ -430,14 +471,19 @@ def test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam(
     for role, documents in terraform.items():
         (policy,) = [doc for name, doc in documents.items() if name != "trust"]
         assert policy["ProjectKey"]["Resource"] == [key], role
-    # The review stages grant the same (the SDK deployment's stages: gtlocal.deploy, not compared here)
+    # The review stages grant the same, statement for statement: Terraform's (but for the statements
+    # of the customer managed keys), the stack pair's and the SDK deployment's (Stage.after)
     review = iam_of(applied["review"], f"{PREFIX}-verify", upstream=PREFIX)
     policies = {role: next(d for n, d in docs.items() if n != "trust") for role, docs in review.items()}
     assert {"UpstreamImages", "UpstreamKey"} <= set(policies["groundtruth"])
-    assert {"RejectedQueue", "RejectedQueueKey"} <= set(policies["labels"])
-    assert without(review, KMS_ONLY_SIDS | STAGE_KMS_SIDS) == iam_of(
-        review_stack, f"{CFN_PREFIX}-verify", upstream=CFN_PREFIX
-    )
+    for function in DECIDING_FUNCTIONS:
+        assert {"RejectedQueue", "RejectedQueueKey"} <= set(policies[function]), function
+    assert {"LedgerReadObject", "ProjectConfig", "InstructionsList"} <= set(policies["labels"])
+    assert not {"RejectedQueue", "RejectedQueueKey"} & set(policies["worker_events"])
+    review_cloudformation = iam_of(review_stack, f"{CFN_PREFIX}-verify", upstream=CFN_PREFIX)
+    assert without(review, KMS_ONLY_SIDS | STAGE_KMS_SIDS) == review_cloudformation
+    sdk_review_iam = iam_of(sdk_review, f"{SDK_PREFIX}-verify", upstream=SDK_PREFIX)
+    assert with_shared_instructions(sdk_review_iam) == review_cloudformation
     # ...and gtctl finds the SDK deployment by its prefix, as it finds the others (its Lambdas).
     from click.testing import CliRunner
 
@@ -525,7 +571,7 @@ def test_behaviour_on_terraform_deployment(
         kwargs = {"project": given_project(deployment, local_cloud, variant), **arguments}
         for name in set(wanted) - set(kwargs):
             kwargs[name] = request.getfixturevalue(name)
-        scenario(**kwargs)
+        scenario(**{name: value for name, value in kwargs.items() if name in wanted})
 
 
 @pytest.mark.timeout(1200)  # a CodeBuild run (the first one of a fresh clone makes the build image)

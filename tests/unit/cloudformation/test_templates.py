@@ -430,7 +430,7 @@ def test_a_review_stage_gets_its_upstream_topic_raw_and_exactly_its_stage_grants
         ),
         "UpstreamKey": ("HasUpstreamKey", "kms:Decrypt", {"Ref": "UpstreamKmsKeyArn"}),
     }
-    assert stage_statements("LabelsRole") == {
+    rejected = {
         "RejectedQueue": ("HasRejectedQueue", "sqs:SendMessage", {"Ref": "RejectedQueueArn"}),
         "RejectedQueueKey": (
             "HasRejectedQueueKey",
@@ -438,8 +438,22 @@ def test_a_review_stage_gets_its_upstream_topic_raw_and_exactly_its_stage_grants
             {"Ref": "RejectedQueueKmsKeyArn"},
         ),
     }
-    for role in ("IntakeRole", "JobEventsRole", "WorkerEventsRole", "ReconcileRole"):
-        assert stage_statements(role) == {}, role
+    # The functions that decide on a label (labels live; intake, job_events, reconcile at a job
+    # end: gtstream.stages.decide) may send a rejected object; the labels function also reads the
+    # config (a stage) and the object (when rejected objects go back).
+    instructions = "arn:${AWS::Partition}:s3:::${InstructionBucketName}"
+    assert stage_statements("LabelsRole") == {
+        **rejected,
+        "ProjectConfig": ("IsStage", "s3:GetObject", {"Fn::Sub": f"{instructions}/${{ProjectConfigKey}}"}),
+        "InstructionsList": ("IsStage", "s3:ListBucket", {"Fn::Sub": instructions}),
+        "LedgerReadObject": ("HasRejectedQueue", "dynamodb:GetItem", {"Fn::GetAtt": ["LedgerTable", "Arn"]}),
+    }
+    assert conditions["IsStage"] == {
+        "Fn::Or": [{"Condition": "HasUpstreamTopic"}, {"Condition": "HasRejectedQueue"}]
+    }
+    for role in ("IntakeRole", "JobEventsRole", "ReconcileRole"):
+        assert stage_statements(role) == rejected, role
+    assert stage_statements("WorkerEventsRole") == {}
     for function in resources(template, "AWS::Lambda::Function").values():
         variables = function["Properties"]["Environment"]["Variables"]
         assert variables["UPSTREAM_OUTPUT_TOPIC_ARN"] == {
@@ -447,6 +461,9 @@ def test_a_review_stage_gets_its_upstream_topic_raw_and_exactly_its_stage_grants
         }
         assert variables["REJECTED_QUEUE_URL"] == {
             "Fn::If": ["HasRejectedQueue", {"Ref": "RejectedQueueUrl"}, {"Ref": "AWS::NoValue"}]
+        }
+        assert variables["MAX_REVIEW_ROUNDS"] == {
+            "Fn::If": ["HasMaxReviewRounds", {"Ref": "MaxReviewRounds"}, {"Ref": "AWS::NoValue"}]
         }
 
 

@@ -145,7 +145,7 @@ def test_the_sdk_deployment_wires_a_stage_with_least_privilege(aws: None) -> Non
             "Attributes"
         ]["Policy"]
     )
-    [upstream] = [s for s in _allows(policy) if s["Sid"] == "AllowUpstreamStageTopic"]
+    [upstream] = [s for s in _allows(policy) if s["Sid"] == "AllowUpstreamOutputTopic"]
     assert upstream["Condition"] == {"ArnEquals": {"aws:SourceArn": up["topics"]["output"]}}
     # The functions that decide may send to the rejected queue (that queue only); the labels
     # function reads the object and the config; Ground Truth reads the upstream's images.
@@ -166,7 +166,7 @@ def test_the_sdk_deployment_wires_a_stage_with_least_privilege(aws: None) -> Non
     gt = iam.get_role_policy(
         RoleName=down["groundtruth_role_arn"].rsplit("/", 1)[1], PolicyName="groundtruth-streaming"
     )
-    [images] = [s for s in _allows(gt["PolicyDocument"]) if s["Sid"] == "UpstreamStageImages"]
+    [images] = [s for s in _allows(gt["PolicyDocument"]) if s["Sid"] == "UpstreamImages"]
     assert images["Resource"] == [f"arn:aws:s3:::{up['buckets']['input']}/images/*"]
     # A project of one stage is wired as before: no stage statement anywhere.
     plain = iam.get_role_policy(

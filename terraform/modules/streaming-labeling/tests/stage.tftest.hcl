@@ -89,18 +89,21 @@ run "review_stage_is_wired_to_its_upstream" {
     error_message = "the Ground Truth role reads exactly the upstream images/ (and decrypts them with the upstream key)"
   }
   assert {
-    condition = {
-      for st in data.aws_iam_policy_document.lambda["labels"].statement : st.sid => [st.actions, st.resources] if startswith(st.sid, "Rejected")
+    condition = alltrue([for k in ["intake", "job_events", "labels", "reconcile"] : {
+      for st in data.aws_iam_policy_document.lambda[k].statement : st.sid => [st.actions, st.resources] if startswith(st.sid, "Rejected")
       } == {
       RejectedQueue    = [toset(["sqs:SendMessage"]), toset(["arn:aws:sqs:us-east-1:123456789012:Pets-Demo-intake"])]
       RejectedQueueKey = [toset(["kms:Decrypt", "kms:GenerateDataKey"]), toset(["arn:aws:kms:us-east-1:123456789012:key/99999999-2222-3333-4444-555555555555"])]
-    }
-    error_message = "the labels role sends to the rejected queue (with its key)"
+    }])
+    error_message = "the deciding functions (labels live, intake/job_events/reconcile at a job end) send to the rejected queue (with its key)"
   }
   assert {
-    condition = alltrue([for k in ["intake", "job_events", "worker_events", "reconcile"] :
-    length(setintersection(toset([for st in data.aws_iam_policy_document.lambda[k].statement : st.sid]), ["RejectedQueue", "RejectedQueueKey"])) == 0])
-    error_message = "only the labels function sends rejected objects"
+    condition     = length(setintersection(toset([for st in data.aws_iam_policy_document.lambda["worker_events"].statement : st.sid]), ["RejectedQueue", "RejectedQueueKey"])) == 0
+    error_message = "worker_events decides nothing and sends no rejected object"
+  }
+  assert {
+    condition     = length(setintersection(toset([for st in data.aws_iam_policy_document.lambda["labels"].statement : st.sid]), ["LedgerReadObject", "ProjectConfig", "InstructionsList"])) == 3
+    error_message = "a review stage's labels function reads the config and the object it sends back"
   }
   assert {
     condition = (
@@ -197,4 +200,27 @@ run "rejects_upstream_topic_of_another_account" {
     stage = { upstream_output_topic_arn = "arn:aws:sns:us-east-1:210987654321:Pets-Demo-gt-output" }
   }
   expect_failures = [aws_sns_topic_subscription.upstream]
+}
+
+run "max_review_rounds_reaches_every_function" {
+  command = plan
+  variables {
+    stage = { max_review_rounds = 5 }
+  }
+  assert {
+    condition     = alltrue([for f in aws_lambda_function.this : f.environment[0].variables.MAX_REVIEW_ROUNDS == "5"])
+    error_message = "stage.max_review_rounds is every function's MAX_REVIEW_ROUNDS"
+  }
+  assert {
+    condition     = length(setintersection(toset([for st in data.aws_iam_policy_document.lambda["labels"].statement : st.sid]), ["LedgerReadObject", "ProjectConfig", "InstructionsList", "RejectedQueue"])) == 0
+    error_message = "a stage that only receives rejected objects decides nothing: no stage grant"
+  }
+}
+
+run "rejects_max_review_rounds_out_of_range" {
+  command = plan
+  variables {
+    stage = { max_review_rounds = 0 }
+  }
+  expect_failures = [var.stage]
 }
