@@ -169,7 +169,9 @@ def clean_project(cloud: LocalCloud, deployment: dict[str, Any], *, strict: bool
     its instructions bucket; every ledger item; the messages of its queues, their DLQs and every
     other SQS queue subscribed to its topics (e.g. a test's notification queue); the emulator's
     ``GroundTruth-<job>`` queues of its jobs and their subscriptions to its input topic; the
-    emulator's jobs, clock and settings (``control.reset()``, which is not per project).
+    emulator's jobs, clock and settings (``control.reset()``, which is not per project); the warm
+    execution environments of its functions in this process (the runner's in-process handlers: a
+    project config cached from before the clean).
     Kept: the resources themselves, their settings and the deployment's own subscriptions, and
     the artifacts bucket (its objects may be deployed ones, e.g. the publisher script).
 
@@ -221,6 +223,12 @@ def clean_project(cloud: LocalCloud, deployment: dict[str, Any], *, strict: bool
     for url in sqs.list_queues(QueueNamePrefix=ground_truth).get("QueueUrls", []):
         sqs.delete_queue(QueueUrl=url)
     cloud.control.reset()
+    # Its functions start cold, as freshly deployed ones: no project config cached from before.
+    from gtcontract import names
+    from gtstream.handlers.common import forget_environments
+
+    prefix = deployment["project_prefix"]
+    forget_environments({names.function_name(prefix, kind) for kind in names.FUNCTION_KINDS})
     return left
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -49,6 +49,18 @@ def deps() -> Deps:
             built.metrics = PowertoolsMetrics()
             _deps[key] = built
         return _deps[key]
+
+
+def forget_environments(function_names: Collection[str]) -> int:
+    """Drop this process's warm execution environments (``Deps``, with the project config they
+    cache for a minute) of ``function_names``: their next invocation is a cold start, as after a
+    deployment (lambda/latest/dg/lambda-runtime-environment.html). For a local cloud that calls the
+    handlers in process (``gtlocal.testing.clean_project``); returns how many were dropped."""
+    with _lock:
+        stale = [key for key in _deps if key[0] in function_names]
+        for key in stale:
+            del _deps[key]
+    return len(stale)
 
 
 def init(*modules: str, read_config: bool = False) -> None:

@@ -90,3 +90,26 @@ def test_create_request_declares_content_classifiers_only_from_the_config() -> N
         "ContentClassifiers": ["FreeOfPersonallyIdentifiableInformation"]
     }
     assert declared["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"].endswith("input.manifest")
+
+
+def test_forgotten_environments_start_cold_and_the_others_stay_warm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``forget_environments`` (``gtlocal.testing.clean_project``): the next invocation of a
+    forgotten function builds new ``Deps`` (no project config cached from before), another
+    function keeps its warm ones."""
+    from gtstream_world import ENV
+
+    from gtstream.handlers import common
+
+    monkeypatch.setattr(common, "_deps", {})
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    warm = {}
+    for function in ("cats-intake", "cats-review-intake"):
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", function)
+        warm[function] = common.deps()
+        assert common.deps() is warm[function]  # warm: the same environment
+    assert common.forget_environments({"cats-intake"}) == 1
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "cats-intake")
+    assert common.deps() is not warm["cats-intake"]
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "cats-review-intake")
+    assert common.deps() is warm["cats-review-intake"]
