@@ -33,11 +33,9 @@ from tests.documented_outputs import label_shape_problems
 from gtcontract import task_template
 from gtcontract.project_config import TASK_TYPES
 from gtlocal.deploy import Stage, deploy_project
-from gtlocal.runner import run_until_idle
 from gtlocal.testing import LocalCloud, clean_project, reset_local_cloud
 
 from .conftest import INITIALIZING_SECONDS, Project, image_bytes
-from .test_review_stages import _run
 from .test_task_types import ATTRIBUTES, SIZES, check_label, job_template, output_lines, publish, read_s3
 
 HOUR = 3600
@@ -119,10 +117,11 @@ def test_each_review_type_reviews_a_stage_expires_and_chains_with_its_reviews_ke
     # ... two images of different sizes dropped in stage 1 and labeled there
     for seed, size in enumerate(SIZES):
         label.drop(f"review/{seed}.png", image_bytes(seed, size, "PNG"))
-    _run(label, review)
+    label.run()
     label.start_job_running(1)
     assert cloud.control.workforce(label.job_name(1), label=2)["labeled"] == 2
-    _run(label, review)
+    label.run()  # stage 1 records its labels
+    review.run()  # stage 2 takes stage 1's output lines (its intake queue, subscribed): its job is created
     review.start_job_running(1)
 
     # Then stage 2's job is the review type's: built-in Lambdas, its attribute, its template
@@ -145,7 +144,7 @@ def test_each_review_type_reviews_a_stage_expires_and_chains_with_its_reviews_ke
     assert cloud.control.workforce(review.job_name(1), label=1)["labeled"] == 1
     [done] = [line for line in output_lines(review, 1) if attr in line]
     _check_review(review, review_type, attr, done, review_categories, reviewed)
-    _run(label, review)
+    review.run()
     # Then stage 2 records the verdict of its rule
     answer = done[f"{attr}-metadata"].get("class-name") or done[f"{attr}-metadata"]["adjustment-status"]
     verdict = "accepted" if answer in rule["accept"] else "rejected"
@@ -157,8 +156,7 @@ def test_each_review_type_reviews_a_stage_expires_and_chains_with_its_reviews_ke
     settings = cloud.control.settings()
     cloud.control.advance_clock(settings["job_expiry_seconds"] + HOUR)
     assert cloud.control.job(review.job_name(1))["status"] == settings["expiry_status"]
-    _run(label, review)
-    run_until_idle(review.deployment, reconcile=True)
+    review.run(reconcile=True)
 
     # Then stage 2 chains exactly once: the earlier review kept as it was, the other image re-offered
     assert [job for job in review.jobs() if job.startswith(f"{review.prefix}-")] == [
