@@ -51,16 +51,16 @@ def deps() -> Deps:
         return _deps[key]
 
 
-def forget_environments(function_names: Collection[str]) -> int:
-    """Drop this process's warm execution environments (``Deps``, with the project config they
-    cache for a minute) of ``function_names``: their next invocation is a cold start, as after a
-    deployment (lambda/latest/dg/lambda-runtime-environment.html). For a local cloud that calls the
-    handlers in process (``gtlocal.testing.clean_project``); returns how many were dropped."""
+def forget_project_configs(function_names: Collection[str]) -> int:
+    """Forget the project config that this process's warm environments of ``function_names``
+    cache (for a minute): their next invocation reads the published one, as a freshly deployed
+    function would. The clients stay warm. For a local cloud that calls the handlers in process
+    (``gtlocal.testing.clean_project``); returns how many environments it touched."""
     with _lock:
-        stale = [key for key in _deps if key[0] in function_names]
-        for key in stale:
-            del _deps[key]
-    return len(stale)
+        warm = [runtime for key, runtime in _deps.items() if key[0] in function_names]
+    for runtime in warm:
+        runtime.forget_project_config()
+    return len(warm)
 
 
 def init(*modules: str, read_config: bool = False) -> None:
