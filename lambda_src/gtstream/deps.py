@@ -57,6 +57,10 @@ class Deps:
             clients=clients,
         )
 
+    def forget_project_config(self) -> None:
+        """The next ``project_config()`` reads the published config again."""
+        self._config_cache = None
+
     def project_config(self, *, fresh: bool = False) -> ProjectConfig | None:
         """The published project config; None when not published yet. Invalid -> ProjectConfigError."""
         if (

@@ -169,7 +169,9 @@ def clean_project(cloud: LocalCloud, deployment: dict[str, Any], *, strict: bool
     its instructions bucket; every ledger item; the messages of its queues, their DLQs and every
     other SQS queue subscribed to its topics (e.g. a test's notification queue); the emulator's
     ``GroundTruth-<job>`` queues of its jobs and their subscriptions to its input topic; the
-    emulator's jobs, clock and settings (``control.reset()``, which is not per project).
+    emulator's jobs, clock and settings (``control.reset()``, which is not per project); the project
+    config its functions' warm execution environments in this process cache (the runner's
+    in-process handlers: ``gtstream.handlers.common.forget_project_configs``).
     Kept: the resources themselves, their settings and the deployment's own subscriptions, and
     the artifacts bucket (its objects may be deployed ones, e.g. the publisher script).
 
@@ -221,6 +223,12 @@ def clean_project(cloud: LocalCloud, deployment: dict[str, Any], *, strict: bool
     for url in sqs.list_queues(QueueNamePrefix=ground_truth).get("QueueUrls", []):
         sqs.delete_queue(QueueUrl=url)
     cloud.control.reset()
+    # Its functions read the published config as freshly deployed ones do: none cached from before.
+    from gtcontract import names
+    from gtstream.handlers.common import forget_project_configs
+
+    prefix = deployment["project_prefix"]
+    forget_project_configs({names.function_name(prefix, kind) for kind in names.FUNCTION_KINDS})
     return left
 
 

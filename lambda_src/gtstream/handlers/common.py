@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -49,6 +49,18 @@ def deps() -> Deps:
             built.metrics = PowertoolsMetrics()
             _deps[key] = built
         return _deps[key]
+
+
+def forget_project_configs(function_names: Collection[str]) -> int:
+    """Forget the project config that this process's warm environments of ``function_names``
+    cache (for a minute): their next invocation reads the published one, as a freshly deployed
+    function would. The clients stay warm. For a local cloud that calls the handlers in process
+    (``gtlocal.testing.clean_project``); returns how many environments it touched."""
+    with _lock:
+        warm = [runtime for key, runtime in _deps.items() if key[0] in function_names]
+    for runtime in warm:
+        runtime.forget_project_config()
+    return len(warm)
 
 
 def init(*modules: str, read_config: bool = False) -> None:

@@ -104,6 +104,11 @@ across_variants = pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.n
 SDK_ONLY_MODULES = {
     "test_cli": "makes its own SDK deployment (gtlocal deploy) to test the CLI on it",
     "test_load": "the load bench's code path (bench.load.run_load), which makes its own SDK deployment",
+    "test_review_task_types": (
+        "per review task type, its stage job and the emulator's output on one SDK stage pair: no resource "
+        "or grant differs by task type, and test_review_stages proves the stage grants on the SDK, "
+        "Terraform and CloudFormation deployments"
+    ),
     "test_task_types": (
         "per task type, the job request and the emulator's output on one deployment: no resource or "
         "grant differs by task type, and test_terraform_cloudformation_and_the_sdk_deploy_the_same_iam "

@@ -53,15 +53,17 @@ ATTRIBUTES = {
 SIZES = [(96, 64), (40, 72)]  # distinct image sizes: boxes and masks follow each image's own
 
 
-def publish(project: Project, tmp_path: Path, task_type: str) -> dict[str, Any]:
-    """The instructions repository set to ``task_type``, published by the pipeline's publisher."""
+def publish(project: Project, tmp_path: Path, task_type: str, **fields: Any) -> dict[str, Any]:
+    """The instructions repository set to ``task_type`` (and ``fields`` of its project.json: a
+    review type's ``label_attribute_name``, ``categories``, ``audit_label_attribute_name``,
+    ``review``), published by the pipeline's publisher."""
     sys.path.insert(0, str(ROOT / "scripts"))
     import publish_instructions as pub
 
-    source = tmp_path / "instructions"
+    source = tmp_path / f"instructions-{project.prefix}"
     shutil.copytree(ROOT / "instructions", source)
     spec = json.loads((source / "project.json").read_text())
-    spec.update(task_type=task_type, label_attribute_name=ATTRIBUTES[task_type])
+    spec.update({"task_type": task_type, "label_attribute_name": ATTRIBUTES.get(task_type), **fields})
     (source / "project.json").write_text(json.dumps(spec))
     document = project.deployment
     team = f"arn:aws:sagemaker:{document['region']}:{document['account_id']}:workteam/private-crowd/test-team"
@@ -89,6 +91,21 @@ def output_lines(project: Project, index: int) -> list[dict[str, Any]]:
     desc = sm.describe_labeling_job(LabelingJobName=project.job_name(index))
     body = read_s3(project, desc["LabelingJobOutput"]["OutputDatasetS3Uri"])
     return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+def job_template(project: Project, index: int, task_type: str, attr: str) -> str:
+    """The template of the project's job ``index``, once its request is checked to be the task
+    type's: the built-in Lambdas of the region and the label attribute ``attr``."""
+    sm = boto3.client("sagemaker", region_name=project.deployment["region"])
+    desc = sm.describe_labeling_job(LabelingJobName=project.job_name(index))
+    human = desc["HumanTaskConfig"]
+    suffix = TASK_TYPES[task_type].builtin_suffix
+    assert human["PreHumanTaskLambdaArn"].endswith(f":function:PRE-{suffix}")
+    assert human["AnnotationConsolidationConfig"]["AnnotationConsolidationLambdaArn"].endswith(
+        f":function:ACS-{suffix}"
+    )
+    assert desc["LabelAttributeName"] == attr
+    return read_s3(project, human["UiConfig"]["UiTemplateS3Uri"]).decode()
 
 
 def check_label(project: Project, task_type: str, line: dict[str, Any], categories: list[str]) -> None:
@@ -130,15 +147,7 @@ def test_each_task_type_is_labeled_expired_and_chained_with_its_labels_kept(
 
     # Then the job is the type's: built-in Lambdas of the region, its attribute, its template
     sm = boto3.client("sagemaker", region_name=project.deployment["region"])
-    desc = sm.describe_labeling_job(LabelingJobName=project.job_name(1))
-    human = desc["HumanTaskConfig"]
-    suffix = TASK_TYPES[task_type].builtin_suffix
-    assert human["PreHumanTaskLambdaArn"].endswith(f":function:PRE-{suffix}")
-    assert human["AnnotationConsolidationConfig"]["AnnotationConsolidationLambdaArn"].endswith(
-        f":function:ACS-{suffix}"
-    )
-    assert desc["LabelAttributeName"] == attr
-    template = read_s3(project, human["UiConfig"]["UiTemplateS3Uri"]).decode()
+    template = job_template(project, 1, task_type, attr)
     rendered = task_template.render_task(
         template, task_template.sample_task_input("s3://b/a.png", categories)
     )

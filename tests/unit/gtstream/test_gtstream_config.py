@@ -90,3 +90,35 @@ def test_create_request_declares_content_classifiers_only_from_the_config() -> N
         "ContentClassifiers": ["FreeOfPersonallyIdentifiableInformation"]
     }
     assert declared["InputConfig"]["DataSource"]["S3DataSource"]["ManifestS3Uri"].endswith("input.manifest")
+
+
+def test_forgotten_project_configs_are_read_again_and_the_others_stay_cached(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``forget_project_configs`` (``gtlocal.testing.clean_project``): a forgotten function's next
+    read gets the config published since (e.g. another reviewed attribute), before the minute of
+    its cache is over; another function keeps its cached config, and each its warm clients."""
+    from gtstream_world import ENV
+
+    from gtstream.handlers import common
+
+    published = [config(version="v1")]
+    monkeypatch.setattr(common, "_deps", {})
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    warm = {}
+    for function in ("cats-intake", "cats-review-intake"):
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", function)
+        warm[function] = common.deps()
+        monkeypatch.setattr(warm[function].store, "get_json", lambda uri: published[-1])
+        project = warm[function].project_config()
+        assert project is not None and project.version == "v1"
+    published.append(config(version="v2"))
+    assert common.forget_project_configs({"cats-intake"}) == 1
+    versions = {}
+    for function in warm:
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", function)
+        assert common.deps() is warm[function]  # the same warm environment
+        project = common.deps().project_config()
+        versions[function] = project.version if project else None
+    assert versions == {"cats-intake": "v2", "cats-review-intake": "v1"}
