@@ -105,15 +105,17 @@ def audit_stages(aws: Aws, stages: list[Deployment]) -> StagesAudit:
     result.quarantined = first.quarantined
     result.lost, result.lost_keys = first.lost, dict(first.lost_keys)
     objects, active, depth = [], [], []
-    for dep in stages:
+    drops: dict[str, dict[str, Any]] = {}
+    for index, dep in enumerate(stages):
         reader = LedgerReader(aws, dep)
         items = reader.items_by_kind()
+        if index == 0:  # the drops are the first stage's: read with its objects, in the same scan
+            drops = {i["pk"][len("DROP#") :]: i for i in items["DROP"]}
         objects.append({str(i.get("object_id") or i["pk"][4:]): i for i in items["OBJ"]})
         project = reader.project()
         running = audits.active_job_status(aws, project.get("active_job")) in ACTIVE_JOB_STATUSES
         active.append(running)
         depth.append(None if running else audits.chain_depth_reason(project, dep.settings.max_chain_depth))
-    drops = {i["pk"][len("DROP#") :]: i for i in LedgerReader(aws, stages[0]).items_by_kind()["DROP"]}
     for key in sorted(set(drops) - set(first.quarantined_keys) - set(first.lost_keys)):
         object_id = str(drops[key].get("object_id"))
         end = _end(object_id, stages, objects, active, depth)
