@@ -212,10 +212,7 @@ def status_of_stages(state: State, stages: list[Deployment], as_json: bool, audi
                 f"[magenta]held back by a limit[/] {checked.held_back}  "
                 f"[cyan]in progress[/] {checked.in_progress}  [bold]lost[/] {checked.lost}"
             )
-            for reason, count in sorted(checked.held_back_reasons.items()):
-                console.print(f"  held back x{count}: {reason}")
-            for key, why in sorted(checked.lost_keys.items()):
-                console.print(f"  [red]lost[/] {key}: {why}")
+            render_reasons(console, {"held back": checked.held_back_reasons}, checked.lost_keys)
     if checked is not None and checked.lost:
         raise CliError(f"{checked.lost} dropped file(s) lost: {', '.join(sorted(checked.lost_keys)[:10])}")
 
@@ -227,11 +224,19 @@ def render_audit(result: Any, console: Console) -> None:
         f"[magenta]held back by a limit[/] {result.held_back} (failed {result.failed})  "
         f"[bold]lost[/] {result.lost}"
     )
-    for reason, count in sorted(result.quarantine_reasons.items()):
-        console.print(f"  quarantined x{count}: {reason}")
-    for reason, count in sorted(result.held_back_reasons.items()):
-        console.print(f"  held back x{count}: {reason}")
-    for key, why in sorted(result.lost_keys.items()):
+    render_reasons(
+        console,
+        {"quarantined": result.quarantine_reasons, "held back": result.held_back_reasons},
+        result.lost_keys,
+    )
+
+
+def render_reasons(console: Console, counted: dict[str, dict[str, int]], lost_keys: dict[str, str]) -> None:
+    """An audit's reasons: ``counted`` (outcome -> reason -> count) in that order, then each lost key."""
+    for outcome, reasons in counted.items():
+        for reason, count in sorted(reasons.items()):
+            console.print(f"  {outcome} x{count}: {reason}")
+    for key, why in sorted(lost_keys.items()):
         console.print(f"  [red]lost[/] {key}: {why}")
 
 
