@@ -1,11 +1,12 @@
 """Lambda performance side by side with a bare reference (issue 11).
 
 - ``lambda-intake`` (the local cloud, ``gtlocal serve``): intake of N dropped images (N = 200, 1,000,
-  10,000; ``BENCH_INTAKE_SIZES``) in SQS-sized batches of 10 -- ``gtstream.intake.process_drop`` per
-  image, ``dispatch`` per batch, a job InProgress -- against a bare loop doing only the physical
-  minimum per image (S3 GetObject + S3 PutObject + 1/10 of an SNS PublishBatch) on the same drops;
-  the requests per image by operation; a trickle (batches of one) p50/p99; a cold Lambda's first
-  call against its second (fresh interpreter; the handler import, i.e. the init phase, apart).
+  10,000; ``BENCH_INTAKE_SIZES``) in SQS-sized batches of 10 -- ``gtstream.intake.process`` per
+  image, ``dispatch`` per batch (as the handler does), a job InProgress -- against a bare loop
+  doing only the physical minimum per image (S3 GetObject + S3 PutObject + 1/10 of an SNS
+  PublishBatch) on the same drops; the requests per image by operation; a trickle (batches of
+  one) p50/p99; a cold Lambda's first call against its second (fresh interpreter; the handler
+  import, i.e. the init phase, apart).
   The local cloud has no job of ours InProgress without a whole deployment: DescribeLabelingJob
   is sent for real (the emulator answers "no such job") and the answer taken as InProgress.
 - ``lambda-job-end``: a job end of N objects (10^4, 10^5, 10^6; ``BENCH_JOB_END_SIZES``): the
@@ -144,12 +145,12 @@ class _Counts:
 
 
 def _ours(deps: Any, keys: list[str], batch: int = BATCH) -> list[float]:
-    from gtstream.intake import Drop, dispatch, process_drop
+    from gtstream.intake import Drop, dispatch, process
 
     seconds = []
     for start in range(0, len(keys), batch):
         began = time.perf_counter()
-        outcomes = [process_drop(deps, Drop(f"{PREFIX}-drop", key)) for key in keys[start : start + batch]]
+        outcomes = [process(deps, Drop(f"{PREFIX}-drop", key)) for key in keys[start : start + batch]]
         dispatch(deps, outcomes)
         seconds.append(time.perf_counter() - began)
     return seconds

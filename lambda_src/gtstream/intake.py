@@ -33,11 +33,11 @@ class Drop:
 @dataclass
 class Outcome:
     key: str
-    action: str  # accepted | duplicate | quarantined | skipped
+    action: str  # new (until recorded) | accepted | duplicate | quarantined | skipped | reopened
     object_id: str | None = None
     input_uri: str | None = None
     reason: str | None = None
-    state: str | None = None  # the object's ledger state when intake wrote it (accepted/duplicate)
+    state: str | None = None  # the object's ledger state when recorded (accepted/duplicate)
     line: str | None = None  # what to send when it is not the plain source line of input_uri
     drop: bool = True  # a dropped file (its drop record is written); False for stage messages
 
@@ -50,6 +50,7 @@ class DispatchResult:
 
 
 Message = Drop | StageLine | Rejection
+NEW = "new"  # a drop stored, its ledger writes to come (record)
 
 
 def parse_message(body: Any, reviewed_attribute: str | None = None) -> list[Message]:
@@ -87,10 +88,19 @@ def _ascii(text: str) -> str:
 
 
 def process_drop(deps: Deps, drop: Drop) -> Outcome:
-    """Validate, transform and record one dropped object. Idempotent: safe to retry.
+    """Validate, transform and record one dropped object (:func:`take_drop`, then :func:`record`
+    of it alone). Idempotent: safe to retry."""
+    outcome = take_drop(deps, drop)
+    record(deps, [outcome])
+    return outcome
 
-    Requests per new image: S3 GetObject, S3 PutObject (only if absent), one conditional PutItem;
-    the drop record is written with the batch's (:func:`dispatch`). The image is decoded once."""
+
+def take_drop(deps: Deps, drop: Drop) -> Outcome:
+    """Validate, transform and store one dropped object: a "new" outcome whose ledger writes
+    :func:`record` makes with the batch's (:func:`dispatch`), or quarantined / skipped (recorded
+    here). Idempotent: safe to retry.
+
+    Requests per new image: S3 GetObject, S3 PutObject (only if absent). The image is decoded once."""
     settings, ledger = deps.settings, deps.ledger
     if drop.bucket != settings.drop_bucket:
         return Outcome(drop.key, "skipped", reason=f"not the drop bucket: {drop.bucket}")
@@ -121,18 +131,35 @@ def process_drop(deps: Deps, drop: Drop) -> Outcome:
         image.close()
     key = f"images/{object_id}.{out.extension}"
     uri = f"s3://{settings.input_bucket}/{key}"
-    # The image first, then the ledger: a PENDING object always has its image. Content-addressed,
-    # so an image already there (a duplicate, a retry) is never overwritten.
+    # The image first, then the ledger (record): a PENDING object always has its image.
+    # Content-addressed, so an image already there (a duplicate, a retry) is never overwritten.
     deps.store.put_bytes_if_absent(
         settings.input_bucket, key, out.data, out.content_type, {"drop-key": _ascii(drop.key)}
     )
-    created, existing = ledger.put_new_object(object_id, uri, drop.key)
-    state = PENDING
-    if not created and existing is not None:
-        uri = str(existing.get("input_uri") or uri)
-        state = str(existing.get("state", ""))
-    deps.metrics.add_metric("ObjectsAccepted", "Count", 1)
-    return Outcome(drop.key, "accepted" if created else "duplicate", object_id, uri, state=state)
+    return Outcome(drop.key, NEW, object_id, uri)
+
+
+def record(deps: Deps, outcomes: Iterable[Outcome]) -> None:
+    """The ledger writes of a batch's new drops, together (``Ledger.record_batch``: one
+    TransactWriteItems request for a batch of 10): each object PENDING unless it exists, each
+    drop record. Each "new" outcome becomes "accepted" (its object created here) or "duplicate"
+    (the object existed, or an earlier drop of the batch has the same content), with the object's
+    state and input URI as they are in the ledger."""
+    todo = [o for o in outcomes if o.action == NEW and o.object_id and o.input_uri]
+    if not todo:
+        return
+    claims = [(str(o.object_id), str(o.input_uri), [o.key]) for o in todo]
+    existing = deps.ledger.record_batch(claims, [(o.key, str(o.object_id)) for o in todo])
+    seen: set[str] = set()
+    for outcome in todo:
+        object_id = str(outcome.object_id)
+        old = existing.get(object_id)
+        outcome.action = "accepted" if old is None and object_id not in seen else "duplicate"
+        outcome.state = PENDING if old is None else str(old.get("state", ""))
+        if old is not None:
+            outcome.input_uri = str(old.get("input_uri") or outcome.input_uri)
+        seen.add(object_id)
+        deps.metrics.add_metric("ObjectsAccepted", "Count", 1)
 
 
 NO_UPSTREAM = "an upstream stage's line, but this stage has none (UPSTREAM_OUTPUT_TOPIC_ARN)"
@@ -182,11 +209,12 @@ def process_rejection(deps: Deps, item: Rejection) -> Outcome:
 
 
 def process(deps: Deps, message: Message) -> Outcome:
+    """One message of a batch; a drop's ledger writes are made with the batch's (:func:`dispatch`)."""
     if isinstance(message, StageLine):
         return process_stage_line(deps, message)
     if isinstance(message, Rejection):
         return process_rejection(deps, message)
-    return process_drop(deps, message)
+    return take_drop(deps, message)
 
 
 # "The object key name is a sequence of Unicode characters with UTF-8 encoding of up to 1,024 bytes
@@ -229,21 +257,16 @@ def quarantine(deps: Deps, drop: Drop, object_id: str, reason: str) -> Outcome:
 
 
 def dispatch(deps: Deps, outcomes: Iterable[Outcome]) -> DispatchResult:
-    """After a batch: record its accepted drops (one BatchWriteItem), then send what is PENDING to
+    """After a batch: record its new drops (:func:`record`), then send what is PENDING to
     an InProgress job (one PublishBatch per 10, one TransactWriteItems per 24), else make sure a job
     is starting. The job state is read once per batch (the project item, DescribeLabelingJob).
 
-    Nothing here can lose an object: it is already PENDING in the ledger, and a failure is retried
-    by the next flush (the job check that finds the job InProgress) or by reconcile; a failure to
-    record the drops fails the invocation, so the whole batch is retried (every step is idempotent)."""
+    Nothing here can lose an object: once recorded it is PENDING in the ledger, and a failure to
+    send is retried by the next flush (the job check that finds the job InProgress) or by
+    reconcile; a failure to record fails the invocation, so the whole batch is retried (every step
+    is idempotent; an image stored by take_drop is then found there)."""
     outcomes = list(outcomes)
-    taken = [
-        (o.key, o.object_id)
-        for o in outcomes
-        if o.action in ("accepted", "duplicate") and o.object_id and o.drop
-    ]
-    if taken:
-        deps.ledger.record_drops(taken)
+    record(deps, outcomes)
     # The state each object had when it was written (no read again): sending one that a concurrent
     # flush sent meanwhile is harmless (Ground Truth dedupes on the source-ref; SENT -> SENT(job)).
     pending = list(

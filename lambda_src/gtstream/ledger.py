@@ -16,10 +16,9 @@ from gtcontract.states import SENT as SENT
 from gtstream.aws import Clients, error_code
 
 GSI = "by-state"
-# TransactWriteItems takes up to 100 actions on AWS (API_TransactWriteItems); moto's limit is 25.
-# The smaller works on both.
+# TransactWriteItems takes up to 100 actions (API_TransactWriteItems; moto 5.2 the same). We send at
+# most 25: a cancelled transaction is written again item by item, which then costs 25 writes at most.
 TRANSACTION_ITEMS = 25
-BATCH_WRITE_ITEMS = 25  # BatchWriteItem: up to 25 put or delete requests
 PROJECT_KEY = {"pk": "PROJECT", "sk": "PROJECT"}
 # What a job's output says of one object (Ledger.merge_outcomes): ("labeled", id, input URI, label
 # [, round]), ("failed", id, reason) or ("returned", id).
@@ -200,24 +199,174 @@ class Ledger:
     ) -> tuple[bool, dict[str, Any] | None]:
         """PENDING put-if-absent, one conditional write: (True, None) when new, else (False, the
         object as it was). An existing object only gains the drop key (a write only when it lacks it)."""
-        now = self._stamp()
         created, existing = self._put_if_absent(
-            {
-                "pk": f"OBJ#{object_id}",
-                "sk": "OBJ",
-                "object_id": object_id,
-                "state": PENDING,
-                "state_key": PENDING,
-                "input_uri": input_uri,
-                "drop_keys": {drop_key},
-                "failure_count": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
+            self._new_object_item(object_id, input_uri, {drop_key}, self._stamp())
         )
         if not created:
             self._add_drop_key(object_id, drop_key, existing)
         return created, existing
+
+    @staticmethod
+    def _object_item(object_id: str, state: str, now: str, **fields: Any) -> dict[str, Any]:
+        """A new object's item in ``state`` (its first write), with `fields`."""
+        return {
+            "pk": f"OBJ#{object_id}",
+            "sk": "OBJ",
+            "object_id": object_id,
+            "state": state,
+            "state_key": state,
+            **fields,
+            "failure_count": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    def _new_object_item(
+        self, object_id: str, input_uri: str, drop_keys: set[str], now: str
+    ) -> dict[str, Any]:
+        return self._object_item(object_id, PENDING, now, input_uri=input_uri, drop_keys=drop_keys)
+
+    def record_batch(
+        self, claims: Sequence[tuple[str, str, Sequence[str]]], drops: Sequence[tuple[str, str]]
+    ) -> dict[str, dict[str, Any] | None]:
+        """A batch of drops in the ledger: each claim (object id, input URI, its drop keys) a new
+        PENDING object unless it exists (then it only gains its drop keys), and each drop record
+        (drop key, object id) -- together in TransactWriteItems requests of up to TRANSACTION_ITEMS
+        actions, an object with its drop records, so a batch of 10 new images costs one request.
+        Returns, per object id, None when it was created, else the object as it was.
+
+        A claim is a Put conditional on ``attribute_not_exists(pk)`` with
+        ``ReturnValuesOnConditionCheckFailure=ALL_OLD``: when the object exists the transaction is
+        cancelled (``TransactionCanceledException``) and its ``CancellationReasons``, one per action
+        in order, carry the existing item (docs.aws.amazon.com/amazondynamodb/latest/APIReference/
+        API_TransactWriteItems.html); it is sent again without that claim. Any other reason (a
+        conflicting write, throttling) and the chunk is written item by item, each with its own
+        condition (:meth:`put_new_object`, :meth:`record_drop`). A transactional write costs twice
+        the write units of a plain one (DynamoDB pricing); in exchange an object and its drop
+        records are written together or not at all (unless one object has more drops in the batch
+        than fit in one request)."""
+        keys: dict[str, dict[str, None]] = {}  # object id -> its drop keys, in order, once each
+        uris: dict[str, str] = {}
+        for object_id, input_uri, drop_keys in claims:
+            uris.setdefault(object_id, input_uri)
+            keys.setdefault(object_id, {}).update(dict.fromkeys(drop_keys))
+        records = dict(drops)  # a key dropped twice in the batch: its last object
+        chunks: list[tuple[list[str], list[str]]] = [([], [])]  # (object ids, drop keys)
+        for object_id, object_keys in keys.items():
+            mine = [k for k in object_keys if records.get(k) == object_id]
+            if sum(map(len, chunks[-1])) + 1 + len(mine) > TRANSACTION_ITEMS:
+                chunks.append(([], []))
+            chunks[-1][0].append(object_id)
+            for key in mine:
+                if sum(map(len, chunks[-1])) == TRANSACTION_ITEMS:
+                    chunks.append(([], []))
+                chunks[-1][1].append(key)
+        for key in [k for k, o in records.items() if o not in keys]:  # drops of no claim here
+            if sum(map(len, chunks[-1])) == TRANSACTION_ITEMS:
+                chunks.append(([], []))
+            chunks[-1][1].append(key)
+        result: dict[str, dict[str, Any] | None] = {}
+        for objects, drop_keys in chunks:
+            claimed = {o: (uris[o], list(keys[o])) for o in objects}
+            result.update(self._record_chunk(claimed, {k: records[k] for k in drop_keys}))
+        return result
+
+    def _record_chunk(
+        self, claims: dict[str, tuple[str, list[str]]], drops: dict[str, str]
+    ) -> dict[str, dict[str, Any] | None]:
+        now = self._stamp()
+        new = dict(claims)
+        existing: dict[str, dict[str, Any]] = {}
+        drop_puts: list[tuple[str | None, dict[str, Any]]] = [
+            (
+                None,
+                {
+                    "Put": {
+                        "TableName": self._table_name,
+                        "Item": self._ser(self._drop_item(k, o, DROP_ACCEPTED, now)),
+                    }
+                },
+            )
+            for k, o in drops.items()
+        ]
+        # Each cancelled answer names at least one existing object (or it is written item by item):
+        # at most one round per claim. That every failed condition is named in one answer is not
+        # documented; one round is what DynamoDB's per-action reasons allow.
+        for _ in range(len(claims) + 1):
+            actions = self._claim_actions(new, existing, claims, now) + drop_puts
+            try:
+                if actions:
+                    self._ddb.transact_write_items(TransactItems=[action for _, action in actions])
+            except Exception as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                found = self._existing_claims(exc, [object_id for object_id, _ in actions])
+                if found is None:
+                    break  # not only claims of existing objects: item by item
+                for object_id, item in found.items():
+                    existing[object_id] = item
+                    new.pop(object_id)
+                continue
+            return {**dict.fromkeys(new), **existing}
+        # Item by item, each with its own condition (what the transaction would have written).
+        result: dict[str, dict[str, Any] | None] = {}
+        for object_id, (uri, drop_keys) in claims.items():
+            created, old = self.put_new_object(object_id, uri, drop_keys[0])
+            for key in drop_keys[1:]:
+                self._add_drop_key(object_id, key, old)
+            result[object_id] = None if created else (old or {})
+        for key, object_id in drops.items():
+            self.record_drop(key, object_id, DROP_ACCEPTED)
+        return result
+
+    def _claim_actions(
+        self,
+        new: dict[str, tuple[str, list[str]]],
+        existing: dict[str, dict[str, Any]],
+        claims: dict[str, tuple[str, list[str]]],
+        now: str,
+    ) -> list[tuple[str | None, dict[str, Any]]]:
+        """(object id of a claim or None, the TransactWriteItems action): a conditional Put of each
+        new object, an ``ADD drop_keys`` of each existing one that lacks some of its keys."""
+        actions: list[tuple[str | None, dict[str, Any]]] = [
+            (
+                object_id,
+                {
+                    "Put": {
+                        "TableName": self._table_name,
+                        "Item": self._ser(self._new_object_item(object_id, uri, set(drop_keys), now)),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+            )
+            for object_id, (uri, drop_keys) in new.items()
+        ]
+        for object_id, item in existing.items():
+            add = set(claims[object_id][1]) - set(item.get("drop_keys", []))
+            if add:
+                key = {"pk": f"OBJ#{object_id}", "sk": "OBJ"}
+                update = self._update_request(key, "ADD drop_keys :k", "attribute_exists(pk)", {":k": add})
+                actions.append((None, {"Update": update}))
+        return actions
+
+    def _existing_claims(
+        self, exc: BaseException, claimed: list[str | None]
+    ) -> dict[str, dict[str, Any]] | None:
+        """The objects whose claim failed on its condition, with the item each returned; None when
+        any action failed for another reason (or a claim failed without its item)."""
+        reasons = getattr(exc, "response", {}).get("CancellationReasons") or []
+        if len(reasons) != len(claimed):
+            return None
+        found: dict[str, dict[str, Any]] = {}
+        for object_id, reason in zip(claimed, reasons, strict=True):
+            code = reason.get("Code") or "None"
+            if code == "None":
+                continue
+            if code != "ConditionalCheckFailed" or object_id is None or not reason.get("Item"):
+                return None
+            found[object_id] = self._de(reason["Item"])
+        return found or None
 
     def _add_drop_key(self, object_id: str, drop_key: str, existing: dict[str, Any] | None) -> None:
         if existing is not None and drop_key in existing.get("drop_keys", []):
@@ -233,18 +382,7 @@ class Ledger:
     def add_quarantined_object(self, object_id: str, drop_key: str, reason: str) -> None:
         now = self._stamp()
         created, existing = self._put_if_absent(
-            {
-                "pk": f"OBJ#{object_id}",
-                "sk": "OBJ",
-                "object_id": object_id,
-                "state": QUARANTINED,
-                "state_key": QUARANTINED,
-                "reason": reason,
-                "drop_keys": {drop_key},
-                "failure_count": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
+            self._object_item(object_id, QUARANTINED, now, reason=reason, drop_keys={drop_key})
         )
         if not created:
             self._add_drop_key(object_id, drop_key, existing)
@@ -545,20 +683,15 @@ class Ledger:
         upstream relabeled it: the old review is cleared); else ("duplicate", the object's state).
         Each write is conditional on the round, which never goes back."""
         now = self._stamp()
-        item = {
-            "pk": f"OBJ#{object_id}",
-            "sk": "OBJ",
-            "object_id": object_id,
-            "state": PENDING,
-            "state_key": PENDING,
-            "input_uri": input_uri,
-            "input_line": line,
-            "review_round": review_round,
-            "upstream_job": upstream_job,
-            "failure_count": 0,
-            "created_at": now,
-            "updated_at": now,
-        }
+        item = self._object_item(
+            object_id,
+            PENDING,
+            now,
+            input_uri=input_uri,
+            input_line=line,
+            review_round=review_round,
+            upstream_job=upstream_job,
+        )
         created, existing = self._put_if_absent(item)
         if created:
             return "accepted", PENDING
@@ -652,6 +785,17 @@ class Ledger:
         return None if written is None else state
 
     # ---- drops ---------------------------------------------------------------------------------
+    @staticmethod
+    def _drop_item(drop_key: str, object_id: str, state: str, now: str) -> dict[str, Any]:
+        return {
+            "pk": f"DROP#{drop_key}",
+            "sk": "DROP",
+            "drop_key": drop_key,
+            "object_id": object_id,
+            "state": state,
+            "created_at": now,
+        }
+
     def get_drop(self, drop_key: str) -> dict[str, Any] | None:
         return self._get(f"DROP#{drop_key}", "DROP")
 
@@ -664,14 +808,7 @@ class Ledger:
         quarantine_key: str | None = None,
     ) -> bool:
         """Record what intake did with a drop key; a re-upload with other content replaces it."""
-        item: dict[str, Any] = {
-            "pk": f"DROP#{drop_key}",
-            "sk": "DROP",
-            "drop_key": drop_key,
-            "object_id": object_id,
-            "state": state,
-            "created_at": self._stamp(),
-        }
+        item = self._drop_item(drop_key, object_id, state, self._stamp())
         if reason:
             item["reason"] = reason
         if quarantine_key:
@@ -688,44 +825,6 @@ class Ledger:
                 return False
             raise
         return True
-
-    def record_drops(self, drops: Sequence[tuple[str, str]]) -> None:
-        """Record accepted drops (drop key, object id), up to 25 per BatchWriteItem request.
-
-        Plain puts (no condition: BatchWriteItem takes none): writing the same drop again only
-        renews its ``created_at``. Unprocessed items are sent again with a growing pause
-        (docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchWriteItem.html); what is
-        still unprocessed after that raises, and the whole batch is retried (idempotent)."""
-        import time
-
-        now = self._stamp()
-        requests = [
-            {
-                "PutRequest": {
-                    "Item": self._ser(
-                        {
-                            "pk": f"DROP#{key}",
-                            "sk": "DROP",
-                            "drop_key": key,
-                            "object_id": object_id,
-                            "state": DROP_ACCEPTED,
-                            "created_at": now,
-                        }
-                    )
-                }
-            }
-            for key, object_id in dict(drops).items()
-        ]
-        for start in range(0, len(requests), BATCH_WRITE_ITEMS):
-            todo = requests[start : start + BATCH_WRITE_ITEMS]
-            for attempt in range(8):
-                response = self._ddb.batch_write_item(RequestItems={self._table_name: todo})
-                todo = response.get("UnprocessedItems", {}).get(self._table_name, [])
-                if not todo:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 2.0))
-            if todo:
-                raise RuntimeError(f"BatchWriteItem left {len(todo)} drop record(s) unprocessed")
 
     # ---- project -------------------------------------------------------------------------------
     def get_project(self) -> dict[str, Any]:

@@ -323,8 +323,6 @@ def lambda_policies(n: Names, stage: Stage = NO_STAGE) -> dict[str, dict[str, An
         ),
         "DropList": (["s3:ListBucket"], [n.bucket_arn("drop")]),
         "InputImages": (["s3:PutObject"], [f"{n.bucket_arn('input')}/images/*"]),
-        # intake records a batch's drops in one BatchWriteItem
-        "LedgerDrops": (["dynamodb:BatchWriteItem"], [ledger]),
         "InputManifests": (
             ["s3:AbortMultipartUpload", "s3:PutObject"],
             [f"{n.bucket_arn('input')}/manifests/*"],
@@ -363,7 +361,7 @@ def lambda_policies(n: Names, stage: Stage = NO_STAGE) -> dict[str, dict[str, An
         "FollowNewJobs",
     ]
     sids = {
-        "intake": [*chaining, "DropObjects", "QuarantineObjects", "DropList", "InputImages", "LedgerDrops"],
+        "intake": [*chaining, "DropObjects", "QuarantineObjects", "DropList", "InputImages"],
         "job_events": chaining,
         "worker_events": ["LedgerCounters", "Notify"],
         "labels": ["LiveLabels"],

@@ -40,6 +40,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.info(
         "dispatched",
         extra={
+            "accepted": sum(o.action == "accepted" for o in outcomes),
+            "duplicate": sum(o.action == "duplicate" for o in outcomes),
             "sent": result.sent,
             "pending": len(result.pending),
             "decision": getattr(result.decision, "action", None),

@@ -230,10 +230,6 @@ locals {
       actions   = ["s3:PutObject"]
       resources = ["${local.bucket_arns["input"]}/images/*"]
     }
-    LedgerDrops = { # intake records a batch's drops in one BatchWriteItem
-      actions   = ["dynamodb:BatchWriteItem"]
-      resources = [local.ledger_arn]
-    }
     InputManifests = { # chained input manifests, uploaded in parts when large
       actions   = ["s3:AbortMultipartUpload", "s3:PutObject"]
       resources = ["${local.bucket_arns["input"]}/manifests/*"]
@@ -299,7 +295,7 @@ locals {
     "PublishInput", "Notify", "DescribeJobs", "CreateJobs", "FollowNewJobs",
   ]
   function_statements = {
-    intake        = concat(local.chaining_statements, ["DropObjects", "QuarantineObjects", "DropList", "InputImages", "LedgerDrops"])
+    intake        = concat(local.chaining_statements, ["DropObjects", "QuarantineObjects", "DropList", "InputImages"])
     job_events    = local.chaining_statements
     worker_events = ["LedgerCounters", "Notify"]
     labels = concat(

@@ -57,7 +57,7 @@ def test_handler_crash_mid_batch_loses_nothing_and_duplicates_no_task(
     project.run()
     project.start_job_running(1)
     crashes: Counter[str] = Counter()
-    real_process, real_publish = gtstream.intake.process_drop, gtstream.aws.Topics.publish_batch
+    real_process, real_publish = gtstream.intake.take_drop, gtstream.aws.Topics.publish_batch
 
     def flaky_process(deps: Any, drop: Any) -> Any:
         if drop.key.endswith("img 3.jpg") and not crashes["process"]:
@@ -72,7 +72,7 @@ def test_handler_crash_mid_batch_loses_nothing_and_duplicates_no_task(
             raise RuntimeError("injected crash after publishing, before recording SENT")
         return failed
 
-    monkeypatch.setattr(gtstream.intake, "process_drop", flaky_process)
+    monkeypatch.setattr(gtstream.intake, "take_drop", flaky_process)
     monkeypatch.setattr(gtstream.aws.Topics, "publish_batch", publish_then_crash)
     project.drop_images(0, 6)
 

@@ -40,6 +40,37 @@ def test_same_image_twice_is_one_object_with_both_drop_keys(ledger: Ledger) -> N
     assert item is not None and item["state"] == "PENDING" and item["drop_keys"] == ["a.jpg", "copy of a.jpg"]
 
 
+def test_a_batch_record_splits_at_the_transaction_limit_and_keeps_every_drop(ledger: Ledger) -> None:
+    """20 objects with a drop each (40 actions) and one object dropped under 30 keys: within
+    TRANSACTION_ITEMS actions per request, an object's drops after it; all recorded once."""
+    from collections import Counter
+
+    from gtstream.ledger import TRANSACTION_ITEMS
+
+    ddb = ledger._clients.client("dynamodb")
+    sizes: list[int] = []
+    counts: Counter[str] = Counter()
+    ddb.meta.events.register(
+        "before-parameter-build.dynamodb.TransactWriteItems",
+        lambda params, **_: sizes.append(len(params["TransactItems"])),
+    )
+    ddb.meta.events.register("request-created", lambda operation_name, **_: counts.update([operation_name]))
+    claims = [(f"o{n}", f"s3://in/images/o{n}.jpg", [f"d{n}.jpg"]) for n in range(20)]
+    many = [f"many/{n}.jpg" for n in range(30)]
+    claims.append(("big", "s3://in/images/big.jpg", many))
+    drops = [(f"d{n}.jpg", f"o{n}") for n in range(20)] + [(k, "big") for k in many]
+
+    result = ledger.record_batch(claims, drops)
+
+    assert result == dict.fromkeys([*(f"o{n}" for n in range(20)), "big"])
+    assert max(sizes) <= TRANSACTION_ITEMS and sum(sizes) == 21 + 20 + 30
+    # 12 objects and their drops; 8; then the big one, which fits in no open request, and its rest
+    assert counts == {"TransactWriteItems": len(sizes)} and sizes == [24, 16, TRANSACTION_ITEMS, 6]
+    assert (ledger.get_object("big") or {})["drop_keys"] == sorted(many)
+    assert all((ledger.get_drop(k) or {}).get("object_id") == o for k, o in drops)
+    assert ledger.record_batch(claims, drops) == {o: ledger.get_object(o) for o, _, _ in claims}
+
+
 def test_sent_labeled_and_back_to_pending_are_conditional(ledger: Ledger) -> None:
     ledger.add_object("o1", "s3://in/images/o1.jpg", "a.jpg")
     assert ledger.mark_sent("o1", "p-0001") and ledger.mark_sent("o1", "p-0001")
