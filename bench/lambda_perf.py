@@ -364,6 +364,10 @@ def _cold() -> None:
             profile = cProfile.Profile()
             response = profile.runcall(intake.handler, _s3_event(key), context)
             pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(25)
+        elif os.environ.get("BENCH_COLD_MODULES"):
+            before = set(sys.modules)
+            response = intake.handler(_s3_event(key), context)
+            print("imported in the call:", sorted(set(sys.modules) - before), file=sys.stderr)
         else:
             response = intake.handler(_s3_event(key), context)
         calls.append(time.perf_counter() - began)

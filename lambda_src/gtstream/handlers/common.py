@@ -81,7 +81,8 @@ def init(*modules: str, read_config: bool = False) -> None:
             "no Lambda environment at import; clients are created on first use", extra={"why": str(exc)}
         )
         return
-    for module in modules:
+    # boto3.dynamodb.types: the ledger's value converters, which every handler uses
+    for module in ("boto3.dynamodb.types", *modules):
         importlib.import_module(module)
     runtime = deps()
     if runtime.clients is not None:

@@ -13,8 +13,12 @@ init(
     "gtstream.intake",
     "PIL.Image",
     "PIL.ImageOps",
+    # the plugins Image.open's first call imports (PIL.Image.preinit)
+    "PIL.BmpImagePlugin",
+    "PIL.GifImagePlugin",
     "PIL.JpegImagePlugin",
     "PIL.PngImagePlugin",
+    "PIL.PpmImagePlugin",
     read_config=True,
 )
 

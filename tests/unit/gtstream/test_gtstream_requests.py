@@ -302,3 +302,31 @@ def test_cancellation_reasons_naming_one_failed_claim_at_a_time_are_enough(
         assert item["drop_keys"] == sorted([drop.key, f"again-{n}.jpg"])
         assert (ledger.get_drop(f"again-{n}.jpg") or {}).get("object_id") == item["object_id"]
 
+
+def test_warm_clients_leave_no_call_event_to_resolve_on_the_first_call(world: World) -> None:
+    """Clients.warm resolves the events each called operation emits (botocore's alias table and
+    handler lookup, cached per name), so the first call costs what a warm one does. These are
+    botocore internals: if this fails after a botocore upgrade, gtstream.aws._resolve_events no
+    longer reaches them and the first call pays ~0.1 ms per event name again."""
+    from gtstream.aws import CALL_EVENTS, Clients
+
+    clients = Clients(REGION)
+    clients.warm()
+    s3 = clients.client("s3")
+    events = s3.meta.events
+    resolved = set(events._emitter._lookup_cache)
+    aliased: list[str] = []
+    real = events._alias_event_name
+
+    def alias(name: str) -> str:
+        if name not in events._alias_name_cache:
+            aliased.append(name)
+        return str(real(name))
+
+    events._alias_event_name = alias
+    s3.put_object(Bucket="cats-drop", Key="warm.jpg", Body=_image(1))
+
+    assert [n for n in aliased if "PutObject" in n] == []
+    looked_up = set(events._emitter._lookup_cache) - resolved
+    assert [n for n in looked_up if "PutObject" in n] == []
+    assert {f"{e}.s3.PutObject" for e in CALL_EVENTS} <= resolved
