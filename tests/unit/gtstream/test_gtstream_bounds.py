@@ -72,3 +72,18 @@ def test_the_synthetic_manifest_renders_every_line_as_json_dumps_would() -> None
         uri = f"s3://bench-input/images/{n:064x}.jpg"
         assert json.dumps(line) + "\n" == manifest._render(uri, n)
         assert line["source-ref"] == uri and ("category" in line) == (n % 10 != 9)
+
+
+def test_the_job_end_bench_runs_and_writes_each_object_once() -> None:
+    """`make bench`'s lambda-job-end at a small size (no latency): every object merged and listed,
+    about one object write per object (the 10 % failed ones once more)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.lambda_perf", "jobend", "2000", "0"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+    )
+    figures = json.loads(out.stdout.strip().splitlines()[-1])
+    assert figures["objects"] == 2000 and figures["fits_15_min"] is True
+    assert 1.0 <= figures["ours_object_writes_per_object"] <= 1.2
