@@ -192,6 +192,29 @@ def _decide(
     return Decision(action, reason, job)
 
 
+def held_back_reasons(deps: Deps) -> str:
+    """The FAILED objects by the limit that holds each back ('' when none): the per-object failure
+    limit, or a downstream review's rejections in MAX_REVIEW_ROUNDS rounds (Ledger.reopen_rejected)."""
+    settings = deps.settings
+    by_failures = by_review = 0
+    for item in deps.ledger.iter_state(FAILED):
+        if int(item.get("failure_count", 0)) >= settings.max_object_failures or not item.get("rejected_by"):
+            by_failures += 1
+        else:
+            by_review += 1
+    parts = []
+    if by_failures:
+        parts.append(
+            f"{by_failures} object(s) reached the per-object failure limit ({settings.max_object_failures})"
+        )
+    if by_review:
+        parts.append(
+            f"{by_review} object(s) were rejected by review in MAX_REVIEW_ROUNDS="
+            f"{settings.max_review_rounds} labeling round(s)"
+        )
+    return "; ".join(parts)
+
+
 def ensure_job(deps: Deps, reason: str) -> Decision:
     """Make sure a job runs when there is work: process an unrecorded end, then chain exactly once."""
     owner = uuid.uuid4().hex
@@ -232,13 +255,12 @@ def _ensure_job_locked(deps: Deps, reason: str, owner: str) -> Decision:
                 return Decision(ACTIVE, f"adopted {name} ({existing.status})", name)
             continue  # it already ended too: process its end, then decide again
         if not ledger.has_state(PENDING):
-            failed = sum(1 for _ in ledger.iter_state(FAILED))
-            if failed:
+            held = held_back_reasons(deps)
+            if held:
                 return _decide(
                     deps,
                     DECISION_STOPPED,
-                    f"no chained job: {failed} object(s) reached the per-object failure limit "
-                    f"({settings.max_object_failures}) and nothing else is unlabeled",
+                    f"no chained job: {held} and nothing else is unlabeled",
                     parent=parent,
                 )
             return _decide(

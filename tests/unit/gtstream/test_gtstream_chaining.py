@@ -183,3 +183,30 @@ def test_only_objects_past_the_failure_limit_left_stop_the_chain_with_their_coun
     assert decision.action == "stopped"
     assert "1 object(s) reached the per-object failure limit (3)" in decision.reason
     assert created(world) == [JOB1]
+
+
+def test_objects_held_back_by_review_stop_the_chain_with_that_reason(world: World) -> None:
+    """A FAILED object a downstream review rejected in MAX_REVIEW_ROUNDS rounds is not said to
+    have reached the per-object failure limit; each limit is named with its count."""
+    world.publish_config()
+    world.add_pending("o1", "o2", "o3")
+    assert ensure_job(world.deps, "3 new object(s)").job == JOB1
+    ledger = world.deps.ledger
+    rounds = world.deps.settings.max_review_rounds
+    for object_id in ("o1", "o2"):
+        for review_round in range(rounds):  # labeled, rejected, relabeled ... held back
+            uri = f"s3://cats-input/images/{object_id}.jpg"
+            assert ledger.mark_labeled(object_id, JOB1, uri, "{}", review_round)
+            state = ledger.reopen_rejected(object_id, review_round, "cats-verify", "wrong", rounds)
+            assert state == ("FAILED" if review_round == rounds - 1 else "PENDING")
+            if state == "PENDING":
+                assert ledger.mark_sent(object_id, JOB1)
+    for job in ("cats-0000a", "cats-0000b", JOB1):
+        ledger.record_failure("o3", job, "expired", max_failures=3)
+    world.jobs.end(JOB1, "Completed")
+
+    decision = ensure_job(world.deps, "job 1 ended")
+
+    assert decision.action == "stopped"
+    assert "1 object(s) reached the per-object failure limit (3)" in decision.reason
+    assert "2 object(s) were rejected by review in MAX_REVIEW_ROUNDS=" in decision.reason
