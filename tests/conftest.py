@@ -49,7 +49,7 @@ REGION = "us-east-1"
 SHARED_TREE = tuple(INTEGRATION_DIR / name for name in ("terraform", "package"))
 # `make test-local` runs `--dist loadgroup --no-loadscope-reorder`: pytest-xdist hands the groups
 # out in collection order, each to the next free worker. The longest go first (measured: the
-# per-group sums of the test times in a full run's JUnit report), so that what is left at the end is short and
+# per-group sums of the test times a run prints at its end, build/test-durations.json), so that what is left at the end is short and
 # neither worker idles while the other finishes a long group; the rest keep their order,
 # integration groups before the unit ones.
 LONGEST_FIRST = (
@@ -92,6 +92,39 @@ def run_order(item: pytest.Item) -> tuple[int, int]:
     if group in LONGEST_FIRST:
         return (0, LONGEST_FIRST.index(group))
     return (1 if group.startswith("tests/integration/") else 2, 0)
+
+
+# Seconds (setup + call + teardown) per worker and xdist group, summed by the controller; printed at
+# the end and written to build/test-durations.json, the figures LONGEST_FIRST is kept by.
+_DURATIONS: dict[str, dict[str, float]] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    node = getattr(report, "node", None)  # pytest-xdist's controller: the worker that ran it
+    worker = str(getattr(getattr(node, "gateway", None), "id", "main"))
+    if node is None and os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # a worker's own report: its controller counts it
+    group = report.nodeid.rpartition("@")[2] if "@" in report.nodeid else report.nodeid.split("::")[0]
+    groups = _DURATIONS.setdefault(worker, {})
+    groups[group] = groups.get(group, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _DURATIONS:
+        return
+    import json
+
+    out = Path(__file__).resolve().parent.parent / "build" / "test-durations.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(_DURATIONS, indent=1, sort_keys=True))
+    terminalreporter.section("test seconds per worker (the longest groups)")
+    for worker, groups in sorted(_DURATIONS.items()):
+        longest = sorted(groups.items(), key=lambda g: -g[1])[:4]
+        shown = ", ".join(f"{name} {seconds:.0f}" for name, seconds in longest)
+        terminalreporter.write_line(
+            f"{worker}: {sum(groups.values()):.0f} s in {len(groups)} groups; {shown}"
+        )
+    terminalreporter.write_line(f"(all groups: {out.relative_to(out.parent.parent)})")
 
 
 @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: unknown under -p no:xdist
