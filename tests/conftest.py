@@ -49,9 +49,9 @@ REGION = "us-east-1"
 SHARED_TREE = tuple(INTEGRATION_DIR / name for name in ("terraform", "package"))
 # `make test-local` runs `--dist loadgroup --no-loadscope-reorder`: pytest-xdist hands the groups
 # out in collection order, each to the next free worker. The longest go first (measured: the
-# per-group sums of the test times a run prints at its end, build/test-durations.json), so that what is left at the end is short and
-# neither worker idles while the other finishes a long group; the rest keep their order,
-# integration groups before the unit ones.
+# per-group sums of the test times a run prints at its end, build/test-durations.json), so that
+# what is left at the end is short and neither worker idles while the other finishes a long group;
+# the rest keep their order, integration groups before the unit ones.
 LONGEST_FIRST = (
     "tests/integration/terraform",  # the apply, every behaviour scenario on it, the pipeline push
     "tests/integration/cloudformation/test_behaviour_on_stack.py",  # the same scenarios on the stacks
