@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 # --- objects in the ledger (section 4) --------------------------------------------------------
 
 PENDING, SENT, LABELED, QUARANTINED, FAILED = "PENDING", "SENT", "LABELED", "QUARANTINED", "FAILED"
@@ -16,6 +19,13 @@ SENT_KEY_PREFIX = f"{SENT}#"
 def sent_state_key(job: str) -> str:
     """The ``state_key`` of an object sent to ``job`` (``SENT#<job>``)."""
     return f"{SENT_KEY_PREFIX}{job}"
+
+
+def held_by_review(item: Mapping[str, Any], max_object_failures: int) -> bool:
+    """Whether a FAILED object is held back by a downstream review's rejections in
+    MAX_REVIEW_ROUNDS rounds (``Ledger.reopen_rejected`` records ``rejected_by``) rather than by
+    the per-object failure limit (its ``failure_count`` at the limit, whatever earlier rounds did)."""
+    return bool(item.get("rejected_by")) and int(item.get("failure_count") or 0) < max_object_failures
 
 
 # The state of a dropped key at intake (``DROP#`` items).

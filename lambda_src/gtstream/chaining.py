@@ -34,6 +34,7 @@ from gtcontract.states import (
     PENDING,
     WAITING,
     chain_event,
+    held_by_review,
     sent_state_key,
 )
 from gtstream.aws import JobDescription
@@ -198,10 +199,10 @@ def held_back_reasons(deps: Deps) -> str:
     settings = deps.settings
     by_failures = by_review = 0
     for item in deps.ledger.iter_state(FAILED):
-        if int(item.get("failure_count", 0)) >= settings.max_object_failures or not item.get("rejected_by"):
-            by_failures += 1
-        else:
+        if held_by_review(item, settings.max_object_failures):
             by_review += 1
+        else:
+            by_failures += 1
     parts = []
     if by_failures:
         parts.append(

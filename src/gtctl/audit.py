@@ -24,6 +24,7 @@ from gtcontract.states import (
     LABELED,
     PENDING,
     QUARANTINED,
+    held_by_review,
 )
 from gtctl.aws import Aws, translate_errors
 from gtctl.deployment import Deployment
@@ -67,6 +68,14 @@ def active_job_status(aws: Aws, job: str | None) -> str | None:
             return None
         with translate_errors():
             raise
+
+
+def held_reason(obj: dict[str, Any], limit: int) -> str:
+    """Why a FAILED object is held back: a review's rejections past MAX_REVIEW_ROUNDS (its reason
+    says so), else the per-object failure limit `limit` (gtcontract.states.held_by_review)."""
+    if held_by_review(obj, limit):
+        return str(obj.get("reason") or f"rejected by {obj['rejected_by']}")
+    return failure_limit_reason(obj, limit)
 
 
 def failure_limit_reason(obj: dict[str, Any], limit: int) -> str:
@@ -128,10 +137,7 @@ def run(aws: Aws, dep: Deployment) -> Audit:
             result.labeled += 1
         elif state == FAILED:
             result.failed += 1
-            if (obj or {}).get("rejected_by"):  # a review stage's rejection past MAX_REVIEW_ROUNDS
-                hold(key, str((obj or {}).get("reason") or "rejected in review"))
-            else:
-                hold(key, failure_limit_reason(obj or {}, settings.max_object_failures))
+            hold(key, held_reason(obj or {}, settings.max_object_failures))
         elif state == QUARANTINED:
             reason = str((obj or {}).get("reason") or "no reason recorded")
             result.quarantined += 1

@@ -88,14 +88,6 @@ class StagesAudit:
         return dict(self.__dict__)
 
 
-def held_reason(obj: dict[str, Any], dep: Deployment) -> str:
-    """Why a FAILED object is held back: a review's rejection past MAX_REVIEW_ROUNDS (its reason
-    says so), else the per-object failure limit."""
-    if obj.get("rejected_by"):
-        return str(obj.get("reason") or f"rejected by {obj['rejected_by']}")
-    return audits.failure_limit_reason(obj, dep.settings.max_object_failures)
-
-
 def audit_stages(aws: Aws, stages: list[Deployment]) -> StagesAudit:
     """Every file dropped in the first stage, followed through the stages to where it ends."""
     first = audits.run(aws, stages[0])
@@ -158,7 +150,7 @@ def _end(
         if state == QUARANTINED:
             return "quarantined", f"{name}: {obj.get('reason') or 'no reason recorded'}"
         if state == FAILED:
-            return "held back", f"{name}: {held_reason(obj, dep)}"
+            return "held back", f"{name}: {audits.held_reason(obj, dep.settings.max_object_failures)}"
         if state != LABELED:
             if active[index] or any(active[:index]):
                 return "in progress", f"{name}: {state}"

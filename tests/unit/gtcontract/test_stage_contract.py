@@ -177,3 +177,15 @@ def test_the_sdk_deployment_wires_a_stage_with_least_privilege(aws: None) -> Non
         "LedgerReadObject",
     } == set()
     assert "stage" not in up
+
+
+def test_a_failed_object_is_held_by_review_only_below_the_failure_limit() -> None:
+    """One rule for the chain's stop reason and both audits: rejected_by (Ledger.reopen_rejected)
+    and a failure count under the limit; an object rejected in an earlier round that then failed in
+    every job is held by the failure limit."""
+    from gtcontract.states import held_by_review
+
+    assert held_by_review({"rejected_by": "p-verify", "failure_count": 0}, 3)
+    assert not held_by_review({"rejected_by": "p-verify", "failure_count": 3}, 3)
+    assert not held_by_review({"failure_count": 3}, 3)
+    assert not held_by_review({}, 3)
