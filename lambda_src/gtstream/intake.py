@@ -149,7 +149,7 @@ def record(deps: Deps, outcomes: Iterable[Outcome]) -> None:
     if not todo:
         return
     claims = [(str(o.object_id), str(o.input_uri), [o.key]) for o in todo]
-    existing = deps.ledger.record_batch(claims, [(o.key, str(o.object_id)) for o in todo])
+    existing = deps.ledger.record_batch(claims)
     seen: set[str] = set()
     for outcome in todo:
         object_id = str(outcome.object_id)

@@ -167,18 +167,23 @@ class Ledger:
         The existing item comes back with the failed condition (``ReturnValuesOnConditionCheckFailure``,
         docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_PutItem.html): no read first."""
         try:
-            self._ddb.put_item(
-                TableName=self._table_name,
-                Item=self._ser(item),
-                ConditionExpression="attribute_not_exists(pk)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            self._ddb.put_item(**self._put_if_absent_request(item))
         except Exception as exc:
             if _conditional_failed(exc):
                 old = getattr(exc, "response", {}).get("Item")
                 return False, self._de(old) if old else None
             raise
         return True, None
+
+    def _put_if_absent_request(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The arguments of a PutItem unless the key exists, the old item returned when it does
+        (also a ``Put`` of TransactWriteItems, which returns it in the cancellation reasons)."""
+        return {
+            "TableName": self._table_name,
+            "Item": self._ser(item),
+            "ConditionExpression": "attribute_not_exists(pk)",
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         item = self._ddb.get_item(
@@ -227,12 +232,13 @@ class Ledger:
         return self._object_item(object_id, PENDING, now, input_uri=input_uri, drop_keys=drop_keys)
 
     def record_batch(
-        self, claims: Sequence[tuple[str, str, Sequence[str]]], drops: Sequence[tuple[str, str]]
+        self, claims: Sequence[tuple[str, str, Sequence[str]]]
     ) -> dict[str, dict[str, Any] | None]:
         """A batch of drops in the ledger: each claim (object id, input URI, its drop keys) a new
-        PENDING object unless it exists (then it only gains its drop keys), and each drop record
-        (drop key, object id) -- together in TransactWriteItems requests of up to TRANSACTION_ITEMS
-        actions, an object with its drop records, so a batch of 10 new images costs one request.
+        PENDING object unless it exists (then it only gains its drop keys), and a drop record of
+        each key (a key in two claims: the last one's object) -- together in TransactWriteItems
+        requests of up to TRANSACTION_ITEMS actions, an object with its drop records, so a batch of
+        10 new images costs one request.
         Returns, per object id, None when it was created, else the object as it was.
 
         A claim is a Put conditional on ``attribute_not_exists(pk)`` with
@@ -247,10 +253,11 @@ class Ledger:
         than fit in one request)."""
         keys: dict[str, dict[str, None]] = {}  # object id -> its drop keys, in order, once each
         uris: dict[str, str] = {}
+        records: dict[str, str] = {}  # drop key -> object id
         for object_id, input_uri, drop_keys in claims:
             uris.setdefault(object_id, input_uri)
             keys.setdefault(object_id, {}).update(dict.fromkeys(drop_keys))
-        records = dict(drops)  # a key dropped twice in the batch: its last object
+            records.update(dict.fromkeys(drop_keys, object_id))
         chunks: list[tuple[list[str], list[str]]] = [([], [])]  # (object ids, drop keys)
         for object_id, object_keys in keys.items():
             mine = [k for k in object_keys if records.get(k) == object_id]
@@ -261,10 +268,6 @@ class Ledger:
                 if sum(map(len, chunks[-1])) == TRANSACTION_ITEMS:
                     chunks.append(([], []))
                 chunks[-1][1].append(key)
-        for key in [k for k, o in records.items() if o not in keys]:  # drops of no claim here
-            if sum(map(len, chunks[-1])) == TRANSACTION_ITEMS:
-                chunks.append(([], []))
-            chunks[-1][1].append(key)
         result: dict[str, dict[str, Any] | None] = {}
         for objects, drop_keys in chunks:
             claimed = {o: (uris[o], list(keys[o])) for o in objects}
@@ -332,12 +335,9 @@ class Ledger:
             (
                 object_id,
                 {
-                    "Put": {
-                        "TableName": self._table_name,
-                        "Item": self._ser(self._new_object_item(object_id, uri, set(drop_keys), now)),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }
+                    "Put": self._put_if_absent_request(
+                        self._new_object_item(object_id, uri, set(drop_keys), now)
+                    )
                 },
             )
             for object_id, (uri, drop_keys) in new.items()
@@ -345,9 +345,7 @@ class Ledger:
         for object_id, item in existing.items():
             add = set(claims[object_id][1]) - set(item.get("drop_keys", []))
             if add:
-                key = {"pk": f"OBJ#{object_id}", "sk": "OBJ"}
-                update = self._update_request(key, "ADD drop_keys :k", "attribute_exists(pk)", {":k": add})
-                actions.append((None, {"Update": update}))
+                actions.append((None, {"Update": self._drop_keys_update(object_id, add)}))
         return actions
 
     def _existing_claims(
@@ -368,16 +366,15 @@ class Ledger:
             found[object_id] = self._de(reason["Item"])
         return found or None
 
+    def _drop_keys_update(self, object_id: str, drop_keys: set[str]) -> dict[str, Any]:
+        """An existing object gains `drop_keys`: the UpdateItem arguments."""
+        key = {"pk": f"OBJ#{object_id}", "sk": "OBJ"}
+        return self._update_request(key, "ADD drop_keys :k", "attribute_exists(pk)", {":k": drop_keys})
+
     def _add_drop_key(self, object_id: str, drop_key: str, existing: dict[str, Any] | None) -> None:
         if existing is not None and drop_key in existing.get("drop_keys", []):
             return
-        self._update(
-            {"pk": f"OBJ#{object_id}", "sk": "OBJ"},
-            "ADD drop_keys :k",
-            "attribute_exists(pk)",
-            {":k": {drop_key}},
-            returns="NONE",
-        )
+        self._try(self._drop_keys_update(object_id, {drop_key}))
 
     def add_quarantined_object(self, object_id: str, drop_key: str, reason: str) -> None:
         now = self._stamp()

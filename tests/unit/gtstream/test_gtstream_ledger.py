@@ -60,7 +60,7 @@ def test_a_batch_record_splits_at_the_transaction_limit_and_keeps_every_drop(led
     claims.append(("big", "s3://in/images/big.jpg", many))
     drops = [(f"d{n}.jpg", f"o{n}") for n in range(20)] + [(k, "big") for k in many]
 
-    result = ledger.record_batch(claims, drops)
+    result = ledger.record_batch(claims)
 
     assert result == dict.fromkeys([*(f"o{n}" for n in range(20)), "big"])
     assert max(sizes) <= TRANSACTION_ITEMS and sum(sizes) == 21 + 20 + 30
@@ -68,7 +68,7 @@ def test_a_batch_record_splits_at_the_transaction_limit_and_keeps_every_drop(led
     assert counts == {"TransactWriteItems": len(sizes)} and sizes == [24, 16, TRANSACTION_ITEMS, 6]
     assert (ledger.get_object("big") or {})["drop_keys"] == sorted(many)
     assert all((ledger.get_drop(k) or {}).get("object_id") == o for k, o in drops)
-    assert ledger.record_batch(claims, drops) == {o: ledger.get_object(o) for o, _, _ in claims}
+    assert ledger.record_batch(claims) == {o: ledger.get_object(o) for o, _, _ in claims}
 
 
 def test_sent_labeled_and_back_to_pending_are_conditional(ledger: Ledger) -> None:
